@@ -1,0 +1,207 @@
+"""Network namespaces on one lab bridge: the bottom layer every lab host and service uses.
+
+The runner (this machine's root namespace) holds the bridge and its ``.1`` addresses, so tests
+reach every lab address directly. Lab namespaces get **no default route**: anything that is not
+a lab address fails locally with ENETUNREACH (``../shared/LAB.md``, "Safety first").
+
+Processes are tracked by PID and ended by PID (TERM, then KILL); teardown also sweeps every
+namespace whose name starts with the prefix, so a crashed run is cleaned by the next one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = os.environ.get("RS_LAB_PREFIX", "rsl")
+# One /24 and one /64 per lab; RS_LAB_NET picks another third octet if two labs must coexist.
+NET_INDEX = int(os.environ.get("RS_LAB_NET", "213"))
+SUBNET4 = ipaddress.ip_network(f"10.{NET_INDEX}.0.0/24")
+SUBNET6 = ipaddress.ip_network(f"fd00:{NET_INDEX}::/64")
+GATEWAY4 = str(SUBNET4.network_address + 1)
+GATEWAY6 = str(SUBNET6.network_address + 1)
+BRIDGE = f"{PREFIX}br0"
+
+
+class LabError(RuntimeError):
+    """A lab component could not be set up."""
+
+
+def sh(argv: Sequence[str], *, check: bool = True, timeout: float = 30,
+       input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a command on the runner; raise LabError with its stderr when it fails."""
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
+    if check and proc.returncode != 0:
+        raise LabError(f"{' '.join(argv)!r} exited {proc.returncode}: {proc.stderr.strip()}")
+    return proc
+
+
+def addr4(index: int) -> str:
+    """The lab IPv4 address of host number ``index`` (2..254)."""
+    return str(SUBNET4.network_address + index)
+
+
+def addr6(index: int) -> str:
+    """The lab IPv6 address of host number ``index``."""
+    return str(SUBNET6.network_address + index)
+
+
+def bridge_up() -> None:
+    """Create the lab bridge with the runner's gateway addresses (idempotent)."""
+    if sh(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
+        return
+    sh(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    sh(["ip", "addr", "add", f"{GATEWAY4}/{SUBNET4.prefixlen}", "dev", BRIDGE])
+    sh(["ip", "-6", "addr", "add", f"{GATEWAY6}/{SUBNET6.prefixlen}", "dev", BRIDGE, "nodad"])
+    sh(["ip", "link", "set", BRIDGE, "up"])
+
+
+def ns_pids(name: str) -> list[int]:
+    """PIDs of every process living in namespace ``name``."""
+    out = sh(["ip", "netns", "pids", name], check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def end_pids(pids: Sequence[int], grace: float = 3.0) -> None:
+    """TERM the given PIDs, then KILL whatever is left after ``grace`` seconds."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        _signal(pid, signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is as good as dead
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@dataclass
+class Namespace:
+    """One network namespace on the lab bridge, with one IPv4 and one IPv6 address.
+
+    >>> ns = Namespace("dns", 53).create()
+    >>> ns.popen(["named", "-g", "-c", conf])
+    >>> ns.destroy()
+    """
+
+    short: str
+    index: int
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{PREFIX}-{self.short}"
+
+    @property
+    def ipv4(self) -> str:
+        return addr4(self.index)
+
+    @property
+    def ipv6(self) -> str:
+        return addr6(self.index)
+
+    @property
+    def veth(self) -> str:
+        return f"{PREFIX}v{self.index}"
+
+    def create(self) -> Namespace:
+        bridge_up()
+        sh(["ip", "netns", "add", self.name])
+        sh(["ip", "link", "add", self.veth, "type", "veth", "peer", "name", "eth0",
+            "netns", self.name])
+        sh(["ip", "link", "set", self.veth, "master", BRIDGE, "up"])
+        ip = ["ip", "netns", "exec", self.name, "ip"]
+        sh([*ip, "link", "set", "lo", "up"])
+        sh([*ip, "addr", "add", f"{self.ipv4}/{SUBNET4.prefixlen}", "dev", "eth0"])
+        sh([*ip, "-6", "addr", "add", f"{self.ipv6}/{SUBNET6.prefixlen}", "dev", "eth0",
+            "nodad"])
+        sh([*ip, "link", "set", "eth0", "up"])
+        return self
+
+    def exec_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` prefixed so that it runs inside this namespace."""
+        return ["ip", "netns", "exec", self.name, *argv]
+
+    def run(self, argv: Sequence[str], *, check: bool = True, timeout: float = 30,
+            input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run a short command inside the namespace and wait for it."""
+        return sh(self.exec_argv(argv), check=check, timeout=timeout, input=input)
+
+    def popen(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+              log: Path | None = None) -> subprocess.Popen[bytes]:
+        """Start a long-running process inside the namespace; it is ended by ``destroy``."""
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+        full_env = {**os.environ, **env} if env is not None else None
+        proc = subprocess.Popen(self.exec_argv(argv), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def destroy(self) -> None:
+        end_pids([p.pid for p in self.procs] + ns_pids(self.name))
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs.clear()
+        sh(["ip", "netns", "del", self.name], check=False)
+        sh(["ip", "link", "del", self.veth], check=False)
+
+
+def wait_port(ns: Namespace | None, host: str, port: int, timeout: float = 10.0) -> None:
+    """Wait until ``host:port`` accepts TCP connections (seen from the runner)."""
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                where = ns.name if ns else "runner"
+                raise LabError(f"{host}:{port} ({where}) not listening after {timeout}s") from exc
+            time.sleep(0.05)
+
+
+def sweep(prefix: str = PREFIX) -> list[str]:
+    """Remove every namespace, veth and bridge named with ``prefix``; return what was removed.
+
+    Safe after a crash: picks victims by name only, ends their processes by PID.
+    """
+    removed: list[str] = []
+    for line in sh(["ip", "netns", "list"], check=False).stdout.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if name.startswith(f"{prefix}-"):
+            end_pids(ns_pids(name))
+            sh(["ip", "netns", "del", name], check=False)
+            removed.append(name)
+    for line in sh(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
+        dev = line.split(":")[1].strip().split("@")[0]
+        if dev.startswith(f"{prefix}v") or dev == f"{prefix}br0":
+            sh(["ip", "link", "del", dev], check=False)
+            removed.append(dev)
+    return removed
