@@ -1,0 +1,114 @@
+"""Shared plumbing for the lab's web-side services (DNS, load balancers, echo, search stand-in).
+
+Each service runs in a :class:`~rs_lab.netns.Namespace` that it is given (and leaves alone on
+``stop``) or that it creates from an index (and destroys on ``stop``). Processes are started with
+``Namespace.popen`` and ended by PID.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rs_lab.netns import LabError, Namespace, end_pids
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Service:
+    """Base: owns (or borrows) a namespace and a work dir; context manager around start/stop."""
+
+    short = "svc"
+
+    def __init__(self, ns: Namespace | int, workdir: Path) -> None:
+        if isinstance(ns, Namespace):
+            self.ns, self._own_ns = ns, False
+        else:
+            self.ns, self._own_ns = Namespace(f"{self.short}{ns}", ns), True
+        self.workdir = Path(workdir)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.startup_seconds: float | None = None
+
+    # -- addresses -----------------------------------------------------------------------------
+    @property
+    def ipv4(self) -> str:
+        return self.ns.ipv4
+
+    @property
+    def ipv6(self) -> str:
+        return self.ns.ipv6
+
+    @property
+    def addresses(self) -> list[str]:
+        return [self.ns.ipv4, self.ns.ipv6]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self):  # noqa: ANN201 - returns self
+        t0 = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self._own_ns:
+            self.ns.create()
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - t0
+        return self
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def popen(self, argv: list[str], log: str, env: dict[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        proc = self.ns.popen(argv, log=self.workdir / log, env=env)
+        self.procs.append(proc)
+        return proc
+
+    def python_argv(self, module: str, *args: str) -> list[str]:
+        return [sys.executable, "-m", module, *args]
+
+    @property
+    def python_env(self) -> dict[str, str]:
+        return {"PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+
+    def check_alive(self, proc: subprocess.Popen[bytes], log: str) -> None:
+        if proc.poll() is not None:
+            text = (self.workdir / log).read_text(errors="replace")[-3000:]
+            raise LabError(f"{self.ns.name}: {proc.args!r} exited {proc.returncode}:\n{text}")
+
+    def wait_tcp(self, port: int, proc: subprocess.Popen[bytes], log: str,
+                 timeout: float = 10.0) -> None:
+        """Wait until ``ipv4:port`` accepts, failing fast (with the log) if ``proc`` died."""
+        import socket
+
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive(proc, log)
+            try:
+                with socket.create_connection((self.ns.ipv4, port), timeout=0.5):
+                    return
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise LabError(f"{self.ns.name}: port {port} not listening") from exc
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        end_pids([p.pid for p in self.procs])
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        self.ns.procs[:] = [p for p in self.ns.procs if p not in self.procs]
+        self.procs.clear()
+        if self._own_ns:
+            self.ns.destroy()
+
+    def __enter__(self):  # noqa: ANN204
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
