@@ -407,7 +407,8 @@ def _stage(spec: HostSpec, stage: Path, lab: HostLab) -> str:
 def _init_script(spec: HostSpec) -> str:
     """tini's child: start the host's daemons, then sshd in the foreground."""
     lines = ["#!/bin/sh", "mkdir -p /run/sshd /run/chrony /var/lib/chrony",
-             "chmod 0755 /run/sshd"]
+             # chronyd refuses a socket directory that others can open
+             "chmod 0755 /run/sshd; chmod 0750 /run/chrony"]
     fake = (f"env LD_PRELOAD={FAKETIME_LIB} FAKETIME={_faketime(spec)} "
             if spec.clock_offset_s else "")
     if spec.ntp_server:
