@@ -1,0 +1,56 @@
+"""RS-ENV-*: R-Service's own settings (.env, .env.web, .env.job, .env.realtime; App. 1).
+
+These need no host at all: they lint the files named in the site's ``env_files``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rs_preflight import names
+from rs_preflight.judges import env as judge
+from rs_preflight.model import Target
+from rs_preflight.results import Verdict, skipped
+
+RS_ROLES = ("app", "job", "realtime")
+
+
+def _need_settings(rs: Target) -> None:
+    if not rs.site.settings.present:
+        pytest.skip("no R-Service settings in the site (env_files or settings): nothing to lint")
+
+
+@pytest.mark.rs("RS-ENV-01")
+def test_required_variables(rs: Target) -> Verdict:
+    _need_settings(rs)
+    roles = [r for r in RS_ROLES if rs.site.hosts_with(r)] or list(RS_ROLES)
+    return judge.required({r: rs.settings(r) for r in roles}, rs.thresholds["required"])
+
+
+@pytest.mark.rs("RS-ENV-02")
+def test_secrets(rs: Target) -> Verdict:
+    _need_settings(rs)
+    t = rs.thresholds
+    return judge.secrets_strong(rs.settings(), t["variables"], t["min_length"],
+                                t["placeholders"])
+
+
+@pytest.mark.rs("RS-ENV-03")
+def test_https(rs: Target) -> Verdict:
+    _need_settings(rs)
+    return judge.https_on(rs.settings())
+
+
+@pytest.mark.rs("RS-ENV-04")
+def test_enumerations(rs: Target) -> Verdict:
+    _need_settings(rs)
+    return judge.enumerations(rs.settings(), rs.thresholds["enums"], rs.thresholds["booleans"])
+
+
+@pytest.mark.rs("RS-ENV-05")
+def test_consistency(rs: Target) -> Verdict:
+    _need_settings(rs)
+    if not rs.site.domain:
+        return skipped("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
+    return judge.consistency(rs.settings(), rs.site.domain,
+                             lambda name: names.known_or_resolvable(rs.site, name))

@@ -1,0 +1,14 @@
+"""RS-OS-*: the operating system (guide §9.2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rs_preflight.judges import host as judge
+from rs_preflight.model import Target
+from rs_preflight.results import Verdict
+
+
+@pytest.mark.rs("RS-OS-01")
+def test_supported_os(rs: Target) -> Verdict:
+    return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])

@@ -1,0 +1,228 @@
+"""Host access through testinfra, without inheriting its gaps.
+
+testinfra's paramiko backend accepts any host key and has no per-command timeout, and
+paramiko leaves Nagle on (~40 ms per command, ../shared/LAB.md). ``SecureParamikoBackend``
+verifies host keys against known_hosts (``strict`` by default; ``accept-new`` trusts unknown
+keys but never changed ones; ``insecure`` trusts anything, loudly), connects through a socket
+with TCP_NODELAY (optionally through a jump host), and ends any command that runs past the
+command timeout.
+
+``Connections`` holds one connection per host for the whole run. A host that cannot be reached
+costs one connect timeout: the failure is remembered and every later use gets the same error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import socket
+import threading
+from typing import Any
+
+import paramiko
+import testinfra.backend
+import testinfra.host
+from testinfra.backend import base
+from testinfra.backend.paramiko import ParamikoBackend
+
+from .errors import CommandTimeout, HostUnreachable
+from .site import Host, Site, SshSettings
+
+log = logging.getLogger("rs_preflight.access")
+
+
+class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
+    """Trust a host seen for the first time (never a changed key: paramiko refuses those)."""
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        log.warning("accepting new host key %s %s for %s (ssh.host_key_policy: accept-new)",
+                    key.get_name(), key.fingerprint, hostname)
+
+
+class _InsecurePolicy(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
+                         key: paramiko.PKey) -> None:
+        log.warning("NOT verifying the host key of %s (ssh.host_key_policy: insecure)", hostname)
+
+
+def _policy(name: str) -> paramiko.MissingHostKeyPolicy:
+    return {"strict": paramiko.RejectPolicy(), "accept-new": _AcceptNewPolicy(),
+            "insecure": _InsecurePolicy()}[name]
+
+
+def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
+    sock = socket.create_connection((address, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _explain(exc: BaseException, host: Host, port: int, ssh: SshSettings) -> str:
+    """A one-line reason an admin can act on, for any connect/login failure."""
+    where = f"{host.address}:{port}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"SSH connect to {where} timed out after {ssh.connect_timeout:g}s"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"SSH connect to {where} refused (nothing listens on port {port})"
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return (f"host key of {where} CHANGED: got {exc.key.get_name()} "
+                f"{exc.key.fingerprint}, known_hosts has {exc.expected_key.fingerprint}")
+    if isinstance(exc, paramiko.AuthenticationException):
+        return f"SSH login to {where} as {host.user or ssh.user} failed: {exc}"
+    if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
+        return (f"host key of {where} is not in {ssh.known_hosts or '~/.ssh/known_hosts'}: "
+                "refusing to connect (add it with ssh-keyscan after checking its fingerprint, "
+                "or set ssh.host_key_policy: accept-new)")
+    if isinstance(exc, OSError):
+        return f"SSH connect to {where} failed: {exc.strerror or exc}"
+    return f"SSH connect to {where} failed: {exc}"
+
+
+class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
+    """testinfra's paramiko backend with host-key checks, TCP_NODELAY and command timeouts."""
+
+    NAME = "rs-paramiko"
+
+    def __init__(self, host: Host, ssh: SshSettings, **kwargs: Any) -> None:
+        self.rs_host, self.rs_ssh = host, ssh
+        user = host.user or ssh.user
+        spec = f"{user}@{host.address}" if user else host.address
+        if ":" in host.address:  # IPv6 literal
+            spec = f"{user}@[{host.address}]" if user else f"[{host.address}]"
+        super().__init__(spec, timeout=int(ssh.connect_timeout) or 1, sudo=ssh.sudo, **kwargs)
+        self._jump: paramiko.SSHClient | None = None
+
+    @property
+    def port(self) -> int:
+        return self.rs_host.port or self.rs_ssh.port
+
+    def _sock(self) -> Any:
+        if not self.rs_ssh.jump_host:
+            return _nodelay_socket(self.rs_host.address, self.port, self.rs_ssh.connect_timeout)
+        jump_host, _, jump_port = self.rs_ssh.jump_host.partition(":")
+        jump = self._new_client()
+        user, _, address = jump_host.rpartition("@")
+        sock = _nodelay_socket(address, int(jump_port or 22), self.rs_ssh.connect_timeout)
+        jump.connect(address, int(jump_port or 22), username=user or self.rs_ssh.user,
+                     sock=sock, **self._auth())
+        self._jump = jump
+        transport = jump.get_transport()
+        assert transport is not None
+        return transport.open_channel("direct-tcpip", (self.rs_host.address, self.port),
+                                      ("", 0), timeout=self.rs_ssh.connect_timeout)
+
+    def _new_client(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        if self.rs_ssh.known_hosts and self.rs_ssh.known_hosts.exists():
+            client.load_host_keys(str(self.rs_ssh.known_hosts))
+        elif self.rs_ssh.known_hosts is None:
+            client.load_system_host_keys()
+        client.set_missing_host_key_policy(_policy(self.rs_ssh.host_key_policy))
+        return client
+
+    def _auth(self) -> dict[str, Any]:
+        ssh = self.rs_ssh
+        return {"key_filename": str(ssh.identity_file) if ssh.identity_file else None,
+                "password": ssh.password, "timeout": ssh.connect_timeout,
+                "banner_timeout": ssh.connect_timeout, "auth_timeout": ssh.connect_timeout,
+                "look_for_keys": ssh.identity_file is None and ssh.password is None,
+                "allow_agent": ssh.identity_file is None and ssh.password is None}
+
+    @functools.cached_property
+    def client(self) -> paramiko.SSHClient:
+        client = self._new_client()
+        try:
+            client.connect(self.rs_host.address, self.port,
+                           username=self.rs_host.user or self.rs_ssh.user,
+                           sock=self._sock(), **self._auth())
+        except (OSError, paramiko.SSHException) as exc:
+            client.close()
+            raise HostUnreachable(_explain(exc, self.rs_host, self.port, self.rs_ssh)) from exc
+        return client
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session(timeout=self.rs_ssh.connect_timeout)
+        timed_out = threading.Event()
+
+        def expire() -> None:
+            timed_out.set()
+            chan.close()
+
+        timer = threading.Timer(self.rs_ssh.command_timeout, expire)
+        timer.start()
+        try:
+            chan.settimeout(self.rs_ssh.command_timeout)
+            chan.exec_command(command)
+            stdout = b"".join(chan.makefile("rb"))
+            stderr = b"".join(chan.makefile_stderr("rb"))
+            rc = chan.recv_exit_status()
+        except (socket.timeout, OSError, EOFError) as exc:
+            if timed_out.is_set() or isinstance(exc, socket.timeout):
+                raise CommandTimeout(self._timeout_message(command)) from exc
+            raise
+        finally:
+            timer.cancel()
+        if timed_out.is_set():
+            raise CommandTimeout(self._timeout_message(command))
+        return rc, stdout, stderr
+
+    def _timeout_message(self, command: bytes) -> str:
+        head = command.decode(errors="replace").split("\n", 1)[0][:60]
+        return (f"command on {self.rs_host.name} ran past {self.rs_ssh.command_timeout:g}s "
+                f"(ssh.command_timeout): {head}")
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+        if self._jump is not None:
+            self._jump.close()
+
+
+def make_backend(host: Host, site: Site) -> base.BaseBackend:
+    """The testinfra backend for ``host``: ours for SSH, testinfra's own for the rest."""
+    if host.connection == "ssh":
+        return SecureParamikoBackend(host, site.ssh)
+    if host.connection == "local":
+        return testinfra.backend.get_backend("local://", sudo=site.ssh.sudo)
+    if host.connection == "docker":
+        return testinfra.backend.get_backend(f"docker://{host.container or host.name}")
+    if host.connection == "ansible":
+        return testinfra.backend.get_backend(f"ansible://{host.name}")
+    raise HostUnreachable(f"{host.name} is checked over the network only (ssh: false)")
+
+
+class Connections:
+    """One testinfra Host per site host for the whole run; failures are remembered."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self._hosts: dict[str, testinfra.host.Host] = {}
+        self._failures: dict[str, HostUnreachable] = {}
+        self._locks: dict[str, threading.Lock] = {h.name: threading.Lock() for h in site.hosts}
+
+    def get(self, host: Host) -> testinfra.host.Host:
+        """The connected testinfra Host; raises the same ``HostUnreachable`` every time."""
+        with self._locks[host.name]:
+            if host.name in self._failures:
+                raise self._failures[host.name]
+            if host.name not in self._hosts:
+                try:
+                    backend = make_backend(host, self.site)
+                    if isinstance(backend, SecureParamikoBackend):
+                        backend.client  # connect now, so the failure is this host's one error
+                except HostUnreachable as exc:
+                    self._failures[host.name] = exc
+                    raise
+                thost = testinfra.host.Host(backend)
+                backend.set_host(thost)
+                self._hosts[host.name] = thost
+            return self._hosts[host.name]
+
+    def close(self) -> None:
+        for thost in self._hosts.values():
+            backend = thost.backend
+            if isinstance(backend, SecureParamikoBackend):
+                backend.close()
+        self._hosts.clear()

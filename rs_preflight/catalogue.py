@@ -1,0 +1,93 @@
+"""The requirements catalogue: what each requirement ID means, as data shipped in the package.
+
+Checks read titles, thresholds, severities and remediation texts from here instead of
+hard-coding them, so another product's profile is another catalogue file, not new code.
+
+>>> cat = load_catalogue()
+>>> cat["RS-SYSCTL-02"].thresholds["min"]
+262144
+>>> cat["RS-LIMIT-01"].severity_for("pre")
+'warning'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PHASES = ("pre", "post")
+SEVERITIES = ("blocker", "warning", "info")
+SITE_ROLE = "site"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One requirement of the catalogue."""
+
+    id: str
+    title: str
+    section: str
+    roles: tuple[str, ...]
+    phases: tuple[str, ...]
+    severity: Mapping[str, str]
+    remediation: str
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+
+    def severity_for(self, phase: str) -> str:
+        return self.severity[phase]
+
+    @property
+    def site_level(self) -> bool:
+        """True when the requirement is judged once for the site, not per host."""
+        return self.roles == (SITE_ROLE,)
+
+
+@dataclass(frozen=True)
+class Catalogue(Mapping[str, Requirement]):
+    """All requirements of one product, plus its sizing profiles."""
+
+    product: str
+    requirements: Mapping[str, Requirement]
+    profiles: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    roles: tuple[str, ...]
+
+    def __getitem__(self, key: str) -> Requirement:
+        return self.requirements[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.requirements)
+
+    def __len__(self) -> int:
+        return len(self.requirements)
+
+
+def _requirement(rid: str, raw: Mapping[str, Any]) -> Requirement:
+    sev = raw["severity"]
+    severity = dict(sev) if isinstance(sev, Mapping) else {p: sev for p in PHASES}
+    return Requirement(
+        id=rid, title=raw["title"], section=str(raw["section"]),
+        roles=tuple(raw["roles"]), phases=tuple(raw["phases"]), severity=severity,
+        remediation=raw.get("remediation", ""), thresholds=raw.get("thresholds") or {},
+    )
+
+
+def parse_catalogue(raw: Mapping[str, Any]) -> Catalogue:
+    reqs = {rid: _requirement(rid, body) for rid, body in raw["requirements"].items()}
+    return Catalogue(product=raw["product"], requirements=reqs,
+                     profiles=raw.get("profiles") or {}, roles=tuple(raw["roles"]))
+
+
+@functools.cache
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """Load a catalogue file; the default is R-Service's, shipped in the package."""
+    if path is None:
+        text = resources.files("rs_preflight").joinpath("data/catalogue.yaml").read_text("utf-8")
+    else:
+        text = path.read_text("utf-8")
+    return parse_catalogue(yaml.safe_load(text))

@@ -1,0 +1,70 @@
+"""R-Service's own settings files (``.env``, ``.env.web``, ``.env.job``, ``.env.realtime``).
+
+Parsing is python-dotenv's (quotes, comments, ``export``, empty values, multi-line values);
+we only keep where each value came from, so messages can cite ``file:line``. Values are never
+expanded or executed: ``$(...)`` stays text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv.parser import parse_stream
+
+from .errors import Problem
+
+# Which roles read which file (guide §6): .env is read by every role.
+FILE_ROLES: Mapping[str, tuple[str, ...]] = {
+    ".env": ("all",),
+    ".env.web": ("app",),
+    ".env.job": ("job",),
+    ".env.realtime": ("realtime",),
+}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|SALT|_KEY$", re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    """Variables whose values must never be printed (passwords, tokens, keys, salts)."""
+    return bool(SECRET_NAME.search(name))
+
+
+@dataclass(frozen=True)
+class EnvValue:
+    """One variable: its value and where it was set (file:line, or the site file's key)."""
+
+    name: str
+    value: str
+    origin: str
+
+    @property
+    def secret(self) -> bool:
+        return is_secret_name(self.name)
+
+    def shown(self) -> str:
+        """The value as it may appear in output: secrets are masked."""
+        return "<redacted>" if self.secret else self.value
+
+
+def roles_of(path: Path) -> tuple[str, ...]:
+    """The roles that read ``path``, from its name (``.env.job`` → job)."""
+    return FILE_ROLES.get(path.name, ("all",))
+
+
+def parse_env_file(path: Path) -> tuple[dict[str, EnvValue], list[Problem]]:
+    """Read one .env file; lines that do not parse become problems, the rest is kept."""
+    values: dict[str, EnvValue] = {}
+    problems: list[Problem] = []
+    with path.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            line = binding.original.line
+            if binding.error or binding.key is None and binding.original.string.strip() and \
+                    not binding.original.string.strip().startswith("#"):
+                problems.append(Problem(str(path), line, "", "not a NAME=value line"))
+                continue
+            if binding.key is None:
+                continue
+            values[binding.key] = EnvValue(binding.key, binding.value or "", f"{path}:{line}")
+    return values, problems

@@ -1,0 +1,140 @@
+"""The check model: what a check declares and what it is handed when it runs.
+
+A check is a function in ``checks/`` marked with the requirement(s) it verifies; it receives
+an ``rs`` target (one host, or the site) and returns a ``Verdict``::
+
+    @pytest.mark.rs("RS-OS-01")
+    def test_supported_os(rs: Target) -> Verdict:
+        return host.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+
+Roles and phases come from the catalogue: the plugin runs the check once per host holding
+one of the requirement's roles, skips it (saying why) outside its phases, and turns the
+verdict into passed / failed / error / skipped / waived.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .access import Connections
+from .catalogue import Catalogue, Requirement
+from .envfile import EnvValue
+from .errors import HostUnreachable, PreflightError
+from .facts import HostFacts, gather
+from .results import Result
+from .site import Host, Site, Waiver
+
+PARALLEL_HOSTS = 16
+
+
+@dataclass
+class RunState:
+    """Everything one run shares: the site, connections, gathered facts and the results."""
+
+    site: Site
+    catalogue: Catalogue
+    connections: Connections
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    finished: dt.datetime | None = None
+    results: dict[str, Result] = field(default_factory=dict)
+    _facts: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def create(cls, site: Site, catalogue: Catalogue) -> RunState:
+        return cls(site=site, catalogue=catalogue, connections=Connections(site))
+
+    @property
+    def phase(self) -> str:
+        return self.site.phase
+
+    def facts(self, host: Host) -> HostFacts:
+        """The host's facts; the first call gathers every reachable host in parallel."""
+        with self._lock:
+            if host.name not in self._facts:
+                self._gather_all([h for h in self.site.hosts
+                                  if h.reachable and h.name not in self._facts])
+        got = self._facts[host.name]
+        if isinstance(got, PreflightError):
+            raise got
+        return got
+
+    def _gather_all(self, hosts: list[Host]) -> None:
+        def one(host: Host) -> HostFacts | PreflightError:
+            try:
+                return gather(self.connections.get(host), host, self.site)
+            except PreflightError as exc:
+                return exc
+            except Exception as exc:  # a backend's own error: this host only, said plainly
+                return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+
+        workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for host, got in zip(hosts, pool.map(one, hosts)):
+                self._facts[host.name] = got
+
+    def gathered(self) -> Mapping[str, HostFacts | PreflightError]:
+        return dict(self._facts)
+
+
+@dataclass
+class Target:
+    """What a check receives: one requirement on one host (or on the site)."""
+
+    requirement: Requirement
+    site: Site
+    state: RunState
+    host: Host | None = None
+
+    @property
+    def phase(self) -> str:
+        return self.site.phase
+
+    @property
+    def severity(self) -> str:
+        return self.requirement.severity_for(self.phase)
+
+    @property
+    def thresholds(self) -> Mapping[str, Any]:
+        return self.requirement.thresholds
+
+    @property
+    def facts(self) -> HostFacts:
+        assert self.host is not None, f"{self.requirement.id} is a site-level check"
+        return self.state.facts(self.host)
+
+    @property
+    def pre_note(self) -> str:
+        """Said with a low value before installation, when the installer will set it (§9.4)."""
+        if self.phase == "pre" and self.severity == "warning":
+            return " (the deployment scripts raise it during installation, guide §9.4)"
+        return ""
+
+    def settings(self, role: str | None = None) -> dict[str, EnvValue]:
+        return self.site.settings.for_role(role)
+
+    def waiver(self, today: dt.date | None = None) -> tuple[Waiver | None, bool]:
+        """The waiver covering this target and whether it is still valid today."""
+        found = self.site.waiver_for(self.requirement.id, self.host.name if self.host else None)
+        if found is None:
+            return None, False
+        return found, not found.expired(today or dt.date.today())
+
+    def applicability(self) -> str | None:
+        """Why this check does not apply here, or None when it does."""
+        if self.phase not in self.requirement.phases:
+            return (f"{self.requirement.id} applies in phase "
+                    f"{'/'.join(self.requirement.phases)} only (this run: {self.phase})")
+        if self.host is not None and not self.host.reachable:
+            return f"{self.host.name} is checked over the network only (ssh: false)"
+        return None
+
+
+def elapsed(start: float) -> float:
+    return round(time.monotonic() - start, 4)

@@ -1,0 +1,87 @@
+"""The one result type every renderer reads: a verdict from a judge, a record per (check, host).
+
+Outcomes mean one thing each:
+``passed``; ``failed`` (checked and wrong: expected vs found); ``error`` (could not check: why);
+``skipped`` (does not apply: why); ``waived`` (failed, but accepted by a named, unexpired waiver).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PASSED, FAILED, ERROR, SKIPPED, WAIVED = "passed", "failed", "error", "skipped", "waived"
+OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, WAIVED)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a judge decided. Build with ``passed``/``failed``/``error``/``skipped``."""
+
+    outcome: str
+    message: str
+    expected: str | None = None
+    found: str | None = None
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.outcome == FAILED and (self.expected or self.found):
+            text += f"\n  expected: {self.expected}\n  found:    {self.found}"
+        return text
+
+
+def passed(message: str, expected: str | None = None, found: str | None = None) -> Verdict:
+    return Verdict(PASSED, message, expected, found)
+
+
+def failed(message: str, expected: str | None = None, found: str | None = None) -> Verdict:
+    return Verdict(FAILED, message, expected, found)
+
+
+def error(message: str) -> Verdict:
+    return Verdict(ERROR, message)
+
+
+def skipped(message: str) -> Verdict:
+    return Verdict(SKIPPED, message)
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    """Combine several verdicts of one check: error > failed > passed; skipped only if all are."""
+    for outcome in (ERROR, FAILED, PASSED):
+        hits = [v for v in verdicts if v.outcome == outcome]
+        if hits:
+            return Verdict(outcome, "; ".join(v.message for v in hits),
+                           "; ".join(v.expected for v in hits if v.expected) or None,
+                           "; ".join(v.found for v in hits if v.found) or None)
+    return verdicts[0] if verdicts else skipped("nothing to check")
+
+
+@dataclass
+class Result:
+    """One record of the JSON report: one check on one host (or on the site)."""
+
+    id: str
+    requirement: str
+    host: str | None
+    roles: list[str]
+    outcome: str
+    severity: str
+    phase: str
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    remediation: str = ""
+    guide_section: str = ""
+    duration_s: float = 0.0
+    title: str = ""
+    waiver: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def gate_failure(self) -> bool:
+        """True when this result fails the gate: a blocker that failed or could not be checked."""
+        return self.severity == "blocker" and self.outcome in (FAILED, ERROR)

@@ -1,0 +1,80 @@
+"""The JSON Schema of a site description (``rs-preflight schema`` prints it).
+
+One schema serves validation (jsonschema) and editors (YAML language servers read it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .catalogue import Catalogue
+
+PHASES = ["pre", "post"]
+PROFILES = ["pilot", "small", "medium", "large"]
+CONNECTIONS = ["ssh", "local", "docker", "ansible"]
+HOST_KEY_POLICIES = ["strict", "accept-new", "insecure"]
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    if required:
+        out["required"] = required
+    out.update(extra)
+    return out
+
+
+STR: dict[str, Any] = {"type": "string", "minLength": 1}
+STR_LIST: dict[str, Any] = {"type": "array", "items": STR}
+POS_NUM: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+PORT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 65535}
+NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
+
+
+def site_schema(catalogue: Catalogue) -> dict[str, Any]:
+    """The schema, with the catalogue's roles and requirement IDs as enumerations."""
+    roles = {"type": "array", "items": {"enum": list(catalogue.roles)}, "minItems": 1}
+    ssh = _obj({
+        "user": STR, "port": PORT, "identity_file": NULLABLE_STR, "known_hosts": NULLABLE_STR,
+        "jump_host": NULLABLE_STR, "sudo": {"type": "boolean"},
+        "connect_timeout": POS_NUM, "command_timeout": POS_NUM,
+        "host_key_policy": {"enum": HOST_KEY_POLICIES},
+        "password_env": STR, "password_file": STR,
+    })
+    host = _obj({
+        "address": STR, "roles": roles,
+        "ssh": {"type": "boolean"}, "connection": {"enum": CONNECTIONS},
+        "port": PORT, "user": STR, "container": STR,
+    }, required=["roles"])
+    waiver = _obj({
+        "requirement": {"enum": sorted(catalogue)},
+        "hosts": STR_LIST, "reason": STR,
+        "expires": {"type": "string", "format": "date"},
+        "by": STR,
+    }, required=["requirement", "reason", "expires"])
+    env_file = {"oneOf": [STR, _obj({"path": STR, "roles": roles}, required=["path"])]}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://rs-preflight.example/site.schema.json",
+        "title": "rs-preflight site description",
+        **_obj({
+            "name": STR,
+            "profile": {"enum": PROFILES},
+            "phase": {"enum": PHASES},
+            "domain": STR,
+            "env_files": {"type": "array", "items": env_file},
+            "settings": {"type": "object", "additionalProperties": {
+                "type": ["string", "number", "boolean"]},
+                "propertyNames": {"pattern": "^[A-Z][A-Z0-9_]*(_env|_file)?$"}},
+            "inventory": STR,
+            "ssh": ssh,
+            "hosts": {"type": "object", "additionalProperties": host,
+                      "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
+            "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT}),
+            "dns": _obj({"resolvers": STR_LIST, "timeout": POS_NUM}),
+            "tls": _obj({"ca_bundle": STR, "warn_days": {"type": "integer", "minimum": 0},
+                         "port": PORT}),
+            "time": _obj({"max_skew_ms": POS_NUM}),
+            "storage": _obj({"path": STR}),
+            "waivers": {"type": "array", "items": waiver},
+        }, required=["name"]),
+    }

@@ -1,0 +1,366 @@
+"""The site description: what a site is made of, loaded from YAML and validated all at once.
+
+Only this module knows YAML. ``load_site`` returns frozen dataclasses or raises ``SiteError``
+listing *every* problem as ``file:line: key.path: message``; nothing runs on a broken site.
+
+>>> site = load_site(Path("examples/small-site.yaml"))
+>>> [h.name for h in site.hosts_with("app")]
+['app1', 'app2']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .catalogue import Catalogue, load_catalogue
+from .envfile import EnvValue, is_secret_name, parse_env_file, roles_of
+from .errors import Problem, SiteError
+from .inventory import load_inventory
+from .redact import Redactor
+from .schema import site_schema
+from .yamlsrc import SourceDoc, dotted, load_yaml
+
+LOCAL_ROLES = ("app", "job", "realtime", "search", "db")
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    user: str | None = None
+    port: int = 22
+    identity_file: Path | None = None
+    known_hosts: Path | None = None
+    jump_host: str | None = None
+    sudo: bool = False
+    connect_timeout: float = 5.0
+    command_timeout: float = 30.0
+    host_key_policy: str = "strict"
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Host:
+    """One host of the site; ``connection`` says how its facts are gathered."""
+
+    name: str
+    address: str
+    roles: tuple[str, ...]
+    connection: str = "ssh"      # ssh | local | docker | ansible | none
+    port: int | None = None
+    user: str | None = None
+    container: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """False for hosts checked over the network only (``ssh: false``)."""
+        return self.connection != "none"
+
+
+@dataclass(frozen=True)
+class Waiver:
+    requirement: str
+    reason: str
+    expires: dt.date
+    hosts: tuple[str, ...] = ()
+    by: str | None = None
+
+    def covers(self, requirement: str, host: str | None) -> bool:
+        return requirement == self.requirement and (not self.hosts or host in self.hosts)
+
+    def expired(self, today: dt.date) -> bool:
+        return today > self.expires
+
+    def describe(self) -> str:
+        who = f" by {self.by}" if self.by else ""
+        return f"waived{who} until {self.expires.isoformat()}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    path: Path
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """R-Service variables: .env files merged per role, then explicit site overrides."""
+
+    files: tuple[EnvFile, ...] = ()
+    by_file: Mapping[Path, Mapping[str, EnvValue]] = field(default_factory=dict)
+    overrides: Mapping[str, EnvValue] = field(default_factory=dict)
+
+    def for_role(self, role: str | None = None) -> dict[str, EnvValue]:
+        """What a host of ``role`` reads (None: the union of every file)."""
+        out: dict[str, EnvValue] = {}
+        for ref in sorted(self.files, key=lambda f: f.roles != ("all",)):
+            if role is None or "all" in ref.roles or role in ref.roles:
+                out.update(self.by_file.get(ref.path, {}))
+        out.update(self.overrides)
+        return out
+
+    def get(self, name: str, default: str | None = None, role: str | None = None) -> str | None:
+        value = self.for_role(role).get(name)
+        return value.value if value is not None else default
+
+    @property
+    def present(self) -> bool:
+        return bool(self.files or self.overrides)
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    file: Path | None
+    profile: str = "small"
+    phase: str = "pre"
+    ssh: SshSettings = SshSettings()
+    hosts: tuple[Host, ...] = ()
+    settings: Settings = Settings()
+    lb_addresses: tuple[str, ...] = ()
+    lb_backend_port: int | None = None
+    dns_resolvers: tuple[str, ...] = ()
+    dns_timeout: float = 3.0
+    tls_ca_bundle: Path | None = None
+    tls_warn_days: int = 30
+    tls_port: int = 443
+    max_skew_ms: float = 500.0
+    storage_path: str | None = None
+    waivers: tuple[Waiver, ...] = ()
+    redactor: Redactor = field(default_factory=Redactor, compare=False, repr=False)
+
+    @property
+    def domain(self) -> str | None:
+        return self.settings.get("ITRP_DOMAIN")
+
+    def hosts_with(self, *roles: str) -> list[Host]:
+        return [h for h in self.hosts if set(roles) & set(h.roles)]
+
+    def host(self, name: str) -> Host:
+        return next(h for h in self.hosts if h.name == name)
+
+    def waiver_for(self, requirement: str, host: str | None) -> Waiver | None:
+        return next((w for w in self.waivers if w.covers(requirement, host)), None)
+
+    def with_phase(self, phase: str | None) -> Site:
+        from dataclasses import replace
+        return self if not phase else replace(self, phase=phase)
+
+
+def default_site() -> Site:
+    """The embedded default: this machine, checked as a pilot host over the local backend."""
+    name = socket.gethostname() or "localhost"
+    return Site(name=f"{name} (this machine)", file=None, profile="pilot", phase="pre",
+                hosts=(Host(name=name, address="127.0.0.1", roles=LOCAL_ROLES,
+                            connection="local"),))
+
+
+def load_site(path: Path, phase: str | None = None,
+              catalogue: Catalogue | None = None) -> Site:
+    """Load and validate ``path``; raise ``SiteError`` with every problem found."""
+    catalogue = catalogue or load_catalogue()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from exc
+    doc = load_yaml(text, str(path))
+    if doc.data is not None and not isinstance(doc.data, dict):
+        doc.problems.append(doc.problem((), "the site description must be a mapping"))
+    if not doc.problems:
+        doc.problems.extend(_schema_problems(doc, catalogue))
+    if doc.problems:
+        raise SiteError(doc.problems)
+    return _Builder(doc, path, catalogue).build(phase)
+
+
+def _schema_problems(doc: SourceDoc, catalogue: Catalogue) -> list[Problem]:
+    validator = jsonschema.Draft202012Validator(
+        site_schema(catalogue), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    problems: list[Problem] = []
+    for err in validator.iter_errors(doc.data or {}):
+        problems.extend(_explain(doc, err))
+    return problems
+
+
+def _explain(doc: SourceDoc, err: jsonschema.ValidationError) -> list[Problem]:
+    """Turn one jsonschema error into messages a person can act on."""
+    path = tuple(err.absolute_path)
+    kind = err.validator
+    if kind == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = [k for k in err.instance if k not in allowed]
+        return [doc.problem((*path, k), f"unknown key (allowed: {', '.join(allowed)})")
+                for k in extra]
+    if kind == "required":
+        return [doc.problem(path, err.message.replace("is a required property",
+                                                      "is required"))]
+    if kind == "enum":
+        choices = ", ".join(str(c) for c in err.validator_value)
+        if path and path[-1] == "requirement":
+            return [doc.problem(path, f"unknown requirement ID {err.instance!r}")]
+        return [doc.problem(path, f"{err.instance!r} is not one of: {choices}")]
+    if kind == "type":
+        return [doc.problem(path, f"expected {err.validator_value}, got "
+                                  f"{type(err.instance).__name__} {err.instance!r}")]
+    if kind == "oneOf":
+        return [doc.problem(path, "expected a path, or a mapping with path and roles")]
+    return [doc.problem(path, err.message)]
+
+
+class _Builder:
+    """Turns validated data into the model; problems found on the way are still collected."""
+
+    def __init__(self, doc: SourceDoc, path: Path, catalogue: Catalogue) -> None:
+        self.doc, self.path, self.catalogue = doc, path, catalogue
+        self.folder = path.resolve().parent
+        self.data: dict[str, Any] = doc.data or {}
+        self.problems: list[Problem] = []
+        self.redactor = Redactor()
+
+    def build(self, phase: str | None) -> Site:
+        ssh = self._ssh(self.data.get("ssh") or {})
+        settings = self._settings()
+        hosts = self._hosts(ssh)
+        waivers = self._waivers()
+        d = self.data
+        if self.problems:
+            raise SiteError(self.problems)
+        return Site(
+            name=d["name"], file=self.path, profile=d.get("profile", "small"),
+            phase=phase or d.get("phase", "pre"), ssh=ssh, hosts=hosts, settings=settings,
+            lb_addresses=tuple((d.get("load_balancer") or {}).get("addresses", ())),
+            lb_backend_port=(d.get("load_balancer") or {}).get("backend_port"),
+            dns_resolvers=tuple((d.get("dns") or {}).get("resolvers", ())),
+            dns_timeout=float((d.get("dns") or {}).get("timeout", 3.0)),
+            tls_ca_bundle=self._path((d.get("tls") or {}).get("ca_bundle"), ("tls", "ca_bundle")),
+            tls_warn_days=int((d.get("tls") or {}).get("warn_days", 30)),
+            tls_port=int((d.get("tls") or {}).get("port", 443)),
+            max_skew_ms=float((d.get("time") or {}).get("max_skew_ms", 500)),
+            storage_path=(d.get("storage") or {}).get("path"),
+            waivers=waivers, redactor=self.redactor,
+        )
+
+    def _path(self, value: str | None, key: tuple[str, ...], must_exist: bool = True
+              ) -> Path | None:
+        if not value:
+            return None
+        path = Path(os.path.expanduser(value))
+        path = path if path.is_absolute() else self.folder / path
+        if must_exist and not path.exists():
+            self.problems.append(self.doc.problem(key, f"file not found: {path}"))
+        return path
+
+    def _secret(self, raw: Mapping[str, Any], base: str, key: tuple[str, ...]) -> str | None:
+        """A secret from ``<base>_env`` (an environment variable) or ``<base>_file``."""
+        if f"{base}_env" in raw:
+            var = raw[f"{base}_env"]
+            if var not in os.environ:
+                self.problems.append(self.doc.problem((*key, f"{base}_env"),
+                                                      f"environment variable {var} is not set"))
+                return None
+            value = os.environ[var]
+        elif f"{base}_file" in raw:
+            path = self._path(raw[f"{base}_file"], (*key, f"{base}_file"))
+            if path is None or not path.exists():
+                return None
+            value = path.read_text(encoding="utf-8").rstrip("\n")
+        else:
+            return None
+        self.redactor.add(value)
+        return value
+
+    def _ssh(self, raw: Mapping[str, Any]) -> SshSettings:
+        return SshSettings(
+            user=raw.get("user"), port=raw.get("port", 22),
+            identity_file=self._path(raw.get("identity_file"), ("ssh", "identity_file")),
+            known_hosts=self._path(raw.get("known_hosts"), ("ssh", "known_hosts"),
+                                   must_exist=raw.get("host_key_policy") == "strict"),
+            jump_host=raw.get("jump_host"), sudo=bool(raw.get("sudo", False)),
+            connect_timeout=float(raw.get("connect_timeout", 5)),
+            command_timeout=float(raw.get("command_timeout", 30)),
+            host_key_policy=raw.get("host_key_policy", "strict"),
+            password=self._secret(raw, "password", ("ssh",)),
+        )
+
+    def _settings(self) -> Settings:
+        files: list[EnvFile] = []
+        by_file: dict[Path, Mapping[str, EnvValue]] = {}
+        for i, entry in enumerate(self.data.get("env_files") or []):
+            ref = entry if isinstance(entry, str) else entry["path"]
+            path = self._path(ref, ("env_files", i))
+            if path is None or not path.exists():
+                continue
+            roles = roles_of(path) if isinstance(entry, str) else tuple(entry["roles"])
+            values, problems = parse_env_file(path)
+            self.problems.extend(problems)
+            files.append(EnvFile(path, roles))
+            by_file[path] = values
+            for value in values.values():
+                if value.secret and value.value:
+                    self.redactor.add(value.value)
+        overrides: dict[str, EnvValue] = {}
+        if "domain" in self.data:
+            overrides["ITRP_DOMAIN"] = EnvValue("ITRP_DOMAIN", self.data["domain"],
+                                                f"{self.path}:{self.doc.line_of(('domain',))}")
+        raw = self.data.get("settings") or {}
+        for name, value in raw.items():
+            key = ("settings", name)
+            origin = f"{self.path}:{self.doc.line_of(key)}"
+            if name.endswith(("_env", "_file")):
+                base = name.rsplit("_", 1)[0]
+                secret = self._secret(raw, base, ("settings",))
+                if secret is not None:
+                    overrides[base] = EnvValue(base, secret, origin)
+                continue
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if is_secret_name(name):
+                self.problems.append(self.doc.problem(key, f"a secret must not be written in "
+                                                      f"the site file: use {name}_env or "
+                                                      f"{name}_file"))
+                continue
+            overrides[name] = EnvValue(name, text, origin)
+        return Settings(tuple(files), by_file, overrides)
+
+    def _hosts(self, ssh: SshSettings) -> tuple[Host, ...]:
+        hosts: dict[str, Host] = {}
+        if "inventory" in self.data:
+            inv = self._path(self.data["inventory"], ("inventory",))
+            if inv is not None and inv.exists():
+                found, problems = load_inventory(inv, self.catalogue.roles)
+                self.problems.extend(problems)
+                hosts.update({h.name: h for h in found})
+        for name, raw in (self.data.get("hosts") or {}).items():
+            connection = raw.get("connection", "ssh")
+            if raw.get("ssh") is False:
+                connection = "none"
+            address = raw.get("address") or (name if connection != "local" else "127.0.0.1")
+            hosts[name] = Host(name=name, address=address, roles=tuple(raw["roles"]),
+                               connection=connection, port=raw.get("port"),
+                               user=raw.get("user"), container=raw.get("container"))
+        if not hosts:
+            self.problems.append(self.doc.problem(("hosts",), "the site has no hosts "
+                                                  "(give hosts: or inventory:)"))
+        return tuple(hosts.values())
+
+    def _waivers(self) -> tuple[Waiver, ...]:
+        out = []
+        names = set((self.data.get("hosts") or {}))
+        for i, raw in enumerate(self.data.get("waivers") or []):
+            for j, host in enumerate(raw.get("hosts", [])):
+                if names and host not in names:
+                    self.problems.append(self.doc.problem(("waivers", i, "hosts", j),
+                                                          f"no host named {host!r} in the site"))
+            out.append(Waiver(requirement=raw["requirement"], reason=raw["reason"],
+                              expires=dt.date.fromisoformat(raw["expires"]),
+                              hosts=tuple(raw.get("hosts", ())), by=raw.get("by")))
+        return tuple(out)
+
+
+__all__ = ["EnvFile", "Host", "Settings", "Site", "SshSettings", "Waiver", "default_site",
+           "dotted", "load_site"]
