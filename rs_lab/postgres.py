@@ -128,7 +128,7 @@ class PgInstance:
 
     # -- setup --------------------------------------------------------------------------------
     def prepare_folder(self) -> None:
-        _traversable(self.folder.parent)
+        make_traversable(self.folder.parent)
         self.folder.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.folder, "postgres", "postgres")
         self.folder.chmod(0o700)
@@ -347,7 +347,7 @@ def _backup_ignore(folder: str, names: list[str]) -> set[str]:
     return skip & set(names)
 
 
-def _traversable(folder: Path) -> None:
+def make_traversable(folder: Path) -> None:
     """Let user postgres reach ``folder`` (adds o+x, search only, where it is missing).
 
     pytest's ``/tmp/pytest-of-root`` is 0700; pytest puts it back to 0700 on its next run.
