@@ -34,7 +34,7 @@ from pathlib import Path
 from rs_lab.hosts_support.facts import cpu_list, cpuinfo, meminfo, os_release
 from rs_lab.netns import PREFIX, LabError, Namespace, bridge_up, sh, sweep
 
-__all__ = ["HostLab", "HostSpec", "LabHost", "os_release", "sweep_hosts"]
+__all__ = ["HostLab", "HostSpec", "LabHost", "check_free", "os_release", "sweep_hosts"]
 
 SUPPORT = Path(__file__).with_name("hosts_support")
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -82,6 +82,7 @@ class LabHost:
     ssh_port: int = 22
     host_key_line: str = ""
     stopped: bool = False
+    created: bool = False
 
     @property
     def name(self) -> str:
@@ -182,14 +183,26 @@ class HostLab:
         if clash:
             raise LabError(f"host names already used: {sorted(clash)}")
         bridge_up()  # once, before threads race to create it
-        with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
-            futures = [pool.submit(self._start, spec) for spec in specs]
-            hosts = [f.result() for f in futures]
-        self._write_known_hosts()
-        self._write_ssh_config()
-        return hosts
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
+                futures = [pool.submit(self._start, spec) for spec in specs]
+                return [f.result() for f in futures]
+        finally:
+            self._write_known_hosts()
+            self._write_ssh_config()
 
     def _start(self, spec: HostSpec) -> LabHost:
+        try:
+            return self._bring_up(spec)
+        except BaseException:
+            host = self.hosts[spec.name]
+            if not host.created:  # nothing of ours exists: forget it, the name is free again
+                with self._lock:
+                    del self.hosts[spec.name]
+                shutil.rmtree(host.dir, ignore_errors=True)
+            raise
+
+    def _bring_up(self, spec: HostSpec) -> LabHost:
         ns = Namespace(f"h-{spec.name}", spec.index)
         hdir = self.workdir / "hosts" / spec.name
         host = LabHost(spec, ns, hdir)
@@ -198,6 +211,8 @@ class HostLab:
         if hdir.exists():
             shutil.rmtree(hdir)
         (hdir / "mnt").mkdir(parents=True)
+        check_free(ns)
+        host.created = True  # from here on, the namespace and veth are ours to remove
         ns.create()
         host.host_key_line = _stage(spec, hdir / "stage", self)
         (hdir / "setup.sh").write_text(_setup_script(spec, hdir))
@@ -241,11 +256,21 @@ class HostLab:
 
 
 def _destroy(host: LabHost) -> None:
+    if not host.created:  # its name or index belonged to someone else: leave theirs alone
+        return
     try:
         host.stop()
     finally:
         host.ns.destroy()
         shutil.rmtree(host.dir, ignore_errors=True)
+
+
+def check_free(ns: Namespace) -> None:
+    """Refuse a name or index already in use (another lab, a service, a stale run)."""
+    if sh(["ip", "netns", "pids", ns.name], check=False).returncode == 0:
+        raise LabError(f"namespace {ns.name} exists (stale? see sweep_hosts())")
+    if sh(["ip", "link", "show", ns.veth], check=False).returncode == 0:
+        raise LabError(f"index {ns.index} is taken: {ns.veth} exists")
 
 
 def _children(pid: int) -> list[int]:

@@ -152,10 +152,15 @@ class Namespace:
     def popen(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
               log: Path | None = None) -> subprocess.Popen[bytes]:
         """Start a long-running process inside the namespace; it is ended by ``destroy``."""
-        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
         full_env = {**os.environ, **env} if env is not None else None
-        proc = subprocess.Popen(self.exec_argv(argv), stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
+        try:
+            proc = subprocess.Popen(self.exec_argv(argv), stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=full_env,
+                                    start_new_session=True)
+        finally:  # the child has its own copy; ours would leak (ResourceWarning)
+            if log:
+                out.close()  # type: ignore[union-attr]
         self.procs.append(proc)
         return proc
 

@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rs_lab.hosts import LabHost
-from rs_lab.netns import LabError, Namespace
+from rs_lab.hosts import LabHost, check_free
+from rs_lab.netns import LabError, Namespace, end_pids, ns_pids, sh
 
 __all__ = ["NtpServer", "tracking_offset", "wait_synced"]
 
@@ -32,6 +32,7 @@ class NtpServer:
     workdir: Path
     short: str = "ntp"
     ns: Namespace = field(init=False)
+    _created: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.ns = Namespace(self.short, self.index)
@@ -46,13 +47,18 @@ class NtpServer:
 
     def start(self) -> NtpServer:
         """Create the namespace and start chronyd; returns once it answers on UDP 123."""
-        self.stop()  # a stale namespace of the same name (crashed run) goes first
+        if sh(["ip", "netns", "pids", self.ns.name], check=False).returncode == 0:
+            # A stale namespace of ours (crashed run): deleting it removes its veth pair too.
+            end_pids(ns_pids(self.ns.name))
+            sh(["ip", "netns", "del", self.ns.name], check=False)
+        check_free(self.ns)
         run = Path(self.workdir) / "run"
         run.mkdir(parents=True, exist_ok=True, mode=0o700)
         run.chmod(0o700)  # chronyd refuses a socket directory others can open
         conf = Path(self.workdir) / "chrony.conf"
         conf.write_text("local stratum 8\nallow all\ncmdport 0\n"
                         f"pidfile {run}/chronyd.pid\nbindcmdaddress {run}/chronyd.sock\n")
+        self._created = True
         self.ns.create()
         # -d: foreground, log to stderr; -x: never steer the clock; -u root: no privilege drop.
         proc = self.ns.popen(["chronyd", "-d", "-x", "-u", "root", "-f", str(conf)],
@@ -72,7 +78,9 @@ class NtpServer:
 
     def stop(self) -> None:
         """End chronyd and remove the namespace (safe to call twice)."""
-        self.ns.destroy()
+        if self._created:
+            self.ns.destroy()
+            self._created = False
 
 
 def wait_synced(host: LabHost, timeout: float = 30) -> str:

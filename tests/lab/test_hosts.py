@@ -18,6 +18,8 @@ from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.netns import PREFIX
 from rs_lab.ntp import NtpServer, tracking_offset, wait_synced
 
+pytestmark = pytest.mark.lab
+
 GIB_KB = 1024 * 1024
 
 
