@@ -18,6 +18,7 @@ after a crash. Two ``HostLab``s may coexist when their names and indices differ.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -115,10 +116,8 @@ class LabHost:
             return
         self.stopped = True
         if self.pid1:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid1, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self.launcher is not None:
             try:
                 self.launcher.wait(timeout=10)

@@ -6,6 +6,7 @@ Connections are made the way the product makes them: paramiko, known_hosts verif
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -96,11 +97,12 @@ def test_facts_over_ssh(clients: dict[str, paramiko.SSHClient]) -> None:
         assert execute(client, "sysctl -n fs.file-max").strip() == spec.sysctls["fs.file-max"]
         assert (execute(client, "cat /proc/sys/vm/max_map_count").strip()
                 == spec.sysctls["vm.max_map_count"])
-        assert spec.nofile is not None
+        assert spec.nofile is not None and spec.cpus is not None
         assert execute(client, "sh -c 'ulimit -Sn; ulimit -Hn'").split() == [
             str(n) for n in spec.nofile]
         assert execute(client, "ulimit -Sn").strip() == str(spec.nofile[0])  # bash, non-login
-        py = "import os, resource; print(*resource.getrlimit(resource.RLIMIT_NOFILE), os.cpu_count())"
+        py = ("import os, resource; "
+              "print(*resource.getrlimit(resource.RLIMIT_NOFILE), os.cpu_count())")
         assert execute(client, f'python3 -c "{py}"').split() == [
             str(spec.nofile[0]), str(spec.nofile[1]), str(spec.cpus)]
         assert execute(client, "nproc").strip() == str(spec.cpus)
@@ -242,8 +244,6 @@ def _all_mountinfo() -> str:
     texts = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
-            try:
+            with contextlib.suppress(OSError):
                 texts.append((proc / "mountinfo").read_text())
-            except OSError:
-                pass
     return "".join(texts)
