@@ -172,7 +172,7 @@ def load_site(path: Path, phase: str | None = None,
     doc = load_yaml(text, str(path))
     if doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
-    if not doc.problems:
+    if isinstance(doc.data, dict) or doc.data is None and not doc.problems:
         doc.problems.extend(_schema_problems(doc, catalogue))
     if doc.problems:
         raise SiteError(doc.problems)
