@@ -7,14 +7,26 @@ Each service runs in a :class:`~rs_lab.netns.Namespace` that it is given (and le
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from rs_lab.netns import LabError, Namespace, end_pids
+from rs_lab.netns import BRIDGE, LabError, Namespace, end_pids, sh
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def forget_neighbours(ns: Namespace) -> None:
+    """Drop the runner's ARP/NDP entries for ``ns``'s addresses.
+
+    A namespace re-created with the same index gets a new MAC; the runner's entry for that
+    address may still be REACHABLE with the old MAC, and then nothing reaches the new namespace
+    for 15–45 s (frames go to the dead MAC). Seen when the same index is reused within a second.
+    """
+    for addr in (ns.ipv4, ns.ipv6):
+        sh(["ip", "neigh", "flush", "to", addr, "dev", BRIDGE], check=False)
 
 
 class Service:
@@ -50,6 +62,7 @@ class Service:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self._own_ns:
             self.ns.create()
+            forget_neighbours(self.ns)
         try:
             self._start()
         except BaseException:
@@ -63,7 +76,13 @@ class Service:
 
     def popen(self, argv: list[str], log: str, env: dict[str, str] | None = None
               ) -> subprocess.Popen[bytes]:
-        proc = self.ns.popen(argv, log=self.workdir / log, env=env)
+        """Start ``argv`` in the namespace, output appended to ``workdir/log``; ended by PID."""
+        full_env = {**os.environ, **env} if env is not None else None
+        with open(self.workdir / log, "ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(self.ns.exec_argv(argv), stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=full_env, start_new_session=True)
+        self.ns.procs.append(proc)
         self.procs.append(proc)
         return proc
 
@@ -92,7 +111,11 @@ class Service:
                     return
             except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise LabError(f"{self.ns.name}: port {port} not listening") from exc
+                    diag = "\n".join(
+                        self.ns.run(argv, check=False).stdout
+                        for argv in (["ip", "-br", "addr"], ["ss", "-Hltn"], ["ip", "neigh"]))
+                    raise LabError(f"{self.ns.name}: {self.ns.ipv4}:{port} not reachable "
+                                   f"({exc}); inside:\n{diag}") from exc
                 time.sleep(0.02)
 
     def stop(self) -> None:
