@@ -25,8 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-
 from rs_lab.netns import LabError, Namespace
 from rs_lab.pki import Issued, Pki
 from rs_lab.webbase import Service
@@ -108,10 +106,49 @@ def issue_lb_cert(pki: Pki, stem: str, domain: str, variant: str,
     elif variant == "rsa2048":
         kw = {"key_type": "rsa2048"}
     elif variant == "sha1":
-        kw = {"hash_alg": hashes.SHA1()}  # noqa: S303 - deliberately weak
+        return _issue_sha1(pki, stem, names)
     elif variant == "self-signed":
         kw = {"self_signed": True}
     return pki.issue(stem, names, **kw)  # type: ignore[arg-type]
+
+
+def _issue_sha1(pki: Pki, stem: str, names: Sequence[str]) -> Issued:
+    """A leaf signed with SHA-1 by the lab intermediate.
+
+    ``cryptography`` >= 4x refuses to sign with SHA-1 (``Pki.issue(hash_alg=SHA1())`` raises
+    UnsupportedAlgorithm), so the ``openssl`` CLI re-signs a normally issued leaf's key.
+    """
+    import subprocess
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    base = pki.issue(stem, names)  # key + file names; the certificate is replaced below
+    work = pki.folder / f"{stem}.sha1"
+    work.mkdir(exist_ok=True)
+    inter_key = work / "intermediate.key"
+    inter_key.write_bytes(pki.inter_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    inter_key.chmod(0o600)
+    san = ",".join(f"DNS:{n}" for n in names)
+    (work / "ext.cnf").write_text(
+        f"[v3]\nsubjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-new", "-key", str(base.key_path), "-subj",
+        f"/O=rs-preflight lab/CN={names[0]}", "-out", str(work / "leaf.csr"))
+    run("openssl", "x509", "-req", "-in", str(work / "leaf.csr"), "-CA", str(pki.inter_path),
+        "-CAkey", str(inter_key), "-set_serial", str(x509.random_serial_number()),
+        "-days", "365", "-sha1", "-extfile", str(work / "ext.cnf"), "-extensions", "v3",
+        "-out", str(base.cert_path))
+    inter_key.unlink()
+    leaf = base.cert_path.read_bytes()
+    base.chain_path.write_bytes(leaf + pki.inter_path.read_bytes())
+    base.combined_path.write_bytes(base.chain_path.read_bytes() + base.key_path.read_bytes())
+    return Issued(base.cert_path, base.key_path, base.chain_path, base.combined_path,
+                  x509.load_pem_x509_certificate(leaf))
 
 
 class LoadBalancer(Service):
@@ -355,12 +392,29 @@ backend realtime
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         self._write_pem()
         self.conf_path.write_text(self.config_text())
-        test = self.ns.run(["haproxy", "-c", "-f", str(self.conf_path)], check=False)
+        env: list[str] = []
+        if self.weak:
+            # HAProxy loads the certificate before ``ssl-default-bind-ciphers`` can lower the
+            # security level, so lower OpenSSL's system default for this process only.
+            cnf = self.conf_dir / "openssl-seclevel0.cnf"
+            cnf.write_text(_OPENSSL_SECLEVEL0)
+            env = ["env", f"OPENSSL_CONF={cnf}"]
+        test = self.ns.run([*env, "haproxy", "-c", "-f", str(self.conf_path)], check=False)
         if test.returncode != 0:
             raise LabError(f"haproxy -c failed: {test.stdout}{test.stderr}")
-        proc = self.popen(["haproxy", "-db", "-f", str(self.conf_path)], "haproxy.out")
+        proc = self.popen([*env, "haproxy", "-db", "-f", str(self.conf_path)], "haproxy.out")
         self.wait_tcp(443, proc, "haproxy.out")
         self.wait_tcp(80, proc, "haproxy.out")
 
+
+_OPENSSL_SECLEVEL0 = """openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+CipherString = DEFAULT:@SECLEVEL=0
+MinProtocol = TLSv1.2
+"""
 
 LB_KINDS = {"nginx": NginxLb, "haproxy": HaproxyLb}
