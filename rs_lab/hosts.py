@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rs_lab.hosts_support.facts import cpu_list, cpuinfo, meminfo, os_release
-from rs_lab.netns import PREFIX, LabError, Namespace, bridge_up, sh, sweep
+from rs_lab.netns import PREFIX, LabError, Namespace, bridge_up, end_pids, ns_pids, sh
 
 __all__ = ["HostLab", "HostSpec", "LabHost", "check_free", "os_release", "sweep_hosts"]
 
@@ -132,8 +133,33 @@ class LabHost:
 
 
 def sweep_hosts() -> list[str]:
-    """Remove stale host namespaces (``<prefix>-h-*``) left by a crashed run."""
-    return sweep(f"{PREFIX}-h")
+    """Remove stale host namespaces (``<prefix>-h-*``) and their veths left by a crashed run.
+
+    A deleted namespace lives on while orphaned TCP sockets (FIN_WAIT after its sshd was
+    killed) refer to it, and so does its veth: kill those sockets, delete the veth by peer.
+    """
+    removed: list[str] = []
+    links = sh(["ip", "-o", "link", "show"], check=False).stdout
+    for line in sh(["ip", "netns", "list"], check=False).stdout.splitlines():
+        m = re.match(rf"({re.escape(PREFIX)}-h-\S+)(?: \(id: (\d+)\))?", line)
+        if not m:
+            continue
+        name, nsid = m.groups()
+        end_pids(ns_pids(name))
+        _kill_sockets(name)
+        if nsid is not None:
+            for veth in re.findall(rf"^\d+: ({re.escape(PREFIX)}v\d+)@\S+ .* link-netnsid {nsid} ",
+                                   links, re.M):
+                sh(["ip", "link", "del", veth], check=False)
+                removed.append(veth)
+        sh(["ip", "netns", "del", name], check=False)
+        removed.append(name)
+    return removed
+
+
+def _kill_sockets(netns: str) -> None:
+    """Destroy every TCP/UDP socket left in ``netns`` (orphans would keep it alive)."""
+    sh(["ip", "netns", "exec", netns, "ss", "-K", "-a", "-t", "-u"], check=False)
 
 
 class HostLab:
@@ -259,6 +285,7 @@ def _destroy(host: LabHost) -> None:
         return
     try:
         host.stop()
+        _kill_sockets(host.ns.name)
     finally:
         host.ns.destroy()
         shutil.rmtree(host.dir, ignore_errors=True)
