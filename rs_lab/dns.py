@@ -65,7 +65,8 @@ def dkim_txt(public_key: object, key_type: str = "rsa") -> str:
 
 
 def txt_rdata(value: str, chunk: int = 255) -> str:
-    """A TXT rdata in zone-file syntax: the value split into quoted strings of <= ``chunk`` bytes."""
+    """A TXT rdata in zone-file syntax: ``value`` split into quoted strings of <= ``chunk``
+    bytes."""
     data = value.encode()
     parts = [data[i:i + chunk] for i in range(0, len(data), chunk)] or [b""]
     quoted = ['"' + p.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for p in parts]
@@ -272,7 +273,7 @@ zone "{self.spec.domain}" {{ type primary; file "{self.zone_path}"; }};
         self.spec = spec
         self._start()
 
-    def resolver(self):  # noqa: ANN201 - dns.resolver.Resolver
+    def resolver(self):
         """A dnspython resolver that asks only this server (never the system's)."""
         import dns.resolver
 

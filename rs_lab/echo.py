@@ -58,7 +58,7 @@ class EchoHandler(BaseHTTPRequestHandler):
     teapot_body = TEAPOT
     name = "echo"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.client_address[0]} {format % args}\n")
 
     def _echo(self) -> dict[str, object]:
@@ -141,7 +141,7 @@ def serve(hosts: list[str], port: int, handler: type[BaseHTTPRequestHandler],
 
 
 @functools.cache
-def backend_class():  # noqa: ANN201
+def backend_class():
     """:class:`EchoBackend`, built lazily so that running this file needs only the stdlib."""
     from pathlib import Path
 
@@ -155,7 +155,7 @@ def backend_class():  # noqa: ANN201
 
         short = "echo"
 
-        def __init__(self, ns, workdir: Path, *, port: int = 80, name: str = "echo",  # noqa: ANN001
+        def __init__(self, ns, workdir: Path, *, port: int = 80, name: str = "echo",
                      tls: tuple[Path, Path] | None = None, teapot_body: str = TEAPOT) -> None:
             super().__init__(ns, workdir)
             self.port, self.name, self.tls, self.teapot_body = port, name, tls, teapot_body
@@ -177,7 +177,7 @@ def backend_class():  # noqa: ANN201
     return EchoBackend
 
 
-def __getattr__(name: str):  # noqa: ANN202 - ``from rs_lab.echo import EchoBackend``
+def __getattr__(name: str):
     if name == "EchoBackend":
         return backend_class()
     raise AttributeError(name)

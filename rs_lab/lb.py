@@ -89,7 +89,7 @@ def issue_lb_cert(pki: Pki, stem: str, domain: str, variant: str,
     if variant not in CERT_VARIANTS:
         raise LabError(f"unknown certificate variant {variant!r}; known: {CERT_VARIANTS}")
     names = [f"*.{domain}", domain, *extra_names]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     kw: dict[str, object] = {}
     if variant == "expired":
         kw = {"not_before": now - dt.timedelta(days=400), "days": 365}

@@ -93,7 +93,7 @@ class SearchSpec:
         version.update({
             "number": self.reported_number or self.version,
             "build_type": "tar",
-            "build_hash": hashlib.sha1(self.version.encode()).hexdigest(),  # noqa: S324
+            "build_hash": hashlib.sha1(self.version.encode()).hexdigest(),
             "build_date": date,
             "build_snapshot": False,
             "lucene_version": lucene,
@@ -173,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "rs-lab-opensearch-standin"
     spec = SearchSpec()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.client_address[0]} {format % args}\n")
 
     def _send(self, code: int, body: bytes, ctype: str,
@@ -292,8 +292,8 @@ class OpenSearchStandIn(Service):
 
     short = "search"
 
-    def __init__(self, ns, workdir: Path, spec: SearchSpec | str = "3.5.0", *,  # noqa: ANN001
-                 port: int = 9200, pki=None, cert_names: Sequence[str] = ()) -> None:  # noqa: ANN001
+    def __init__(self, ns, workdir: Path, spec: SearchSpec | str = "3.5.0", *,
+                 port: int = 9200, pki=None, cert_names: Sequence[str] = ()) -> None:
         super().__init__(ns, workdir)
         self.spec = VARIANTS[spec] if isinstance(spec, str) else spec
         self.port = port

@@ -7,6 +7,7 @@ Each service runs in a :class:`~rs_lab.netns.Namespace` that it is given (and le
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -57,7 +58,7 @@ class Service:
         return [self.ns.ipv4, self.ns.ipv6]
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def start(self):  # noqa: ANN201 - returns self
+    def start(self):
         t0 = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self._own_ns:
@@ -121,16 +122,14 @@ class Service:
     def stop(self) -> None:
         end_pids([p.pid for p in self.procs])
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
         self.ns.procs[:] = [p for p in self.ns.procs if p not in self.procs]
         self.procs.clear()
         if self._own_ns:
             self.ns.destroy()
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

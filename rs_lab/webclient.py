@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import ssl
@@ -42,7 +43,7 @@ class PinnedAdapter(HTTPAdapter):
         hostheader = host + (f":{parts.port}" if parts.port else "")
         return parts._replace(netloc=netloc_addr).geturl(), host, hostheader
 
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):  # noqa: ANN001,ANN201
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert)
         name = getattr(request, "_rs_pinned_name", None)
@@ -52,7 +53,7 @@ class PinnedAdapter(HTTPAdapter):
                 pool_kwargs["assert_hostname"] = name
         return host_params, pool_kwargs
 
-    def send(self, request, **kw):  # noqa: ANN001,ANN201
+    def send(self, request, **kw):
         url, name, hostheader = self._pin(request.url)
         request.url = url
         request.headers["Host"] = hostheader
@@ -101,10 +102,8 @@ def peer_chain(address: str, name: str, port: int = 443, timeout: float = 5.0) -
                 continue
         chain = conn.get_peer_cert_chain(as_cryptography=True) or []
     finally:
-        try:
+        with contextlib.suppress(SSL.Error):
             conn.shutdown()
-        except SSL.Error:
-            pass
         sock.close()
     return list(chain)
 

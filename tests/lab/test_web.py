@@ -303,7 +303,7 @@ def test_echo_backends_answer_directly(backends: tuple[EchoBackend, EchoBackend]
         assert status == 101 and headers["sec-websocket-accept"] == ws_accept(key)
 
 
-# -- load balancers: each toggle breaks exactly its thing -------------------------------------------
+# -- load balancers: each toggle breaks exactly its thing ----------------------------------------
 
 TOGGLES = {
     "drop_xfp": {"xfp"},
@@ -345,7 +345,7 @@ def test_lb_certificate_variants(kind: str, variant: str, workdir: Path, pki: Pk
         server.start()
         chain = peer_chain(server.ipv4, DOMAIN)
         leaf = chain[0]
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         san = set(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
                   .value.get_values_for_type(x509.DNSName))
         assert len(chain) == (1 if variant in ("no-intermediate", "self-signed") else 2)
