@@ -224,11 +224,13 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
                               for i in (67, 68)])
         for host in hosts:
             assert host.run("df -P /data").returncode == 0
+        open_client = connect(lab, hosts[0])  # still connected at teardown, like the product
         pids = [h.pid1 for h in hosts] + [h.launcher.pid for h in hosts if h.launcher]
         names = {h.ns.name for h in hosts}
         veths = {h.ns.veth for h in hosts}
     finally:
         lab.down()
+    open_client.close()
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not names & {line.split()[0] for line in netns.splitlines() if line.strip()}
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
