@@ -175,14 +175,16 @@ class Preflight:
         if call.when == "teardown" and outcome == PASSED and previous is not None:
             previous.duration_s = round(duration, 4)
             return
-        waiver, _ = Target(req, self.site, self.state, host).waiver()
+        waiver, valid = Target(req, self.site, self.state, host).waiver()
+        text = verdict.message if verdict and outcome in (PASSED, FAILED, WAIVED) else message
+        if waiver is not None and not valid and outcome == FAILED:
+            text += f" (waiver expired on {waiver.expires})"
         result = Result(
             id=item.nodeid, requirement=req.id,
             host=host.name if host else None,
             roles=list(host.roles) if host else [], outcome=outcome,
             severity=req.severity_for(self.site.phase), phase=self.site.phase,
-            message=self.site.redactor(verdict.message if verdict and outcome in
-                                       (PASSED, FAILED, WAIVED) else message),
+            message=self.site.redactor(text),
             expected=verdict.expected if verdict else None,
             found=self.site.redactor(verdict.found) if verdict and verdict.found else None,
             remediation=req.remediation if outcome in (FAILED, ERROR, WAIVED) else "",

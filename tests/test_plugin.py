@@ -1,0 +1,222 @@
+"""The plugin end to end with pytester: outcomes, waivers, phases, gate, JSON, JUnit, secrets.
+
+These runs use small check modules written here (returning fixed verdicts) so every outcome
+is exercised deterministically; the shipped checks run against real hosts in tests/lab.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+CHECKS = '''
+import pytest
+from rs_preflight.results import passed, failed, error, skipped
+
+@pytest.mark.rs("RS-ENV-03")
+def test_site_level_pass(rs):
+    return passed("fine")
+
+@pytest.mark.rs("RS-OS-01")
+def test_os(rs):
+    if rs.host.name == "app1":
+        return failed("Debian 12 is not supported", "Ubuntu >= 24.04", "Debian 12")
+    return passed("Ubuntu 24.04 is supported")
+
+@pytest.mark.rs("RS-OS-02")
+def test_warning_fails(rs):
+    return failed("Xorg is running", "no display server", "Xorg")
+
+@pytest.mark.rs("RS-PORT-02")
+def test_pre_only(rs):
+    return error("could not list listening sockets")
+
+@pytest.mark.rs("RS-SINGLETON-01")
+def test_post_only(rs):
+    return passed("ran")
+
+@pytest.mark.rs("RS-LIMIT-03")
+def test_no_realtime_host(rs):
+    return passed("never runs")
+'''
+
+SITE = '''
+name: plugin-test
+profile: small
+phase: pre
+env_files: [.env]
+hosts:
+  app1: {connection: local, roles: [app]}
+  job1: {connection: local, roles: [job]}
+  db1: {address: 192.0.2.41, roles: [db], ssh: false}
+waivers:
+  - {requirement: RS-OS-02, hosts: [job1], reason: "agent required by policy",
+     expires: 2999-12-31, by: sec-team}
+  - {requirement: RS-OS-02, hosts: [app1], reason: "old waiver", expires: 2001-01-01}
+'''
+
+CANARY = "canary-Secr3t-0451-zz"
+ENV = f"ITRP_SSL=true\nDB_WRITER_PASSWORD={CANARY}\n"
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester):
+    pytester.makepyfile(test_checks=CHECKS)
+    pytester.makefile(".yaml", site=SITE)
+    (pytester.path / ".env").write_text(ENV)
+
+    def go(*args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
+        result = pytester.runpytest("--rs-site", "site.yaml",
+                                    "--rs-json", "out/results.json", "--junitxml",
+                                    "out/junit.xml", "-o", "junit_family=xunit1", "-rA", *args)
+        doc = json.loads((pytester.path / "out/results.json").read_text())
+        junit = ET.parse(pytester.path / "out/junit.xml").getroot()
+        return result, doc, junit
+    return go
+
+
+def by_id(doc: dict) -> dict[tuple[str, str | None], dict]:
+    return {(r["requirement"], r["host"]): r for r in doc["results"]}
+
+
+def test_outcomes_and_json_records(run) -> None:
+    result, doc, _ = run()
+    records = by_id(doc)
+    assert records[("RS-ENV-03", None)]["outcome"] == "passed"
+    os_app = records[("RS-OS-01", "app1")]
+    assert os_app["outcome"] == "failed" and os_app["severity"] == "blocker"
+    assert (os_app["expected"], os_app["found"]) == ("Ubuntu >= 24.04", "Debian 12")
+    assert os_app["remediation"].startswith("Install Ubuntu 24.04")
+    assert os_app["guide_section"] == "9.2" and os_app["roles"] == ["app"]
+    assert records[("RS-OS-01", "job1")]["outcome"] == "passed"
+    # a host checked over the network only is skipped, saying why
+    db = records[("RS-OS-01", "db1")]
+    assert db["outcome"] == "skipped" and "network only" in db["message"]
+    # phase: RS-SINGLETON-01 is post-only
+    single = records[("RS-SINGLETON-01", None)]
+    assert single["outcome"] == "skipped" and "phase post only" in single["message"]
+    # error = could not check
+    port = records[("RS-PORT-02", "app1")]
+    assert port["outcome"] == "error" and port["message"] == "could not list listening sockets"
+    # no host of the role: one skipped record that says so
+    rt = records[("RS-LIMIT-03", None)]
+    assert rt["outcome"] == "skipped" and "no host with role realtime" in rt["message"]
+    assert set(doc) >= {"site", "phase", "profile", "start", "end", "version", "results"}
+    assert doc["site"] == "plugin-test" and doc["phase"] == "pre"
+    for record in doc["results"]:
+        assert set(record) >= {"id", "requirement", "host", "roles", "outcome", "severity",
+                               "phase", "message", "expected", "found", "remediation",
+                               "guide_section", "duration_s"}
+    result.assert_outcomes(passed=2, failed=2, errors=2, skipped=3, xfailed=1)
+
+
+def test_waivers_named_and_expiring(run) -> None:
+    _, doc, _ = run()
+    records = by_id(doc)
+    waived = records[("RS-OS-02", "job1")]
+    assert waived["outcome"] == "waived"
+    assert waived["waiver"] == "waived by sec-team until 2999-12-31: agent required by policy"
+    expired = records[("RS-OS-02", "app1")]
+    assert expired["outcome"] == "failed" and "waiver expired on 2001-01-01" in expired["message"]
+
+
+def test_gate_exit_code_counts_blockers_only(run) -> None:
+    result, doc, _ = run()
+    assert result.ret == 1 and doc["gate"] == "failed"
+    # only the warning-severity check and passing ones: the gate passes
+    result, doc, _ = run("-k", "warning_fails or site_level_pass")
+    assert doc["gate"] == "passed" and result.ret == 0
+
+
+def test_phase_option_wins(run) -> None:
+    _, doc, _ = run("--rs-phase", "post")
+    records = by_id(doc)
+    assert doc["phase"] == "post"
+    assert records[("RS-SINGLETON-01", None)]["outcome"] == "passed"
+    assert records[("RS-PORT-02", "app1")]["outcome"] == "skipped"
+
+
+def test_junit_names_and_properties(run) -> None:
+    _, _, junit = run()
+    cases = {c.get("name"): c for c in junit.iter("testcase")}
+    case = cases["test_os[RS-OS-01@app1]"]
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert props == {"requirement": "RS-OS-01", "host": "app1", "severity": "blocker",
+                     "guide_section": "9.2"}
+    assert case.find("failure") is not None
+    # could-not-check is an <error>, not a <failure>
+    assert cases["test_pre_only[RS-PORT-02@app1]"].find("error") is not None
+
+
+def test_markers_and_k_select_by_area(run) -> None:
+    _, doc, _ = run("-m", "rs_os")
+    assert {r["requirement"] for r in doc["results"]} == {"RS-OS-01", "RS-OS-02"}
+    _, doc, _ = run("-k", "RS-ENV-03")
+    assert [r["requirement"] for r in doc["results"]] == ["RS-ENV-03"]
+
+
+def test_canary_secret_never_leaves(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_leaky='''
+        import pytest
+        from rs_preflight.results import failed
+
+        @pytest.mark.rs("RS-ENV-02")
+        def test_leak(rs):
+            secret = rs.site.settings.get("DB_WRITER_PASSWORD")
+            print("debug:", secret)
+            return failed(f"found {secret}", "x", secret)
+    ''')
+    pytester.makefile(".yaml", site="name: t\nenv_files: [.env]\n"
+                                    "hosts: {app1: {connection: local, roles: [app]}}\n")
+    (pytester.path / ".env").write_text(ENV)
+    result = pytester.runpytest("--rs-site", "site.yaml",
+                                "--rs-json", "r.json", "--junitxml", "j.xml", "-rA")
+    assert result.ret == 1
+    outputs = {"terminal": result.stdout.str() + result.stderr.str(),
+               "json": (pytester.path / "r.json").read_text(),
+               "junit": (pytester.path / "j.xml").read_text()}
+    for name, text in outputs.items():
+        assert CANARY not in text, name
+        assert "<redacted>" in text or "&lt;redacted&gt;" in text, name
+
+
+def test_broken_site_stops_before_anything_runs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_checks=CHECKS)
+    pytester.makefile(".yaml", site="name: t\nprofile: huge\nhosts: {a: {roles: [nope]}}\n")
+    result = pytester.runpytest("--rs-site", "site.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[:3] == [
+        "ERROR: invalid site description:",
+        "site.yaml:2: profile: 'huge' is not one of: pilot, small, medium, large",
+        "site.yaml:3: hosts.a.roles[0]: 'nope' is not one of: app, job, realtime, db, search, "
+        "lb, deploy"]
+    assert not (pytester.path / "out").exists()
+
+
+def test_bad_phase_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--rs-phase", "during")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--rs-phase must be one of pre, post, not 'during'*"])
+
+
+def test_unknown_requirement_in_a_check_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x=textwrap.dedent('''
+        import pytest
+        @pytest.mark.rs("RS-NOPE-01")
+        def test_x(rs):
+            pass
+    '''))
+    result = pytester.runpytest()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*unknown requirement ID(s) RS-NOPE-01*"])
+
+
+def test_plugin_is_inert_for_ordinary_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "rs-preflight summary" not in result.stdout.str()

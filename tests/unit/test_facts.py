@@ -1,0 +1,32 @@
+"""The one-round-trip fact script: splitting, parsing, and hostile output."""
+
+from __future__ import annotations
+
+from rs_preflight.facts import SECTIONS, split_output
+
+
+def test_split_output_keeps_exit_codes_and_text() -> None:
+    out = "\n@@M@@ a\nhello\nworld\n@@M@@ rc=0\n\n@@M@@ b\n\n@@M@@ rc=3\n"
+    assert split_output(out, "@@M@@") == {"a": (0, "hello\nworld"), "b": (3, "")}
+
+
+def test_a_line_that_mimics_a_marker_without_the_nonce_is_just_text() -> None:
+    out = "\n@@X@@ a\n@@rs-fake@@ rc=0\nstill a\n@@X@@ rc=0\n"
+    assert split_output(out, "@@X@@") == {"a": (0, "@@rs-fake@@ rc=0\nstill a")}
+
+
+def test_os_release_parser_handles_quotes() -> None:
+    text = 'NAME="Astra Linux"\nID=astra\nVERSION_ID=1.8_x86-64\nPRETTY_NAME="Astra Linux 1.8"\n'
+    parsed = SECTIONS["os_release"].parse(0, text)
+    assert parsed == {"NAME": "Astra Linux", "ID": "astra", "VERSION_ID": "1.8_x86-64",
+                      "PRETTY_NAME": "Astra Linux 1.8"}
+
+
+def test_sysctl_and_ulimit_parsers() -> None:
+    assert SECTIONS["sysctl"].parse(0, "fs.file-max=9223372036854775807\nvm.max_map_count=\n") \
+        == {"fs.file-max": 9223372036854775807, "vm.max_map_count": None}
+    assert SECTIONS["ulimit_nofile"].parse(0, "8192\nunlimited\n") == {"soft": 8192,
+                                                                       "hard": None}
+    persisted = SECTIONS["sysctl_persisted"].parse(
+        0, "/etc/sysctl.conf:# vm.max_map_count = 1\n/etc/sysctl.d/99.conf:vm.max_map_count = 262144\n")
+    assert persisted == {"vm.max_map_count": ("262144", "/etc/sysctl.d/99.conf")}
