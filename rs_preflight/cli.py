@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if argv[:1] == ["requirements"]:
         for req in load_catalogue().values():
-            sev = "/".join(sorted(set(req.severity.values())))
-            print(f"{req.id:<16} {sev:<16} {','.join(req.roles):<36} {req.title}")
+            sev = (req.severity["pre"] if len(set(req.severity.values())) == 1
+                   else f"pre {req.severity['pre']}, post {req.severity['post']}")
+            print(f"{req.id:<16} {sev:<28} {','.join(req.roles):<36} {req.title}")
         return 0
     if argv[:1] == ["checks-path"]:
         print(checks_path())
