@@ -138,6 +138,10 @@ class Namespace:
         sh([*ip, "-6", "addr", "add", f"{self.ipv6}/{SUBNET6.prefixlen}", "dev", "eth0",
             "nodad"])
         sh([*ip, "link", "set", "eth0", "up"])
+        # A namespace re-created with the same index has a new MAC; the runner's stale
+        # ARP/NDP entry would keep traffic going to the old one for 15-45 s.
+        for addr in (self.ipv4, self.ipv6):
+            sh(["ip", "neigh", "flush", "to", addr, "dev", BRIDGE], check=False)
         return self
 
     def exec_argv(self, argv: Sequence[str]) -> list[str]:
