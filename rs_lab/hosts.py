@@ -62,7 +62,7 @@ class HostSpec:
     nft_rules: list[str] = field(default_factory=list)
     clock_offset_s: float = 0
     ntp_server: str | None = None
-    services: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # "docker": start dockerd (vfs)
 
     @property
     def os_id(self) -> str:
@@ -248,6 +248,8 @@ class HostLab:
              "/bin/sh", str(hdir / "setup.sh")], log=hdir / "console.log")
         host.pid1 = _wait_child(host.launcher, host)
         _wait_sshd(host)
+        if "docker" in spec.services:
+            _wait_docker(host)
         return host
 
     # -- runner-side SSH files --------------------------------------------------------------
@@ -330,6 +332,16 @@ def _wait_sshd(host: LabHost, timeout: float = 20) -> None:
             return
         time.sleep(0.02)
     raise LabError(f"host {host.name}: sshd not listening:\n{host.log()[-2000:]}")
+
+
+def _wait_docker(host: LabHost, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.run(["docker", "version"], timeout=10).returncode == 0:
+            return
+        time.sleep(0.1)
+    log = host.run(["tail", "-20", "/var/log/dockerd.log"]).stdout
+    raise LabError(f"host {host.name}: dockerd not answering:\n{log}")
 
 
 # -- the host's files ------------------------------------------------------------------------
@@ -465,6 +477,12 @@ def _init_script(spec: HostSpec) -> str:
     if spec.ntp_server:
         # -x: never touch the machine's clock; -u root: no privilege drop into our dirs.
         lines.append(f"{fake}/usr/sbin/chronyd -x -u root -f /etc/chrony/chrony.conf")
+    if "docker" in spec.services:
+        # Debian's docker.io 20.10 inside a namespace host (LAB.md, "Docker"); flags, not
+        # daemon.json, so the host's daemon.json stays what the test wrote (no overlap allowed).
+        lines.append("mkdir -p /var/log; /usr/sbin/dockerd --storage-driver=vfs --iptables=false"
+                     " --ip6tables=false --bridge=none --ip-masq=false"
+                     " >/var/log/dockerd.log 2>&1 &")
     lines.append("exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config")
     return "\n".join(lines) + "\n"
 
@@ -484,6 +502,8 @@ def _setup_script(spec: HostSpec, hdir: Path) -> str:
            f"R={q(str(r))}",
            'mount -t proc proc "$R/proc"',
            'mount -t sysfs sysfs "$R/sys"',
+           # dockerd needs a cgroup tree ("Devices cgroup isn't mounted"); ours, via cgroupns.
+           'mount -t cgroup2 cgroup2 "$R/sys/fs/cgroup" || true',
            'mount -t tmpfs -o size=16m,mode=755 udev "$R/dev"',
            # Device nodes, not bind mounts: a bind would be one more line in `df`.
            'mknod -m 666 "$R/dev/null" c 1 3; mknod -m 666 "$R/dev/zero" c 1 5',

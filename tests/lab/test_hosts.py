@@ -249,3 +249,17 @@ def _all_mountinfo() -> str:
             with contextlib.suppress(OSError):
                 texts.append((proc / "mountinfo").read_text())
     return "".join(texts)
+
+
+def test_docker_service_reflects_daemon_json(host_lab: HostLab) -> None:
+    daemon_json = '{"log-driver": "local", "log-opts": {"max-size": "100m"}}\n'
+    host = host_lab.add(HostSpec("dock69", 69, os_release("ubuntu", "24.04"),
+                                 extra_files={"/etc/docker/daemon.json": daemon_json},
+                                 services=["docker"]))
+    client = connect(host_lab, host)
+    try:
+        out = execute(client, "docker info --format '{{.LoggingDriver}} {{.Driver}}'")
+        assert out.split() == ["local", "vfs"]
+        assert execute(client, "pgrep -x dockerd").strip().isdigit()
+    finally:
+        client.close()
