@@ -1,0 +1,150 @@
+"""The first checks over real SSH (testinfra + our paramiko backend) against namespace hosts.
+
+One host passes every first check, one fails each for the right reason, one is powered off
+and gives one clear error; host keys are verified against the lab's known_hosts, and an
+unknown key is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+
+GOOD = HostSpec("good31", 31, os_release("ubuntu", "24.04"),
+                extra_files={"/etc/sysctl.d/99-rs.conf": "fs.file-max = 2097152\n"
+                                                         "vm.max_map_count = 262144\n"},
+                sysctls={"fs.file-max": "2097152", "vm.max_map_count": "262144"},
+                nofile=(8192, 100000))
+BAD = HostSpec("bad32", 32, os_release("rhel", "8.10"),
+               sysctls={"fs.file-max": "65536", "vm.max_map_count": "65530"},
+               nofile=(1024, 4096))
+GONE = HostSpec("gone33", 33, os_release("ubuntu", "24.04"))
+FIRST = ("RS-OS-01", "RS-SYSCTL-01", "RS-SYSCTL-02", "RS-LIMIT-01", "RS-LIMIT-02",
+         "RS-LIMIT-03")
+
+
+@pytest.fixture(scope="module")
+def hosts(host_lab: HostLab) -> Iterator[dict[str, LabHost]]:
+    up = {h.name: h for h in host_lab.add_many([GOOD, BAD, GONE])}
+    up["gone33"].stop()
+    yield up
+
+
+def site_file(folder: Path, lab: HostLab, hosts: dict[str, LabHost], *,
+              known_hosts: Path | None = None, policy: str = "strict") -> Path:
+    lines = [
+        "name: lab-first-checks", "profile: small", "phase: post",
+        "ssh:", "  user: root", f"  identity_file: {lab.identity_file}",
+        f"  known_hosts: {known_hosts or lab.known_hosts}", f"  host_key_policy: {policy}",
+        "  connect_timeout: 2", "  command_timeout: 10", "hosts:",
+    ]
+    lines += [f"  {name}: {{address: {h.address4}, roles: [realtime, search]}}"
+              for name, h in hosts.items()]
+    path = folder / "site.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run(folder: Path, site: Path, *args: str) -> tuple[int, dict, str]:
+    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site),
+                           "-k", " or ".join(FIRST), *args], cwd=folder, capture_output=True,
+                          text=True, timeout=120)
+    doc = json.loads((folder / "rs-preflight-report" / "results.json").read_text())
+    return proc.returncode, doc, proc.stdout + proc.stderr
+
+
+def outcomes(doc: dict) -> dict[tuple[str, str], dict]:
+    return {(r["requirement"], r["host"]): r for r in doc["results"]}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory, host_lab: HostLab,
+              hosts: dict[str, LabHost]) -> tuple[int, dict, str]:
+    folder = tmp_path_factory.mktemp("first")
+    return run(folder, site_file(folder, host_lab, hosts))
+
+
+@pytest.mark.parametrize("requirement", FIRST)
+def test_healthy_host_passes(first_run: tuple[int, dict, str], requirement: str) -> None:
+    record = outcomes(first_run[1])[(requirement, "good31")]
+    assert record["outcome"] == "passed", record
+
+
+@pytest.mark.parametrize(("requirement", "found"), [
+    ("RS-OS-01", "Red Hat Enterprise Linux 8.10"), ("RS-SYSCTL-01", "65536"),
+    ("RS-SYSCTL-02", "65530"), ("RS-LIMIT-01", "1024"), ("RS-LIMIT-02", "4096"),
+    ("RS-LIMIT-03", "4096")])
+def test_broken_host_fails_for_the_right_reason(first_run: tuple[int, dict, str],
+                                                requirement: str, found: str) -> None:
+    record = outcomes(first_run[1])[(requirement, "bad32")]
+    assert record["outcome"] == "failed", record
+    assert found in record["found"]
+    assert record["severity"] == "blocker"  # phase post
+
+
+def test_persistence_is_reported(first_run: tuple[int, dict, str]) -> None:
+    records = outcomes(first_run[1])
+    assert "persisted as 2097152 in /etc/sysctl.d/99-rs.conf" in \
+        records[("RS-SYSCTL-01", "good31")]["message"]
+    assert "not persisted" in records[("RS-SYSCTL-01", "bad32")]["message"]
+
+
+def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str]) -> None:
+    code, doc, output = first_run
+    gone = [r for r in doc["results"] if r["host"] == "gone33"]
+    assert {r["outcome"] for r in gone} == {"error"}
+    assert len({r["message"] for r in gone}) == 1  # one cause, said once per check
+    assert "SSH connect to 10.213.0.33:22" in gone[0]["message"]
+    assert doc["hosts"]["gone33"] == {"error": gone[0]["message"]}
+    assert code == 1
+
+
+def test_one_round_trip_per_host(first_run: tuple[int, dict, str]) -> None:
+    hosts = first_run[1]["hosts"]
+    assert hosts["good31"]["round_trips"] == 1 and hosts["bad32"]["round_trips"] == 1
+
+
+def test_unknown_host_key_is_refused(tmp_path: Path, host_lab: HostLab,
+                                     hosts: dict[str, LabHost]) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    site = site_file(tmp_path, host_lab, {"good31": hosts["good31"]}, known_hosts=empty)
+    code, doc, _ = run(tmp_path, site)
+    records = [r for r in doc["results"] if r["host"] == "good31"]
+    assert {r["outcome"] for r in records} == {"error"}
+    assert "is not in" in records[0]["message"] and "refusing to connect" in \
+        records[0]["message"]
+    assert code == 1
+
+
+def test_changed_host_key_is_refused_even_with_accept_new(
+        tmp_path: Path, host_lab: HostLab, hosts: dict[str, LabHost]) -> None:
+    # bad32's key recorded under good31's address: a changed key, never accepted
+    lines = host_lab.known_hosts.read_text().splitlines()
+    names, key_type, key = next(line.split() for line in lines
+                                if hosts["bad32"].address4 in line.split()[0].split(","))
+    forged = tmp_path / "known_hosts"
+    forged.write_text(f"{hosts['good31'].address4} {key_type} {key}\n")
+    site = site_file(tmp_path, host_lab, {"good31": hosts["good31"]}, known_hosts=forged,
+                     policy="accept-new")
+    _, doc, _ = run(tmp_path, site)
+    record = next(r for r in doc["results"] if r["host"] == "good31")
+    assert record["outcome"] == "error" and "CHANGED" in record["message"]
+
+
+def test_accept_new_trusts_an_unknown_key_loudly(tmp_path: Path, host_lab: HostLab,
+                                                 hosts: dict[str, LabHost]) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    site = site_file(tmp_path, host_lab, {"good31": hosts["good31"]}, known_hosts=empty,
+                     policy="accept-new")
+    code, doc, _ = run(tmp_path, site)
+    assert {r["outcome"] for r in doc["results"]} == {"passed"}
+    assert code == 0
