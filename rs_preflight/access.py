@@ -158,7 +158,7 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             stdout = b"".join(chan.makefile("rb"))
             stderr = b"".join(chan.makefile_stderr("rb"))
             rc = chan.recv_exit_status()
-        except (socket.timeout, OSError, EOFError) as exc:
+        except (TimeoutError, OSError, EOFError) as exc:
             if timed_out.is_set() or isinstance(exc, socket.timeout):
                 raise CommandTimeout(self._timeout_message(command)) from exc
             raise
@@ -211,7 +211,7 @@ class Connections:
                 try:
                     backend = make_backend(host, self.site)
                     if isinstance(backend, SecureParamikoBackend):
-                        backend.client  # connect now, so the failure is this host's one error
+                        backend.client  # noqa: B018 - connect now: one error per host
                 except HostUnreachable as exc:
                     self._failures[host.name] = exc
                     raise

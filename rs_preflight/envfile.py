@@ -60,8 +60,8 @@ def parse_env_file(path: Path) -> tuple[dict[str, EnvValue], list[Problem]]:
     with path.open(encoding="utf-8") as stream:
         for binding in parse_stream(stream):
             line = binding.original.line
-            if binding.error or binding.key is None and binding.original.string.strip() and \
-                    not binding.original.string.strip().startswith("#"):
+            if binding.error or (binding.key is None and binding.original.string.strip() and \
+                    not binding.original.string.strip().startswith("#")):
                 problems.append(Problem(str(path), line, "", "not a NAME=value line"))
                 continue
             if binding.key is None:

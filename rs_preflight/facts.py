@@ -39,7 +39,13 @@ SECTIONS: dict[str, Section] = {}
 
 def section(name: str, command: str | Command) -> Callable[[Parser], Parser]:
     """Register a fact section: ``command`` runs on the host, the decorated function parses."""
-    cmd: Command = command if callable(command) else (lambda _s, _h, c=command: c)
+    if callable(command):
+        cmd: Command = command
+    else:
+        text: str = command
+
+        def cmd(_site: Site, _host: Host) -> str:
+            return text
 
     def register(parse: Parser) -> Parser:
         SECTIONS[name] = Section(name, cmd, parse)
@@ -141,8 +147,8 @@ def _os_release(rc: int, text: str) -> dict[str, str]:
 SYSCTL_KEYS = ("fs.file-max", "vm.max_map_count")
 
 
-@section("sysctl", " ; ".join(
-    f"printf '%s=' {k}; cat /proc/sys/{k.replace('.', '/')} 2>/dev/null || echo" for k in SYSCTL_KEYS))
+@section("sysctl", " ; ".join(f"printf '%s=' {k}; cat /proc/sys/{k.replace('.', '/')} "
+                              "2>/dev/null || echo" for k in SYSCTL_KEYS))
 def _sysctl(rc: int, text: str) -> dict[str, int | None]:
     values: dict[str, int | None] = {}
     for line in text.splitlines():

@@ -40,7 +40,7 @@ class RunState:
     site: Site
     catalogue: Catalogue
     connections: Connections
-    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished: dt.datetime | None = None
     results: dict[str, Result] = field(default_factory=dict)
     _facts: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
@@ -76,7 +76,7 @@ class RunState:
 
         workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for host, got in zip(hosts, pool.map(one, hosts)):
+            for host, got in zip(hosts, pool.map(one, hosts), strict=True):
                 self._facts[host.name] = got
 
     def gathered(self) -> Mapping[str, HostFacts | PreflightError]:

@@ -76,6 +76,7 @@ class Preflight:
             raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown requirement "
                                     f"ID(s) {', '.join(unknown)}")
         req = self.catalogue[marker.args[0]]
+        params: list[tuple[Requirement, str | None]]
         if req.site_level:
             params, ids = [(req, None)], [req.id]
         else:
@@ -149,7 +150,7 @@ class Preflight:
         if isinstance(exc, PreflightError | CheckFailed):
             report.longrepr = str(exc)  # the message is the report; a traceback is noise
             if call.when == "call" and isinstance(exc, PreflightError):
-                report.when = "setup"  # type: ignore[assignment]  # counted as error
+                report.when = "setup"  # counted as an error by terminal and JUnit
         self._redact(report)
         self._record(item, report, call, exc)
         return report
@@ -217,7 +218,7 @@ class Preflight:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self._state is None or not self.state.results:
             return
-        self.state.finished = dt.datetime.now(dt.timezone.utc)
+        self.state.finished = dt.datetime.now(dt.UTC)
         path = self.config.getoption("rs_json")
         if path is not None and not hasattr(self.config, "workerinput"):
             write_json(path, self.state, self.catalogue)
@@ -258,7 +259,7 @@ def write_json(path: Path, state: RunState, catalogue: Catalogue) -> None:
         "site": site.name, "site_file": str(site.file) if site.file else None,
         "phase": site.phase, "profile": site.profile,
         "start": state.started.isoformat(),
-        "end": (state.finished or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "end": (state.finished or dt.datetime.now(dt.UTC)).isoformat(),
         "gate": "failed" if any(r.gate_failure for r in state.results.values()) else "passed",
         "summary": dict(Counter(r.outcome for r in state.results.values())),
         "hosts": {name: ({"round_trips": f.round_trips, "gather_s": round(f.seconds, 4)}

@@ -172,7 +172,7 @@ def load_site(path: Path, phase: str | None = None,
     doc = load_yaml(text, str(path))
     if doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
-    if isinstance(doc.data, dict) or doc.data is None and not doc.problems:
+    if isinstance(doc.data, dict) or (doc.data is None and not doc.problems):
         doc.problems.extend(_schema_problems(doc, catalogue))
     if doc.problems:
         raise SiteError(doc.problems)
@@ -246,7 +246,7 @@ class _Builder:
             waivers=waivers, redactor=self.redactor,
         )
 
-    def _path(self, value: str | None, key: tuple[str, ...], must_exist: bool = True
+    def _path(self, value: str | None, key: tuple[str | int, ...], must_exist: bool = True
               ) -> Path | None:
         if not value:
             return None
@@ -350,7 +350,7 @@ class _Builder:
 
     def _waivers(self) -> tuple[Waiver, ...]:
         out = []
-        names = set((self.data.get("hosts") or {}))
+        names = set(self.data.get("hosts") or {})
         for i, raw in enumerate(self.data.get("waivers") or []):
             for j, host in enumerate(raw.get("hosts", [])):
                 if names and host not in names:

@@ -97,7 +97,7 @@ def test_persistence_is_reported(first_run: tuple[int, dict, str]) -> None:
 
 
 def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str]) -> None:
-    code, doc, output = first_run
+    code, doc, _ = first_run
     gone = [r for r in doc["results"] if r["host"] == "gone33"]
     assert {r["outcome"] for r in gone} == {"error"}
     assert len({r["message"] for r in gone}) == 1  # one cause, said once per check
@@ -128,7 +128,7 @@ def test_changed_host_key_is_refused_even_with_accept_new(
         tmp_path: Path, host_lab: HostLab, hosts: dict[str, LabHost]) -> None:
     # bad32's key recorded under good31's address: a changed key, never accepted
     lines = host_lab.known_hosts.read_text().splitlines()
-    names, key_type, key = next(line.split() for line in lines
+    _, key_type, key = next(line.split() for line in lines
                                 if hosts["bad32"].address4 in line.split()[0].split(","))
     forged = tmp_path / "known_hosts"
     forged.write_text(f"{hosts['good31'].address4} {key_type} {key}\n")

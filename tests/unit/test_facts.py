@@ -28,5 +28,6 @@ def test_sysctl_and_ulimit_parsers() -> None:
     assert SECTIONS["ulimit_nofile"].parse(0, "8192\nunlimited\n") == {"soft": 8192,
                                                                        "hard": None}
     persisted = SECTIONS["sysctl_persisted"].parse(
-        0, "/etc/sysctl.conf:# vm.max_map_count = 1\n/etc/sysctl.d/99.conf:vm.max_map_count = 262144\n")
+        0, "/etc/sysctl.conf:# vm.max_map_count = 1\n"
+           "/etc/sysctl.d/99.conf:vm.max_map_count = 262144\n")
     assert persisted == {"vm.max_map_count": ("262144", "/etc/sysctl.d/99.conf")}
