@@ -30,7 +30,7 @@ from types import TracebackType
 
 from rs_lab.netns import LabError, Namespace, end_pids, wait_port
 from rs_lab.pki import Issued, Pki
-from rs_lab.postgres import make_traversable
+from rs_lab.workdir import make_traversable
 
 VMAIL_USER = "mail"   # Debian's uid/gid 8 owns the Maildirs (virtual(8) and Dovecot)
 SASL_PORT = 12345     # Dovecot auth for Postfix, on the namespace's 127.0.0.1
@@ -130,6 +130,7 @@ class MailServer:
             self.work.mkdir(parents=True, exist_ok=True)
             make_traversable(self.work)
             if self._own_ns:
+                self.ns.destroy()  # leftovers of a crashed run with this very name
                 self.ns.create()
             self.cert = self.pki.issue(
                 f"mail-{self.ns.short}",
@@ -236,6 +237,8 @@ ssl_key = <{self.cert.key_path}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
 auth_mechanisms = plain login cram-md5
+# no 2 s penalty per failed login: smtplib tries each mechanism in turn and would time out
+auth_failure_delay = 0
 first_valid_uid = 8
 first_valid_gid = 8
 mail_location = maildir:~/Maildir

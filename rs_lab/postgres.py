@@ -31,6 +31,7 @@ from psycopg.conninfo import make_conninfo
 
 from rs_lab.netns import LabError, Namespace, end_pids, sh, wait_port
 from rs_lab.pki import Issued, Pki
+from rs_lab.workdir import make_traversable
 
 PG_ROOT = Path(os.environ.get("RS_LAB_PG_ROOT", "/opt/rs-lab/pg"))
 RUN_AS = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
@@ -184,7 +185,8 @@ class PgInstance:
     def start(self, timeout: float = 30.0) -> None:
         log = self.folder.parent / f"{self.ns.short}-postgres.log"
         argv = [*RUN_AS, str(bindir(self.spec.version) / "postgres"), "-D", str(self.datadir)]
-        proc = self.ns.popen(argv, log=log)
+        # HOME: libpq in the walreceiver reads ~/.postgresql/ and root's is not readable
+        proc = self.ns.popen(argv, log=log, env={"HOME": str(self.folder)})
         self.pid = proc.pid
         wait_port(self.ns, self.address, self.port, timeout=timeout)
         deadline = time.monotonic() + timeout
@@ -239,6 +241,7 @@ class PgServer:
         try:
             self.work.mkdir(parents=True, exist_ok=True)
             if self._own_ns:
+                self.ns.destroy()  # leftovers of a crashed run with this very name
                 self.ns.create()
             self._start_writer()
             if self.spec.replica or self.spec.reader_primary:
@@ -265,10 +268,11 @@ class PgServer:
             # No CREATE for PUBLIC on the database (it never had it) nor on schema public (15+).
 
     def _start_reader(self) -> None:
-        rns = Namespace(f"{self.spec.short}-r", self._reader_index).create()
-        self.reader = PgInstance(self.spec, self.spec.reader_name, rns,
-                                 self.work / "reader", self.pki)
-        r = self.reader
+        rns = Namespace(f"{self.spec.short}-r", self._reader_index)
+        self.reader = r = PgInstance(self.spec, self.spec.reader_name, rns,
+                                     self.work / "reader", self.pki)
+        rns.destroy()  # leftovers of a crashed run with this very name
+        rns.create()
         r.prepare_folder()
         if self.spec.reader_primary:
             r.initdb()
@@ -328,7 +332,9 @@ class PgServer:
 
 
 def _as_postgres(argv: list[str], timeout: float = 60) -> None:
-    proc = subprocess.run([*RUN_AS, *argv], capture_output=True, text=True, timeout=timeout)
+    env = {**os.environ, "HOME": "/nonexistent"}  # not root's ~/.postgresql (unreadable)
+    proc = subprocess.run([*RUN_AS, *argv], capture_output=True, text=True, timeout=timeout,
+                          env=env)
     if proc.returncode != 0:
         raise LabError(f"{argv[0]} exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
 
@@ -345,13 +351,3 @@ def _backup_ignore(folder: str, names: list[str]) -> set[str]:
     if os.path.basename(folder) in ("pg_wal", "pg_replslot", "pg_stat_tmp"):
         return {n for n in names if n != "archive_status"}
     return skip & set(names)
-
-
-def make_traversable(folder: Path) -> None:
-    """Let user postgres reach ``folder`` (adds o+x, search only, where it is missing).
-
-    pytest's ``/tmp/pytest-of-root`` is 0700; pytest puts it back to 0700 on its next run.
-    """
-    for part in [folder, *folder.parents]:
-        if part.exists() and not part.stat().st_mode & 0o001:
-            part.chmod(part.stat().st_mode | 0o001)
