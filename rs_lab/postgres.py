@@ -117,10 +117,12 @@ class PgInstance:
         """A libpq conninfo for role ``which``: hostaddr = lab IP, host = lab name (no DNS)."""
         role = self.role(which)
         mode = sslmode or ("verify-full" if self.spec.tls else "disable")
+        # Only for verify-*: with a root file present, libpq makes "require" act as verify-ca.
+        root = {"sslrootcert": str(sslrootcert or self.pki.root_path)} if mode.startswith(
+            "verify") else {}
         return make_conninfo(hostaddr=self.address, host=self.name, port=self.port,
                              user=role.name, password=role.password, sslmode=mode,
-                             dbname=dbname or self.spec.database, connect_timeout=5,
-                             sslrootcert=str(sslrootcert or self.pki.root_path))
+                             dbname=dbname or self.spec.database, connect_timeout=5, **root)
 
     def admin(self) -> psycopg.Connection[tuple[object, ...]]:
         """An autocommit superuser connection (TLS not required) for setup and teardown."""
@@ -199,6 +201,18 @@ class PgInstance:
                     raise LabError(f"postgres {self.name} did not start: {exc}; see {log}") from exc
                 time.sleep(0.05)
 
+    def create_roles(self) -> None:
+        """The writer, plain, owner and replicator roles, and the database."""
+        s = self.spec
+        with self.admin() as conn:
+            for role, extra in ((s.writer, "CREATEDB"), (s.plain, ""), (s.owner, ""),
+                                (s.replicator, "REPLICATION")):
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
+                    sql.Identifier(role.name), sql.SQL(extra), sql.Literal(role.password)))
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(s.database), sql.Identifier(s.owner.name)))
+            # No CREATE for PUBLIC on the database (it never had it) nor on schema public (15+).
+
     def stop(self) -> None:
         if self.pid is not None:
             end_pids([self.pid], grace=5.0)
@@ -257,15 +271,7 @@ class PgServer:
         w.initdb()
         w.configure()
         w.start()
-        s = self.spec
-        with w.admin() as conn:
-            for role, extra in ((s.writer, "CREATEDB"), (s.plain, ""), (s.owner, ""),
-                                (s.replicator, "REPLICATION")):
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
-                    sql.Identifier(role.name), sql.SQL(extra), sql.Literal(role.password)))
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(s.database), sql.Identifier(s.owner.name)))
-            # No CREATE for PUBLIC on the database (it never had it) nor on schema public (15+).
+        w.create_roles()
 
     def _start_reader(self) -> None:
         rns = Namespace(f"{self.spec.short}-r", self._reader_index)
@@ -280,6 +286,8 @@ class PgServer:
             self._base_backup(r)
         r.configure()
         r.start()
+        if self.spec.reader_primary:
+            r.create_roles()
 
     def _base_backup(self, r: PgInstance) -> None:
         """Seed the replica's data folder from the writer and point it at the writer.
