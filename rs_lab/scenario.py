@@ -1,0 +1,995 @@
+"""Declarative lab scenarios: a whole R-Service site of real hosts and services, healthy or
+broken in exactly one way (an *overlay*), brought up fast and always torn down.
+
+>>> site = Scenario.small().up(workdir)            # or: scripts/lab up small
+>>> site.site_file                                  # rs-preflight --site <this>
+>>> site.down()
+>>> broken = Scenario.small(slot=1).with_overlay("os-rhel8", host="app1").only("hosts", "dns")
+
+What stands where (the ``small`` profile, guide §8.2; REQUIREMENTS.md sizing table):
+
+* **Hosts** (:mod:`rs_lab.hosts`, namespace "VMs" with their own sshd): app1, app2 (app), job1
+  (job + search), job2 (job), rt1 (realtime), db1 (db), deploy1 (deploy), all Ubuntu 24.04 with
+  ``fs.file-max`` 2097152 and ``vm.max_map_count`` 262144 (runtime and persisted in
+  ``/etc/sysctl.d/99-rservice.conf``), nofile 8192/100000 (the LD_PRELOAD shim: the sandbox caps
+  the real hard limit at 20000), CPUs / memory / disks per the profile, ``/etc/docker/daemon.json``
+  json-file 100m × 10, chrony following the lab NTP server. Plus **store1**, the storage host (not
+  an R-Service host, not in the site file).
+* **Shared folder**: NFS is not available in this kernel, so the share is an **sshfs** export of
+  store1 (``fuse.sshfs``, a real network filesystem; :mod:`rs_lab.share`), mounted at
+  ``/mnt/rs-share`` on app1, app2, job1, job2.
+* **DNS**: BIND for ``rs.lab``: apex + wildcard → the LB, every host by name, ``db1``/``db1-reader``
+  → PostgreSQL, ``mail``/``smtp``/``imap``/``mx`` → the mail server, MX, SPF, and a DKIM TXT made
+  from the key the scenario puts into ``.env`` (``MAIL_DKIM_PRIVATE_KEY``).
+* **Load balancer**: nginx (HAProxy with the ``lb-haproxy`` overlay) in its own namespace, TLS with
+  the lab root → intermediate → ``*.rs.lab`` + ``rs.lab`` leaf; backends app1, app2 (app) and rt1
+  (realtime) on **443 with TLS** (``load_balancer.backend_port``). Before installation nothing
+  answers there (RS-PORT-02 wants those ports free; the pre-phase LB checks start their own
+  listener): with ``phase: post`` (or ``echo=True``, or :meth:`LabSite.echo_backends`) the
+  header-echo backend (:mod:`rs_lab.echo`) runs in the app and realtime hosts' network namespaces
+  on 443, standing in for R-Service's nginx and faye.
+* **Mail**: Postfix + Dovecot (:mod:`rs_lab.mail`) in its own namespace: IMAP 993 for clacks
+  (``rs@rs.lab``, INBOX + ARCHIVE), SMTP 587 STARTTLS + AUTH for ``noreply@rs.lab``.
+* **PostgreSQL 18** writer **in db1's network namespace** (so db1's nftables rules apply to it) and
+  a streaming replica as the reader in a namespace of its own (:mod:`rs_lab.postgres`), TLS with a
+  lab certificate for ``db1.rs.lab``; ``DB_SSL_MODE=VERIFY_IDENTITY``.
+* **OpenSearch STAND-IN** (:mod:`rs_lab.opensearch_standin`, not OpenSearch: none can be installed
+  here) on **job1's address**, port 9200: ``ELASTICSEARCH_URLS=http://job1.rs.lab:9200``.
+* **NTP**: chronyd at stratum 8 in its own namespace (:mod:`rs_lab.ntp`).
+* **No Docker daemon** by default (``docker=True`` starts dockerd, vfs, in app/job/realtime
+  hosts: about 75 MB and a few seconds each); no Docker Compose v2 (not in Debian 12).
+* Redis, RabbitMQ and memcached are **not** run (nothing checks them before installation);
+  ``REDIS_HOST``/``RABBIT_MQ_HOST`` name rt1's address and ``MEMCACHED_HOST`` job1's.
+
+The site folder (``<workdir>/site``): ``site.yaml`` (ssh as root with the lab's key and
+known_hosts, the LB addresses, the lab DNS as resolver, the lab root CA as ``tls.ca_bundle``,
+``storage.path``, phase ``pre``), ``.env``, ``.env.web``, ``.env.job``, ``.env.realtime`` with every
+variable the catalogue needs; secrets (48 random hex characters each, passwords, the DKIM key)
+only in the ``.env`` files.
+
+**Address allocation** (indices in the lab /24 and /64 of ``RS_LAB_NET``). Other tests use hosts
+31–33 and 61–69, services 100–139 (web), 140–179 (data), NTP 223. A scenario takes a *slot*:
+
+====  ===========  ==============
+slot  hosts        services
+====  ===========  ==============
+0     10–19        180–189
+1     20–29        190–199
+2     40–49        200–209
+3     50–59        210–219
+====  ===========  ==============
+
+Hosts in a slot: app1 +1, app2 +2, job1 +3, job2 +4, rt1 +5, db1 +6, deploy1 +7, store1 +8.
+Services: DNS +0, LB +1, mail +2, PostgreSQL reader +3, NTP +4 (+5…+9 free for later checks).
+Slot 0 uses the plain host names; slot *k* > 0 suffixes lab-side names with ``-k``
+(namespaces ``<prefix>-h-app1-1``), while the site file keeps the logical names (app1 …), so two
+slots can run at once. Every namespace and veth carries the ``RS_LAB_PREFIX``.
+
+**Overlays** (:data:`OVERLAYS`) each change exactly one thing and say which requirements they
+are meant to break (``Overlay.breaks``) and on which host by default; adding one is a few lines
+(see the bottom of this module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import secrets
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.netns import (
+    NET_INDEX,
+    PREFIX,
+    LabError,
+    Namespace,
+    addr4,
+    addr6,
+    bridge_up,
+    end_pids,
+    ns_pids,
+    sh,
+)
+
+__all__ = ["OVERLAYS", "HostPlan", "LabSite", "Overlay", "Scenario", "down_from_state",
+           "namespace_names", "sweep_slot"]
+
+GIB_KB = 1024 * 1024
+SLOTS = {0: (10, 180), 1: (20, 190), 2: (40, 200), 3: (50, 210)}
+SVC = {"dns": 0, "lb": 1, "mail": 2, "pg-reader": 3, "ntp": 4}
+PARTS = frozenset({"hosts", "ntp", "dns", "lb", "mail", "pg", "search", "share"})
+HEALTHY_SYSCTLS = {"fs.file-max": "2097152", "vm.max_map_count": "262144"}
+HEALTHY_DAEMON_JSON = ('{\n  "log-driver": "json-file",\n'
+                       '  "log-opts": {"max-size": "100m", "max-file": "10"}\n}\n')
+SYSCTL_FILE = "/etc/sysctl.d/99-rservice.conf"
+SHARE_EXPORT = "/srv/rs-share"
+STATE_FILE = "lab-state.json"
+SECRET_VARS = ("ITRP_COOKIE_SECRET_TOKEN", "ITRP_OTP_SECRET", "ITRP_OTP_SALT",
+               "STORAGE_LOCAL_SECRET_KEY", "MEMCACHED_SECRET_TOKEN", "FAYE_SECRET_TOKEN")
+
+
+# -- the declarative part ------------------------------------------------------------------------
+
+
+@dataclass
+class HostPlan:
+    """One R-Service host of a scenario: its roles and every fact a check may read."""
+
+    name: str
+    offset: int
+    roles: tuple[str, ...]
+    cpus: int
+    mem_gb: int
+    data_disks: dict[str, str] = field(default_factory=dict)  # mount point → size
+    boot_gb: int = 30
+    os: tuple[str, str] = ("ubuntu", "24.04")
+    sysctls: dict[str, str] = field(default_factory=lambda: dict(HEALTHY_SYSCTLS))
+    persisted: dict[str, str] | None = field(default_factory=lambda: dict(HEALTHY_SYSCTLS))
+    nofile: tuple[int, int] | None = (8192, 100000)
+    daemon_json: str | None = HEALTHY_DAEMON_JSON
+    ntp: bool = True
+    clock_offset_s: float = 0
+    late_nft_rules: list[str] = field(default_factory=list)  # applied once services are up
+    share: str = "sshfs"            # sshfs | local | none (app and job hosts get the share)
+    extra_files: dict[str, str] = field(default_factory=dict)
+    lab_host: bool = True           # False: not an R-Service host (the storage host)
+
+    def mem_kb(self) -> int:
+        # What a VM of that nominal size shows: the kernel keeps about 3 %.
+        return int(self.mem_gb * GIB_KB * 0.97)
+
+
+def _small_hosts() -> dict[str, HostPlan]:
+    share = ("app", "job")
+    plans = [
+        HostPlan("app1", 1, ("app",), 2, 4),
+        HostPlan("app2", 2, ("app",), 2, 4),
+        HostPlan("job1", 3, ("job", "search"), 4, 16, {"/var/lib/opensearch": "50G"}),
+        HostPlan("job2", 4, ("job",), 4, 16),
+        HostPlan("rt1", 5, ("realtime",), 2, 4),
+        HostPlan("db1", 6, ("db",), 4, 16, {"/var/lib/postgresql": "50G"}),
+        HostPlan("deploy1", 7, ("deploy",), 1, 2),
+        HostPlan("store1", 8, (), 1, 2, {SHARE_EXPORT: "20G"}, lab_host=False),
+    ]
+    for p in plans:
+        p.share = "sshfs" if set(p.roles) & set(share) else "none"
+    return {p.name: p for p in plans}
+
+
+@dataclass
+class Scenario:
+    """A site to bring up: hosts, services and their toggles. Copy-on-write via overlays."""
+
+    name: str = "small"
+    slot: int = 0
+    domain: str = "rs.lab"
+    phase: str = "pre"
+    hosts: dict[str, HostPlan] = field(default_factory=_small_hosts)
+    parts: frozenset[str] = PARTS
+    lb_kind: str = "nginx"
+    lb_options: dict[str, Any] = field(default_factory=dict)     # LbSpec toggles, cert=…
+    zone_options: dict[str, Any] = field(default_factory=dict)   # ZoneSpec fields
+    mail_options: dict[str, Any] = field(default_factory=dict)   # MailSpec toggles
+    pg_options: dict[str, Any] = field(default_factory=lambda: {"version": 18})
+    search: str = "3.5.0"                                        # opensearch_standin.VARIANTS
+    env_overrides: dict[str, str | None] = field(default_factory=dict)
+    storage_path: str = "/mnt/rs-share"
+    docker: bool = False
+    echo: bool | None = None        # header-echo backends; None: only in phase post
+    wait_ntp: bool = False          # up() waits until every chrony client is synchronised
+    overlays: tuple[tuple[str, str | None], ...] = ()
+
+    @classmethod
+    def small(cls, slot: int = 0, **kw: Any) -> Scenario:
+        """The healthy ``small`` site (see the module docstring)."""
+        return cls(name="small", slot=slot, **kw)
+
+    # -- deriving ---------------------------------------------------------------------------
+    def with_overlay(self, name: str, host: str | None = None) -> Scenario:
+        """A copy broken in one way: ``OVERLAYS[name]`` applied (on ``host``, or its default)."""
+        if name not in OVERLAYS:
+            raise LabError(f"unknown overlay {name!r}; known: {', '.join(sorted(OVERLAYS))}")
+        overlay = OVERLAYS[name]
+        target = host or overlay.host
+        if target is not None and target not in self.hosts:
+            raise LabError(f"overlay {name}: no host {target!r} in the scenario")
+        out = copy.deepcopy(self)
+        overlay.apply(out, target)
+        out.overlays = (*self.overlays, (name, target))
+        return out
+
+    def only(self, *parts: str) -> Scenario:
+        """A copy that brings up only ``parts`` (see :data:`PARTS`); the site file stays whole.
+        Without ``hosts`` the hosts are listed ``ssh: false`` (nothing connects to them)."""
+        unknown = set(parts) - PARTS
+        if unknown:
+            raise LabError(f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}")
+        return dataclasses.replace(copy.deepcopy(self), parts=frozenset(parts))
+
+    def at_slot(self, slot: int) -> Scenario:
+        return dataclasses.replace(copy.deepcopy(self), slot=slot)
+
+    # -- addresses and names ----------------------------------------------------------------
+    @property
+    def host_base(self) -> int:
+        return SLOTS[self.slot][0]
+
+    @property
+    def svc_base(self) -> int:
+        return SLOTS[self.slot][1]
+
+    def host_index(self, name: str) -> int:
+        return self.host_base + self.hosts[name].offset
+
+    def svc_index(self, service: str) -> int:
+        return self.svc_base + SVC[service]
+
+    def lab_name(self, name: str) -> str:
+        """The lab-side (namespace, hostname) name of logical host ``name``."""
+        return name if self.slot == 0 else f"{name}-{self.slot}"
+
+    def address(self, name: str) -> str:
+        return addr4(self.host_index(name))
+
+    @property
+    def pg_short(self) -> str:
+        return "db1" if self.slot == 0 else f"db1s{self.slot}"
+
+    @property
+    def echo_on(self) -> bool:
+        return self.echo if self.echo is not None else self.phase == "post"
+
+    def up(self, workdir: Path) -> LabSite:
+        """Bring the scenario up under ``workdir`` (see :class:`LabSite`)."""
+        return LabSite(self, Path(workdir)).up()
+
+
+# -- overlays -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One way to break (or vary) a scenario. ``breaks``: the requirements it should fail
+    (on ``host`` when host-level); ``parts``: what a test must bring up to see it."""
+
+    apply: Callable[[Scenario, str | None], None]
+    host: str | None = None
+    breaks: tuple[str, ...] = ()
+    parts: frozenset[str] = frozenset({"hosts", "dns"})
+    doc: str = ""
+
+    def __call__(self, scenario: Scenario, host: str | None = None) -> None:
+        self.apply(scenario, host or self.host)
+
+
+def _on_host(change: Callable[[HostPlan], None]) -> Callable[[Scenario, str | None], None]:
+    def apply(sc: Scenario, host: str | None) -> None:
+        assert host is not None
+        change(sc.hosts[host])
+    return apply
+
+
+def _set(attr: str, value: Any) -> Callable[[Scenario, str | None], None]:
+    def apply(sc: Scenario, host: str | None) -> None:
+        setattr(sc, attr, value)
+    return apply
+
+
+def _opt(attr: str, **values: Any) -> Callable[[Scenario, str | None], None]:
+    def apply(sc: Scenario, host: str | None) -> None:
+        getattr(sc, attr).update(values)
+    return apply
+
+
+def _os(distro: str, version: str) -> Callable[[HostPlan], None]:
+    def change(h: HostPlan) -> None:
+        h.os = (distro, version)
+    return change
+
+
+def _sysctl(key: str, value: str) -> Callable[[HostPlan], None]:
+    def change(h: HostPlan) -> None:
+        h.sysctls[key] = value
+        if h.persisted is not None:
+            h.persisted.pop(key, None)  # a low runtime value nobody persisted
+    return change
+
+
+def _field(name: str, value: Any) -> Callable[[HostPlan], None]:
+    def change(h: HostPlan) -> None:
+        setattr(h, name, copy.deepcopy(value))
+    return change
+
+
+def _api_elsewhere(sc: Scenario, host: str | None) -> None:
+    sc.zone_options.setdefault("overrides", {})["api"] = sc.address(host or "app1")
+
+
+def _wildcard_missing(sc: Scenario, host: str | None) -> None:
+    # Predetermined names keep their own records: only the wildcard is gone (RS-DNS-02).
+    sc.zone_options.setdefault("overrides", {})["*"] = None
+    sc.zone_options["explicit_predetermined"] = True
+
+
+_HOST = frozenset({"hosts", "dns"})
+_WEB = frozenset({"hosts", "dns", "lb"})
+
+OVERLAYS: dict[str, Overlay] = {
+    # operating system and kernel (RS-OS-01, RS-SYSCTL-*, RS-LIMIT-*)
+    "os-unsupported": Overlay(_on_host(_os("debian", "12")), "app1", ("RS-OS-01",),
+                              doc="Debian 12 instead of Ubuntu 24.04"),
+    "os-debian12": Overlay(_on_host(_os("debian", "12")), "app1", ("RS-OS-01",)),
+    "os-rhel8": Overlay(_on_host(_os("rhel", "8.10")), "app1", ("RS-OS-01",)),
+    "sysctl-low": Overlay(_on_host(_sysctl("fs.file-max", "65536")), "rt1", ("RS-SYSCTL-01",),
+                          doc="fs.file-max 65536 at runtime, not persisted"),
+    "max-map-count-low": Overlay(_on_host(_sysctl("vm.max_map_count", "65530")), "job1",
+                                 ("RS-SYSCTL-02",), doc="vm.max_map_count 65530"),
+    "sysctl-not-persisted": Overlay(_on_host(_field("persisted", None)), "rt1", (),
+                                    doc="right at runtime, no /etc/sysctl.d file (a message)"),
+    "nofile-low": Overlay(_on_host(_field("nofile", (1024, 4096))), "app1",
+                          ("RS-LIMIT-01", "RS-LIMIT-02"), doc="ulimit -n 1024, -Hn 4096"),
+    "nofile-soft-low": Overlay(_on_host(_field("nofile", (1024, 100000))), "app1",
+                               ("RS-LIMIT-01",)),
+    "nofile-realtime-low": Overlay(_on_host(_field("nofile", (8192, 65536))), "rt1",
+                                   ("RS-LIMIT-03",), doc="hard 65536 < 100000 on realtime"),
+    # Docker (RS-DOCKER-03)
+    "docker-no-rotation": Overlay(_on_host(_field("daemon_json", '{"log-driver": "json-file"}\n')),
+                                  "app1", ("RS-DOCKER-03",)),
+    "daemon-json-invalid": Overlay(
+        _on_host(_field("daemon_json", '{"log-driver": "json-file", "log-opts": {\n')),
+        "app1", ("RS-DOCKER-03",)),
+    # time (RS-TIME-*)
+    "clock-skew": Overlay(_on_host(_field("clock_offset_s", 3.0)), "app2", ("RS-TIME-03",),
+                          frozenset({"hosts", "dns", "ntp"}), "clock 3 s ahead (libfaketime)"),
+    "no-ntp": Overlay(_on_host(_field("ntp", False)), "job2", ("RS-TIME-01",),
+                      frozenset({"hosts", "dns", "ntp"}), "no chronyd on the host"),
+    # name service (RS-DNS-*)
+    "wildcard-missing": Overlay(_wildcard_missing, None, ("RS-DNS-02",), frozenset({"dns"})),
+    "api-elsewhere": Overlay(_api_elsewhere, None, ("RS-DNS-03",), frozenset({"dns"}),
+                             "api.<domain> points at app1, not the LB"),
+    # certificates and load balancer (RS-TLS-*, RS-LB-*)
+    "cert-no-intermediate": Overlay(_opt("lb_options", cert="no-intermediate"), None,
+                                    ("RS-TLS-02",), _WEB),
+    "cert-expired": Overlay(_opt("lb_options", cert="expired"), None, ("RS-TLS-03",), _WEB),
+    "cert-wrong-names": Overlay(_opt("lb_options", cert="wrong-names"), None, ("RS-TLS-01",),
+                                _WEB),
+    "lb-drop-xfp": Overlay(_opt("lb_options", drop_xfp=True), None, ("RS-LB-03",), _WEB),
+    "lb-rewrite-host": Overlay(_opt("lb_options", rewrite_host=True), None, ("RS-LB-01",),
+                               _WEB),
+    "lb-haproxy": Overlay(_set("lb_kind", "haproxy"), None, (), _WEB,
+                          "a healthy HAProxy instead of nginx"),
+    # mail (RS-MAIL-*)
+    "mail-no-subaddressing": Overlay(_opt("mail_options", subaddressing=False), None,
+                                     ("RS-MAIL-06",), frozenset({"hosts", "dns", "mail"})),
+    "mail-no-archive": Overlay(_opt("mail_options", archive_folder=False), None,
+                               ("RS-MAIL-03",), frozenset({"hosts", "dns", "mail"})),
+    # databases (RS-PG-*); Debian's 15 stands for "unsupported" (no 16 binaries here)
+    "pg15": Overlay(_opt("pg_options", version=15), None, ("RS-PG-01",),
+                    frozenset({"hosts", "dns", "pg"})),
+    "pg17": Overlay(_opt("pg_options", version=17), None, (), frozenset({"hosts", "dns", "pg"}),
+                    "supported, not recommended"),
+    "port-filtered": Overlay(_on_host(_field("late_nft_rules", ["tcp dport 5432 drop"])), "db1",
+                             ("RS-PORT-01",), frozenset({"hosts", "dns", "pg"}),
+                             "nftables drops 5432 on db1 (after PostgreSQL is up)"),
+    # search (RS-SEARCH-*) — the OpenSearch stand-in
+    "search-2x": Overlay(_set("search", "2.19.1"), None, ("RS-SEARCH-01",),
+                         frozenset({"hosts", "dns", "search"})),
+    "search-missing-plugin": Overlay(_set("search", "missing-plugin"), None, ("RS-SEARCH-02",),
+                                     frozenset({"hosts", "dns", "search"})),
+    "search-red": Overlay(_set("search", "red"), None, ("RS-SEARCH-03",),
+                          frozenset({"hosts", "dns", "search"})),
+    # settings (RS-ENV-*)
+    "env-weak-secret": Overlay(_opt("env_overrides", FAYE_SECRET_TOKEN="changeme"), None,
+                               ("RS-ENV-02",), _HOST, "FAYE_SECRET_TOKEN=changeme"),
+    # storage (RS-STORAGE-01)
+    "storage-local": Overlay(_on_host(_field("share", "local")), "app2", ("RS-STORAGE-01",),
+                             frozenset({"hosts", "dns", "share"}),
+                             "a local folder at the storage path, not the share"),
+}
+
+
+# -- the running site -----------------------------------------------------------------------------
+
+
+def namespace_names(sc: Scenario) -> list[str]:
+    """Every namespace a scenario may create (for sweeping after a crash)."""
+    names = [f"{PREFIX}-h-{sc.lab_name(h)}" for h in sc.hosts]
+    names += [f"{PREFIX}-dns{sc.svc_index('dns')}", f"{PREFIX}-nginx{sc.svc_index('lb')}",
+              f"{PREFIX}-haproxy{sc.svc_index('lb')}", f"{PREFIX}-s{sc.slot}mail",
+              f"{PREFIX}-{sc.pg_short}-r", f"{PREFIX}-s{sc.slot}ntp"]
+    return names
+
+
+def sweep_slot(slot: int) -> list[str]:
+    """Remove what a crashed run left in ``slot``: its namespaces, processes and veths."""
+    sc = Scenario.small(slot)
+    removed = []
+    present = set(sh(["ip", "netns", "list"], check=False).stdout.split())
+    for name in namespace_names(sc):
+        if name in present:
+            end_pids(ns_pids(name))
+            sh(["ip", "netns", "exec", name, "ss", "-K", "-a", "-t", "-u"], check=False)
+            sh(["ip", "netns", "del", name], check=False)
+            removed.append(name)
+    indices = [sc.host_index(h) for h in sc.hosts] + [sc.svc_base + i for i in range(10)]
+    for index in indices:
+        veth = f"{PREFIX}v{index}"
+        if sh(["ip", "link", "show", veth], check=False).returncode == 0:
+            sh(["ip", "link", "del", veth], check=False)
+            removed.append(veth)
+    return removed
+
+
+class LabSite:
+    """A scenario brought up: hosts, services, the site folder; ``down()`` removes it all.
+
+    Attributes set by ``up()`` (``None`` for parts not brought up): ``hostlab``, ``hosts``
+    (logical name → :class:`LabHost`), ``dns``, ``lb``, ``mail``, ``pg``, ``search``, ``ntp``,
+    ``share``, ``pki``; ``site_file`` and ``env`` (variable → value, secrets included);
+    ``timings`` (seconds per step).
+    """
+
+    def __init__(self, scenario: Scenario, workdir: Path) -> None:
+        from rs_lab.workdir import make_traversable
+
+        self.scenario = sc = scenario
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        workdir.chmod(0o711)
+        make_traversable(workdir)
+        self.site_dir = workdir / "site"
+        self.site_file = self.site_dir / "site.yaml"
+        self.timings: dict[str, float] = {}
+        self.hostlab: HostLab | None = None
+        self.hosts: dict[str, LabHost] = {}
+        self.dns: Any = None
+        self.lb: Any = None
+        self.mail: Any = None
+        self.pg: Any = None
+        self.search: Any = None
+        self.ntp: Any = None
+        self.share: Any = None
+        self.echoes: list[Any] = []
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._lock = threading.Lock()
+        self.domain = sc.domain
+        self.lb_index = sc.svc_index("lb")
+        self.dns_index = sc.svc_index("dns")
+        self.mail_ns = Namespace(f"s{sc.slot}mail", sc.svc_index("mail"))
+        self.secrets = {name: secrets.token_hex(24) for name in SECRET_VARS}
+        self.passwords = {k: secrets.token_hex(16) for k in ("db", "imap", "smtp")}
+        self.dkim_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.env: dict[str, str] = {}
+
+    # -- helpers for tests and people -------------------------------------------------------
+    @property
+    def lb_addresses(self) -> list[str]:
+        return [addr4(self.lb_index), addr6(self.lb_index)]
+
+    @property
+    def dns_address(self) -> str:
+        return addr4(self.dns_index)
+
+    def host(self, name: str) -> LabHost:
+        return self.hosts[name]
+
+    def pins(self) -> dict[str, str]:
+        """Name → LB address for :func:`rs_lab.webclient.pinned_session` (apex, realtime,
+        predetermined names, and ``tenant.<domain>``)."""
+        from rs_lab.dns import PREDETERMINED
+
+        lb = addr4(self.lb_index)
+        names = [self.domain, f"tenant.{self.domain}",
+                 *(f"{p}.{self.domain}" for p in PREDETERMINED)]
+        return {n: lb for n in names}
+
+    def resolver(self) -> Any:
+        """A dnspython resolver asking only the lab DNS (never the system's)."""
+        import dns.resolver
+
+        r = dns.resolver.Resolver(configure=False)
+        r.nameservers = [self.dns_address]
+        r.lifetime, r.timeout = 5, 2
+        return r
+
+    @property
+    def ca_path(self) -> Path:
+        return self.site_dir / "lab-root-ca.pem"
+
+    # -- bring-up ---------------------------------------------------------------------------
+    def up(self) -> LabSite:
+        t0 = time.monotonic()
+        try:
+            self._up()
+        except BaseException:
+            self.down()
+            raise
+        self.timings["total_up"] = time.monotonic() - t0
+        return self
+
+    def _timed(self, label: str, fn: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            t = time.monotonic()
+            fn()
+            self.timings[label] = time.monotonic() - t
+        return run
+
+    def _on_down(self, label: str, fn: Callable[[], None]) -> None:
+        with self._lock:
+            self._stops.append((label, fn))
+
+    def _up(self) -> None:
+        from rs_lab.pki import Pki
+
+        sc = self.scenario
+        parts = sc.parts
+        t = time.monotonic()
+        self.pki = Pki.create(self.workdir / "pki")
+        self.timings["pki"] = time.monotonic() - t
+        bridge_up()  # once, before threads race to create it
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            hosts_f: Future[None] = pool.submit(self._timed("hosts", self._start_hosts))
+            jobs: list[Future[None]] = [hosts_f]
+
+            def after_hosts(fn: Callable[[], None]) -> Callable[[], None]:
+                def run() -> None:
+                    hosts_f.result()
+                    fn()
+                return run
+
+            if "ntp" in parts:
+                jobs.append(pool.submit(self._timed("ntp", self._start_ntp)))
+            if "dns" in parts:
+                jobs.append(pool.submit(self._timed("dns", self._start_dns)))
+            if "lb" in parts:
+                jobs.append(pool.submit(self._timed("lb", self._start_lb)))
+            if "mail" in parts:
+                jobs.append(pool.submit(self._timed("mail", self._start_mail)))
+            if "pg" in parts:
+                jobs.append(pool.submit(after_hosts(self._timed("pg", self._start_pg))))
+            if "search" in parts:
+                jobs.append(pool.submit(after_hosts(self._timed("search", self._start_search))))
+            if "share" in parts:
+                jobs.append(pool.submit(after_hosts(self._timed("share", self._start_share))))
+            if sc.echo_on and "lb" in parts:
+                jobs.append(pool.submit(after_hosts(self._timed("echo", self._start_echo))))
+            errors = []
+            for job in jobs:
+                try:
+                    job.result()
+                except BaseException as exc:
+                    errors.append(exc)
+            if errors:
+                raise errors[0]
+        self._late_nft()
+        if sc.wait_ntp and "ntp" in parts:
+            self.wait_time_synced()
+        self.write_site()
+
+    def _start_hosts(self) -> None:
+        sc = self.scenario
+        self.hostlab = lab = HostLab(self.workdir / "hostlab")
+        self._on_down("hosts", lab.down)
+        if "hosts" not in sc.parts:
+            return
+        ntp = addr4(sc.svc_index("ntp")) if "ntp" in sc.parts else None
+        specs = [self._host_spec(plan, ntp) for plan in sc.hosts.values()]
+        up = lab.add_many(specs)
+        self.hosts = {plan: host for plan, host in zip(sc.hosts, up, strict=True)}
+
+    def _host_spec(self, plan: HostPlan, ntp: str | None) -> HostSpec:
+        sc = self.scenario
+        files = dict(plan.extra_files)
+        if plan.persisted:
+            files[SYSCTL_FILE] = "".join(f"{k} = {v}\n" for k, v in plan.persisted.items())
+        if plan.daemon_json is not None and plan.lab_host:
+            files["/etc/docker/daemon.json"] = plan.daemon_json
+        distro, version = plan.os
+        if distro == "rhel":
+            files["/etc/redhat-release"] = f"Red Hat Enterprise Linux release {version} (Plow)\n"
+        disks = {"/": f"{plan.boot_gb}G", **plan.data_disks}
+        wants_docker = sc.docker and bool(set(plan.roles) & {"app", "job", "realtime"})
+        return HostSpec(sc.lab_name(plan.name), sc.host_index(plan.name),
+                        os_release(distro, version), extra_files=files,
+                        sysctls=dict(plan.sysctls), nofile=plan.nofile, cpus=plan.cpus,
+                        mem_kb=plan.mem_kb(), disks=disks,
+                        ntp_server=ntp if plan.ntp else None,
+                        clock_offset_s=plan.clock_offset_s,
+                        services=["docker"] if wants_docker else [])
+
+    def _start_ntp(self) -> None:
+        from rs_lab.ntp import NtpServer
+
+        sc = self.scenario
+        self.ntp = NtpServer(sc.svc_index("ntp"), self.workdir / "ntp", short=f"s{sc.slot}ntp")
+        self._on_down("ntp", self.ntp.stop)
+        self.ntp.start()
+
+    def zone_spec(self) -> Any:
+        from rs_lab.dns import ZoneSpec, dkim_txt
+
+        sc = self.scenario
+        mail = [self.mail_ns.ipv4, self.mail_ns.ipv6]
+        hosts: dict[str, list[str]] = {
+            name: [addr4(sc.host_index(name)), addr6(sc.host_index(name))]
+            for name, plan in sc.hosts.items()}
+        db = hosts["db1"]
+        reader = sc.svc_index("pg-reader")
+        hosts.update({sc.pg_short: db, f"{sc.pg_short}-reader": [addr4(reader), addr6(reader)],
+                      "mail": mail, "smtp": mail, "imap": mail})
+        opts = dict(sc.zone_options)
+        return ZoneSpec(sc.domain, lb=self.lb_addresses, mail=mail, dkim_selector="rs",
+                        dkim_public_key=dkim_txt(self.dkim_key), hosts=hosts, **opts)
+
+    def _start_dns(self) -> None:
+        from rs_lab.dns import DnsServer
+
+        self.dns = DnsServer(self.dns_index, self.workdir / "dns", self.zone_spec())
+        self._on_down("dns", self.dns.stop)
+        self.dns.start()
+
+    def _backends(self) -> tuple[list[Any], list[Any]]:
+        from rs_lab.lb import Backend
+
+        sc = self.scenario
+        app = [Backend(sc.address(n), 443, tls=True) for n, p in sc.hosts.items()
+               if "app" in p.roles]
+        rt = [Backend(sc.address(n), 443, tls=True) for n, p in sc.hosts.items()
+              if "realtime" in p.roles]
+        return app, rt
+
+    def _start_lb(self) -> None:
+        from rs_lab.lb import LB_KINDS, LbSpec
+
+        sc = self.scenario
+        app, rt = self._backends()
+        spec = LbSpec(domain=sc.domain, app=app, realtime=rt, **sc.lb_options)
+        self.lb = LB_KINDS[sc.lb_kind](self.lb_index, self.workdir / "lb", spec, pki=self.pki)
+        self._on_down("lb", self.lb.stop)
+        self.lb.start()
+
+    def _start_mail(self) -> None:
+        from rs_lab.mail import MailServer, MailSpec
+
+        sc = self.scenario
+        spec = MailSpec(domain=sc.domain, short="mail",
+                        inbound_password=self.passwords["imap"],
+                        sender_password=self.passwords["smtp"], **sc.mail_options)
+        ns = self.mail_ns
+
+        def stop() -> None:
+            with contextlib.suppress(Exception):
+                if self.mail is not None:
+                    self.mail.stop()
+            ns.destroy()
+        self._on_down("mail", stop)
+        ns.destroy()  # leftovers of a crashed run with this very name
+        ns.create()
+        self.mail = MailServer(spec, self.workdir / "mail", self.pki, ns=ns)
+        self.mail.start()
+
+    def _start_pg(self) -> None:
+        from rs_lab.postgres import PgServer, PgSpec, Role
+
+        sc = self.scenario
+        opts = dict(sc.pg_options)
+        spec = PgSpec(short=sc.pg_short, domain=sc.domain, replica=True,
+                      writer=Role("rs_writer", self.passwords["db"]), **opts)
+        db_ns = self._host_ns("db1")
+        self.pg = PgServer(spec, self.workdir / "pg", self.pki, ns=db_ns,
+                           reader_index=sc.svc_index("pg-reader"))
+        self._on_down("pg", self.pg.stop)
+        self.pg.start()
+
+    def _host_ns(self, name: str) -> Namespace:
+        """The network namespace of host ``name`` (a bare one if hosts are not up)."""
+        if name in self.hosts:
+            return self.hosts[name].ns
+        raise LabError(f"{name} is not up: bring up the 'hosts' part too")
+
+    def _start_search(self) -> None:
+        from rs_lab.opensearch_standin import OpenSearchStandIn
+
+        job1 = self._host_ns("job1")
+        self.search = OpenSearchStandIn(job1, self.workdir / "search", self.scenario.search)
+        self._on_down("search", self.search.stop)
+        self.search.start()
+
+    def _start_share(self) -> None:
+        from rs_lab.share import SshfsShare, local_folder
+
+        sc = self.scenario
+        assert self.hostlab is not None
+        store = self.hosts["store1"]
+        self.share = SshfsShare(store, SHARE_EXPORT, self.hostlab.identity_file,
+                                self.hostlab.known_hosts)
+        self.share.export()
+        mounts = [(n, p) for n, p in sc.hosts.items() if p.share != "none"]
+        with ThreadPoolExecutor(max_workers=max(1, len(mounts))) as pool:
+            futures = [pool.submit(self.share.mount if p.share == "sshfs" else local_folder,
+                                   self.hosts[n], sc.storage_path) for n, p in mounts]
+            for f in futures:
+                f.result()
+
+    def _start_echo(self) -> None:
+        from rs_lab.echo import backend_class
+
+        sc = self.scenario
+        cls = backend_class()
+        names = [n for n, p in sc.hosts.items() if {"app", "realtime"} & set(p.roles)]
+        started = []
+        try:
+            for name in names:
+                issued = self.pki.issue(f"backend-{name}", [f"{name}.{sc.domain}",
+                                                            sc.address(name)])
+                echo = cls(self.hosts[name].ns, self.workdir / "echo" / name, port=443,
+                           name=name, tls=(issued.chain_path, issued.key_path))
+                started.append(echo)
+                echo.start()
+        finally:
+            with self._lock:
+                self.echoes += started
+
+    def _stop_echo(self) -> None:
+        with self._lock:
+            echoes, self.echoes = self.echoes, []
+        for echo in echoes:
+            with contextlib.suppress(Exception):
+                echo.stop()
+
+    @contextlib.contextmanager
+    def echo_backends(self) -> Iterator[list[Any]]:
+        """Run the header-echo backends (app and realtime hosts, 443 TLS) for a while,
+        as the pre-phase LB checks will; stopped afterwards unless they were already up."""
+        if self.echoes:
+            yield self.echoes
+            return
+        try:
+            self._start_echo()
+            yield self.echoes
+        finally:
+            self._stop_echo()
+
+    def _late_nft(self) -> None:
+        for name, plan in self.scenario.hosts.items():
+            if plan.late_nft_rules and name in self.hosts:
+                body = "".join(f"    {r}\n" for r in plan.late_nft_rules)
+                ruleset = (f"table inet rslab_late {{\n  chain input {{\n    type filter hook "
+                           f"input priority 0; policy accept;\n{body}  }}\n}}\n")
+                self.hosts[name].ns.run(["nft", "-f", "-"], input=ruleset)
+
+    def wait_time_synced(self, timeout: float = 30) -> None:
+        """Wait until every host with NTP reports ``Leap status : Normal``."""
+        from rs_lab.ntp import wait_synced
+
+        t = time.monotonic()
+        names = [n for n, p in self.scenario.hosts.items() if p.ntp and n in self.hosts]
+        with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+            list(pool.map(lambda n: wait_synced(self.hosts[n], timeout), names))
+        self.timings["ntp_sync"] = time.monotonic() - t
+
+    # -- the site folder --------------------------------------------------------------------
+    def env_files(self) -> dict[str, dict[str, str]]:
+        """The four .env files' variables (what R-Service's installer would be given)."""
+        sc = self.scenario
+        d = sc.domain
+        pem = self.dkim_key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).decode()
+        search = f"http://job1.{d}:9200"
+        common = {
+            "ITRP_DOMAIN": d, "ITRP_SSL": "true", **self.secrets,
+            "ITRP_ERRORS_MAILBOX": f"errors@{d}", "ITRP_INFO_MAILBOX": f"info@{d}",
+            "ITRP_SUPPORT_MAILBOX": f"support@{d}", "ITRP_NOREPLY_MAILBOX": f"noreply@{d}",
+            "ITRP_INBOUND_MAILBOX": f"rs@{d}", "ITRP_BOUNCED_MAILBOX": f"bounced@{d}",
+            "ITRP_INBOUND_CATCH_ALL": "false",
+            "DB_WRITER_HOST": f"{sc.pg_short}.{d}", "DB_WRITER_PORT": "5432",
+            "DB_WRITER_USERNAME": "rs_writer", "DB_WRITER_PASSWORD": self.passwords["db"],
+            "DB_WRITER_DATABASE": "rservice",
+            "DB_READER_HOST": f"{sc.pg_short}-reader.{d}", "DB_READER_PORT": "5432",
+            "DB_READER_USERNAME": "rs_writer", "DB_READER_PASSWORD": self.passwords["db"],
+            "DB_READER_DATABASE": "rservice",
+            "DB_SSL_MODE": "VERIFY_IDENTITY" if sc.pg_options.get("tls", True) else "DISABLED",
+            "REDIS_HOST": sc.address("rt1"), "RABBIT_MQ_HOST": sc.address("rt1"),
+            "MEMCACHED_HOST": sc.address("job1"),
+            "ELASTICSEARCH_URLS": search,
+            "FAYE_URL": f"https://realtime.{d}",
+            "RSERVICE_SMTP_HOST": f"smtp.{d}", "RSERVICE_SMTP_PORT": "587",
+            "RSERVICE_SMTP_USERNAME": f"noreply@{d}",
+            "RSERVICE_SMTP_PASSWORD": self.passwords["smtp"],
+            "RSERVICE_SMTP_AUTHENTICATION": "plain",
+            "RSERVICE_SMTP_OPENSSL_VERIFY_MODE": "peer",
+            "MAIL_DKIM_ENABLED": "true", "MAIL_DKIM_SELECTOR": "rs", "MAIL_DKIM_DOMAIN": d,
+            "MAIL_DKIM_PRIVATE_KEY": pem,
+        }
+        web = {"ITRP_TRUSTED_PROXIES": f"{addr4(self.lb_index)}/32,{addr6(self.lb_index)}/128",
+               "ITRP_SECURE_COOKIES": "true"}
+        job = {"CLACKS_ADDRESS": f"imap.{d}", "CLACKS_PORT": "993", "CLACKS_ENABLE_SSL": "true",
+               "CLACKS_USERNAME": f"rs@{d}", "CLACKS_PASSWORD": self.passwords["imap"],
+               "CLACKS_MAILBOX": "INBOX", "CLACKS_ARCHIVEBOX": "ARCHIVE",
+               "CLACKS_DELETE_AFTER_FIND": "false"}
+        realtime = {"FAYE_REDIS_HOST": sc.address("rt1")}
+        files = {".env": common, ".env.web": web, ".env.job": job, ".env.realtime": realtime}
+        for name, value in sc.env_overrides.items():
+            holder = next((f for f in files.values() if name in f), common)
+            if value is None:
+                holder.pop(name, None)
+            else:
+                holder[name] = value
+        return files
+
+    def write_site(self) -> Path:
+        """Write ``site/`` (site.yaml, .env*, the lab root CA); return the site file."""
+        sc = self.scenario
+        self.site_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.pki.root_path, self.ca_path)
+        files = self.env_files()
+        self.env = {}
+        for fname, values in files.items():
+            self.env.update(values)
+            lines = [f"# R-Service settings for the rs-preflight lab ({fname}); secrets are lab "
+                     "only"]
+            lines += [f"{k}={_env_quote(v)}" for k, v in values.items()]
+            path = self.site_dir / fname
+            path.write_text("\n".join(lines) + "\n")
+            path.chmod(0o600)
+        assert self.hostlab is not None
+        up = "hosts" in sc.parts
+        host_lines = []
+        for name, plan in sc.hosts.items():
+            if not plan.lab_host:
+                continue
+            extra = "" if up else ", ssh: false"
+            host_lines.append(f"  {name}: {{address: {sc.address(name)}, "
+                              f"roles: [{', '.join(plan.roles)}]{extra}}}")
+        overlays = ", ".join(f"{n}@{h}" if h else n for n, h in sc.overlays) or "none"
+        text = "\n".join([
+            f"# The rs-preflight lab: scenario {sc.name}, slot {sc.slot}, overlays: {overlays}.",
+            "# Written by rs_lab.scenario; check it with: rs-preflight --site <this file>",
+            f"name: rs-lab-{sc.name}" + (f"-{sc.slot}" if sc.slot else ""),
+            "profile: small",
+            f"phase: {sc.phase}",
+            "env_files: [.env, .env.web, .env.job, .env.realtime]",
+            "ssh:",
+            "  user: root",
+            f"  identity_file: {self.hostlab.identity_file}",
+            f"  known_hosts: {self.hostlab.known_hosts}",
+            "  host_key_policy: strict",
+            "  connect_timeout: 3",
+            "  command_timeout: 20",
+            "hosts:",
+            *host_lines,
+            "load_balancer:",
+            f"  addresses: [{', '.join(self.lb_addresses)}]",
+            "  backend_port: 443",
+            f"dns: {{resolvers: [{self.dns_address}]}}" if "dns" in sc.parts else
+            "# dns: not brought up in this site",
+            f"tls: {{ca_bundle: {self.ca_path.name}, warn_days: 30}}",
+            "time: {max_skew_ms: 500}",
+            f"storage: {{path: {sc.storage_path}}}",
+        ])
+        self.site_file.write_text(text + "\n")
+        return self.site_file
+
+    # -- state (for scripts/lab) ------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """What ``down_from_state`` needs after this process is gone."""
+        pids: list[int] = []
+        for ns in self._namespaces():
+            pids += [p.pid for p in ns.procs]
+        pids += [h.pid1 for h in self.hosts.values() if h.pid1]
+        pids += [h.launcher.pid for h in self.hosts.values() if h.launcher]
+        for svc in (self.dns, self.lb, self.search, *self.echoes):
+            if svc is not None:
+                pids += [p.pid for p in svc.procs]
+        if self.pg is not None:
+            pids += [i.pid for i in (self.pg.writer, self.pg.reader) if i and i.pid]
+        sc = self.scenario
+        return {"prefix": PREFIX, "net": NET_INDEX, "workdir": str(self.workdir),
+                "site_file": str(self.site_file), "scenario": sc.name, "slot": sc.slot,
+                "phase": sc.phase, "overlays": [list(o) for o in sc.overlays],
+                "namespaces": namespace_names(sc), "pids": sorted(set(pids)),
+                "indices": [sc.host_index(h) for h in sc.hosts]
+                + [sc.svc_base + i for i in range(10)],
+                "timings": self.timings}
+
+    def _namespaces(self) -> list[Namespace]:
+        out = [h.ns for h in self.hosts.values()] + [self.mail_ns]
+        for svc in (self.dns, self.lb):
+            if svc is not None:
+                out.append(svc.ns)
+        if self.ntp is not None:
+            out.append(self.ntp.ns)
+        if self.pg is not None and self.pg.reader is not None:
+            out.append(self.pg.reader.ns)
+        return out
+
+    def save_state(self) -> Path:
+        path = self.workdir / STATE_FILE
+        path.write_text(json.dumps(self.state(), indent=1))
+        return path
+
+    # -- teardown ---------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        """Stop everything (newest first), then sweep this slot's names; never raises.
+        Returns what went wrong on the way (empty when all went well)."""
+        t = time.monotonic()
+        problems: list[str] = []
+        self._stop_echo()
+        with self._lock:
+            stops, self._stops = self._stops[::-1], []
+        # Services first (they may live in host namespaces), hosts last.
+        stops.sort(key=lambda s: s[0] == "hosts")
+        for label, stop in stops:
+            try:
+                stop()
+            except Exception as exc:
+                problems.append(f"{label}: {exc}")
+        leftovers = sweep_slot(self.scenario.slot)
+        if leftovers:
+            problems.append(f"swept leftovers: {leftovers}")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.timings["down"] = time.monotonic() - t
+        return problems
+
+    def __enter__(self) -> LabSite:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+
+def _env_quote(value: str) -> str:
+    """A .env value: bare when safe, else double-quoted with escapes (python-dotenv rules)."""
+    if value and all(c.isalnum() or c in "@._:/,+-=" for c in value):
+        return value
+    esc = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{esc}"'
+
+
+def down_from_state(workdir: Path) -> list[str]:
+    """Tear down a lab recorded in ``workdir/lab-state.json`` by a process that is gone:
+    end its PIDs, remove its namespaces and veths (by name and index), sweep host namespaces
+    of the prefix, unmount and delete the work folder. Returns what was removed."""
+    from rs_lab.hosts import sweep_hosts
+
+    removed: list[str] = []
+    path = workdir / STATE_FILE
+    state: Mapping[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    pids = [int(p) for p in state.get("pids", [])]
+    if pids:
+        end_pids(pids)
+        removed += [f"pid {p}" for p in pids]
+    present = set(sh(["ip", "netns", "list"], check=False).stdout.split())
+    for name in state.get("namespaces", []):
+        if name in present:
+            end_pids(ns_pids(name))
+            sh(["ip", "netns", "exec", name, "ss", "-K", "-a", "-t", "-u"], check=False)
+            sh(["ip", "netns", "del", name], check=False)
+            removed.append(name)
+    for index in state.get("indices", []):
+        veth = f"{PREFIX}v{index}"
+        if sh(["ip", "link", "show", veth], check=False).returncode == 0:
+            sh(["ip", "link", "del", veth], check=False)
+            removed.append(veth)
+    for slot in SLOTS:
+        removed += sweep_slot(slot)
+    removed += sweep_hosts()
+    if workdir.exists():
+        subprocess.run(["umount", "-R", "-l", str(workdir)], capture_output=True, check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+        removed.append(str(workdir))
+    return removed
