@@ -1,0 +1,89 @@
+"""RS-DNS-*: names at the site's resolvers (guide §4, §5, App. 1).
+
+Glue only: ask the site's resolvers (``dns.resolvers``; the runner's resolver is never used),
+judge with :mod:`rs_preflight.judges.dns`.
+"""
+
+from __future__ import annotations
+
+import dns.resolver
+import pytest
+
+from rs_preflight import names
+from rs_preflight.judges import dns as judge
+from rs_preflight.model import Target
+from rs_preflight.probes import dns as probe
+from rs_preflight.results import Verdict, error, worst
+
+NO_RESOLVER = error("no dns.resolvers in the site: rs-preflight never asks the runner's own "
+                    "resolver about the site's names")
+
+
+def _domain(rs: Target) -> str:
+    if not rs.site.domain:
+        pytest.skip("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
+    return rs.site.domain
+
+
+def _plain(rs: Target) -> dict[str, str]:
+    return {k: v.value for k, v in rs.settings().items()}
+
+
+def _to_lb(rs: Target, wanted: list[tuple[str, str]]) -> Verdict:
+    """Every (name, description) in ``wanted`` resolves, A and AAAA, to the load balancer."""
+    resolver = names.resolver_for(rs.site)
+    if resolver is None:
+        return NO_RESOLVER
+    if not rs.site.lb_addresses:
+        return error("load_balancer.addresses is not set in the site: cannot tell whether "
+                     "the names point at the load balancer")
+    results = [(what, probe.addresses(resolver, name)) for name, what in wanted]
+    return judge.all_resolve_to(results, rs.site.lb_addresses)
+
+
+@pytest.mark.rs("RS-DNS-01")
+def test_domain_resolves_to_lb(rs: Target) -> Verdict:
+    domain = _domain(rs)
+    return _to_lb(rs, [(domain, domain)])
+
+
+@pytest.mark.rs("RS-DNS-02")
+def test_wildcard(rs: Target) -> Verdict:
+    name = f"{probe.random_label()}.{_domain(rs)}"
+    return _to_lb(rs, [(name, f"the never-used name {name} (wildcard)")])
+
+
+@pytest.mark.rs("RS-DNS-03")
+def test_predetermined_names(rs: Target) -> Verdict:
+    wanted = judge.predetermined_names(_plain(rs), _domain(rs))
+    return _to_lb(rs, [(n, f"{n} ({origin})") for n, origin in wanted])
+
+
+@pytest.mark.rs("RS-DNS-04")
+def test_mail_dns(rs: Target) -> Verdict:
+    domain = _domain(rs)
+    resolver = names.resolver_for(rs.site)
+    if resolver is None:
+        return NO_RESOLVER
+    s = _plain(rs)
+    inbound = _mail_domain(s.get("ITRP_INBOUND_MAILBOX"), domain)
+    sender = _mail_domain(s.get("ITRP_NOREPLY_MAILBOX"), inbound)
+    verdicts = [judge.mx_present(inbound, probe.lookup(resolver, inbound, "MX")),
+                judge.spf_present(sender, probe.lookup(resolver, sender, "TXT"))]
+    if s.get("MAIL_DKIM_ENABLED", "false").lower() == "true":
+        verdicts.append(_dkim(resolver, s, domain))
+    return worst(verdicts)
+
+
+def _dkim(resolver: dns.resolver.Resolver, s: dict[str, str], domain: str) -> Verdict:
+    owner = (f"{s.get('MAIL_DKIM_SELECTOR') or 'default'}._domainkey."
+             f"{s.get('MAIL_DKIM_DOMAIN') or domain}")
+    key = s.get("MAIL_DKIM_PRIVATE_KEY")
+    if not key:
+        return error("MAIL_DKIM_ENABLED is true but MAIL_DKIM_PRIVATE_KEY is not set: "
+                     "cannot compare the published key")
+    return judge.dkim_matches(owner, probe.lookup(resolver, owner, "TXT"), key)
+
+
+def _mail_domain(mailbox: str | None, default: str) -> str:
+    return mailbox.rsplit("@", 1)[1].lower() if mailbox and "@" in mailbox else default

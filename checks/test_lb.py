@@ -1,0 +1,185 @@
+"""RS-LB-*: what the backends receive through the load balancer (guide §9.7, §2.10, App. 1).
+
+Glue only. One request per (name, load-balancer address) to the header-echo path, shared by
+RS-LB-01/02/03/06 for the run (:func:`lb_seen`); the echo backend answers with what arrived
+(``{"headers": [[name, value], …], "client": [address, port]}``). Names: the domain, a fresh
+random tenant and every predetermined name. Judged by :mod:`rs_preflight.judges.lb`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from rs_preflight import names
+from rs_preflight.judges import lb as judge
+from rs_preflight.judges.dns import realtime_name
+from rs_preflight.judges.tls import summarize
+from rs_preflight.model import Target
+from rs_preflight.probes import ProbeError, Unreachable, http, web_names
+from rs_preflight.probes import dns as dns_probe
+from rs_preflight.results import Verdict, error
+
+Seen = dict[tuple[str, str], http.Answer | ProbeError]
+NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "
+            "the backend's view of the headers can only be read through an echo listener")
+
+
+@pytest.fixture(scope="session")
+def lb_seen() -> Seen:
+    """Echo answers of this run, by (name, address): RS-LB-01/02/03/06 judge the same ones."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def lb_tenant_label() -> str:
+    return dns_probe.random_label()
+
+
+def _timeout(rs: Target) -> float:
+    return float(rs.thresholds.get("timeout", 5))
+
+
+def _settings(rs: Target) -> dict[str, str]:
+    return {k: v.value for k, v in rs.settings().items()}
+
+
+def _domain(rs: Target) -> str:
+    if not rs.site.domain:
+        pytest.skip("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
+    return rs.site.domain
+
+
+def _addresses(rs: Target, name: str) -> list[str]:
+    return list(rs.site.lb_addresses) or names.addresses(rs.site, name)
+
+
+def _echoes(rs: Target, seen: Seen, tenant: str
+            ) -> list[tuple[str, str, http.Echo]] | Verdict:
+    """(name, address, what the backend saw) for every name and address, or an error."""
+    domain = _domain(rs)
+    out: list[tuple[str, str, http.Echo]] = []
+    failures: list[str] = []
+    for name in web_names(_settings(rs), domain, tenant):
+        addresses = _addresses(rs, name)
+        if not addresses:
+            failures.append(f"{name}: no load_balancer.addresses in the site and the name "
+                            f"does not resolve at the site's resolvers")
+        for address in addresses:
+            if (name, address) not in seen:
+                seen[(name, address)] = _fetch(rs, seen, address, name)
+            got = seen[(name, address)]
+            if isinstance(got, ProbeError):
+                failures.append(str(got))
+                continue
+            echo = http.echo(got)
+            if echo is None:
+                failures.append(f"{name} @ {address}: " + NOT_ECHO.format(status=got.status))
+            else:
+                out.append((name, address, echo))
+    if failures:
+        return error("; ".join(dict.fromkeys(failures)))
+    return out
+
+
+def _fetch(rs: Target, seen: Seen, address: str, name: str) -> http.Answer | ProbeError:
+    dead = next((e for (_, a), e in seen.items()
+                 if a == address and isinstance(e, Unreachable)), None)
+    if dead is not None:
+        return dead
+    port = rs.site.tls_port
+    url = f"https://{name}{'' if port == 443 else f':{port}'}{http.ECHO_PATH}"
+    try:
+        return http.get(address, url, timeout=_timeout(rs))
+    except ProbeError as exc:
+        return exc
+
+
+def _each(rs: Target, seen: Seen, tenant: str, what: str,
+          judge_one: Callable[[str, str, http.Echo], Verdict]) -> Verdict:
+    got = _echoes(rs, seen, tenant)
+    if isinstance(got, Verdict):
+        return got
+    return summarize(what, [(f"{name} @ {address}", judge_one(name, address, echo))
+                            for name, address, echo in got])
+
+
+@pytest.mark.rs("RS-LB-01")
+def test_host_kept(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, "Host header",
+                 lambda name, _, echo: judge.host_kept(name, echo))
+
+
+@pytest.mark.rs("RS-LB-02")
+def test_forwarded_for(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, "X-Forwarded-For",
+                 lambda _, address, echo: judge.forwarded_for(http.source_address(address),
+                                                              echo))
+
+
+@pytest.mark.rs("RS-LB-03")
+def test_forwarded_proto(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, "X-Forwarded-Proto",
+                 lambda _, __, echo: judge.forwarded_proto(echo))
+
+
+@pytest.mark.rs("RS-LB-04")
+def test_health_checks(rs: Target) -> Verdict:
+    domain = _domain(rs)
+    body = str(rs.thresholds.get("teapot_body", "I am a teapot"))
+    realtime = realtime_name(_settings(rs), domain)
+    port = rs.site.tls_port
+    suffix = "" if port == 443 else f":{port}"
+    checks: list[tuple[str, str, str, str | None]] = []  # (target, address, url, body)
+    for address in _addresses(rs, domain):
+        checks += [(f"LB {address} /_gif", address, f"https://{domain}{suffix}/_gif", None),
+                   (f"LB {address} /teapot", address, f"https://{domain}{suffix}/teapot", body)]
+    for address in _addresses(rs, realtime):
+        checks.append((f"LB {address} {realtime}/teapot", address,
+                       f"https://{realtime}{suffix}/teapot", body))
+    bport = rs.site.lb_backend_port or 443
+    scheme = "https" if bport == 443 else "http"
+    base = f"{scheme}://{domain}" + ("" if bport in (80, 443) else f":{bport}")
+    for host in rs.site.hosts_with("app"):
+        checks += [(f"{host.name} /_gif", host.address, f"{base}/_gif", None),
+                   (f"{host.name} /teapot", host.address, f"{base}/teapot", body)]
+    for host in rs.site.hosts_with("realtime"):
+        checks.append((f"{host.name} /teapot", host.address, f"{base}/teapot", body))
+    if not checks:
+        return error("no load_balancer.addresses and no app/realtime hosts in the site")
+    verdicts = []
+    for target, address, url, want in checks:
+        try:
+            verdicts.append((target, judge.health(url, http.get(address, url,
+                                                                timeout=_timeout(rs)), want)))
+        except ProbeError as exc:
+            verdicts.append((target, error(str(exc))))
+    return summarize("health endpoints", verdicts)
+
+
+@pytest.mark.rs("RS-LB-05")
+def test_websocket(rs: Target) -> Verdict:
+    name = realtime_name(_settings(rs), _domain(rs))
+    addresses = _addresses(rs, name)
+    if not addresses:
+        return error(f"no load_balancer.addresses in the site and {name} does not resolve at "
+                     f"the site's resolvers")
+    verdicts = []
+    for address in addresses:
+        try:
+            upgrade = http.websocket(address, name, port=rs.site.tls_port,
+                                     timeout=_timeout(rs))
+            verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
+        except ProbeError as exc:
+            verdicts.append((f"{name} @ {address}", error(str(exc))))
+    return summarize("WebSocket", verdicts)
+
+
+@pytest.mark.rs("RS-LB-06")
+def test_trusted_proxies(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
+    got = _echoes(rs, lb_seen, lb_tenant_label)
+    if isinstance(got, Verdict):
+        return got
+    trusted = rs.site.settings.get("ITRP_TRUSTED_PROXIES", role="app")
+    return judge.trusted_proxy([echo.client for _, _, echo in got], trusted)

@@ -1,0 +1,192 @@
+"""HTTP(S) and WebSocket through the load balancer, to a pinned address, never a resolved one.
+
+:class:`PinnedAdapter` is ``curl --resolve`` for requests: the URL keeps the name (so ``Host``,
+SNI and any certificate name check use it) while the TCP connection goes to the pinned
+address; an unpinned name is refused, never resolved. Every request has a timeout.
+
+>>> answer = get("192.0.2.10", "https://rs.example.com/teapot", timeout=5)
+>>> answer.status, answer.text
+(200, 'I am a teapot')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from . import ProbeError, Unreachable
+
+ECHO_PATH = "/rs-preflight/echo"
+
+
+class PinnedAdapter(HTTPAdapter):
+    """Send requests for ``pins[host]``'s name to that address; refuse unpinned names."""
+
+    def __init__(self, pins: Mapping[str, str]) -> None:
+        self.pins = {k.lower().rstrip("."): v for k, v in pins.items()}
+        super().__init__(max_retries=0)
+
+    def build_connection_pool_key_attributes(  # type: ignore[no-untyped-def]
+            self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert)
+        name = getattr(request, "_rs_name", None)
+        if name and host_params.get("scheme") == "https":
+            pool_kwargs["server_hostname"] = name      # SNI
+            if verify is not False:
+                pool_kwargs["assert_hostname"] = name
+        return host_params, pool_kwargs
+
+    def send(self, request: requests.PreparedRequest,  # type: ignore[override]
+             **kw: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        name = (parts.hostname or "").lower()
+        address = self.pins.get(name)
+        if address is None:
+            raise requests.ConnectionError(f"{name!r} is not pinned; refusing to resolve it")
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc += f":{parts.port}"
+        request.url = parts._replace(netloc=netloc).geturl()
+        request.headers["Host"] = name + (f":{parts.port}" if parts.port else "")
+        request._rs_name = name  # type: ignore[attr-defined]
+        return super().send(request, **kw)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response, read whole (status, headers, body)."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def location(self) -> str:
+        return self.headers.get("location", "")
+
+
+@dataclass(frozen=True)
+class Echo:
+    """What a header-echo backend says it received: headers in order, and the peer address."""
+
+    headers: tuple[tuple[str, str], ...]
+    client: str
+
+    def values(self, header: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == header.lower()]
+
+
+def get(address: str, url: str, *, timeout: float, headers: Mapping[str, str] | None = None,
+        verify: bool | str = False) -> Answer:
+    """GET ``url`` from ``address`` (redirects are not followed: they are what we judge).
+
+    ``verify=False`` by default: these probes judge what the backend receives; the certificate
+    is judged by the RS-TLS checks, from the chain as sent.
+    """
+    session = requests.Session()
+    session.trust_env = False  # no proxies or netrc from the runner's environment
+    name = urlsplit(url).hostname or ""
+    session.mount("http://", PinnedAdapter({name: address}))
+    session.mount("https://", PinnedAdapter({name: address}))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            resp = session.get(url, headers=dict(headers or {}), timeout=timeout,
+                               verify=verify, allow_redirects=False)
+        return Answer(url, resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
+                      resp.content)
+    except requests.RequestException as exc:
+        raise ProbeError(f"GET {url} at {address}: {_reason(exc)}") from exc
+    finally:
+        session.close()
+
+
+def echo(answer: Answer) -> Echo | None:
+    """The echo backend's account of the request, or None if what answered is not an echo."""
+    try:
+        doc = json.loads(answer.body)
+        pairs = tuple((str(k), str(v)) for k, v in doc["headers"])
+        client = str(doc["client"][0])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return Echo(pairs, client)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """How a WebSocket opening handshake ended: switched (101) or the status given instead."""
+
+    switched: bool
+    status: int | None
+    detail: str
+
+
+def websocket(address: str, name: str, *, port: int = 443, path: str = "/faye",
+              timeout: float = 5.0, tls: bool = True) -> Upgrade:
+    """An RFC 6455 opening handshake for ``name`` at ``address`` (``websockets``' sync client,
+    which also checks ``Sec-WebSocket-Accept``); the connection is closed at once."""
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.sync.client import connect
+
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(f"WebSocket to {name} at {address}:{port}: "
+                         f"{exc.strerror or exc}") from exc
+    ctx: ssl.SSLContext | None = None
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False  # the certificate is RS-TLS's to judge
+        ctx.verify_mode = ssl.CERT_NONE
+    uri = f"{'wss' if tls else 'ws'}://{name}:{port}{path}"
+    try:
+        ws = connect(uri, sock=sock, ssl=ctx, server_hostname=name if tls else None,
+                     proxy=None, open_timeout=timeout, close_timeout=0.5,
+                     ping_interval=None, compression=None)
+    except InvalidStatus as exc:
+        code = exc.response.status_code
+        return Upgrade(False, code, f"answered {code} {exc.response.reason_phrase}")
+    except InvalidHandshake as exc:
+        return Upgrade(False, None, f"handshake refused: {exc}")
+    except (OSError, TimeoutError) as exc:
+        sock.close()
+        raise ProbeError(f"WebSocket to {name} at {address}:{port}: {exc}") from exc
+    with contextlib.suppress(Exception):
+        ws.close()
+    return Upgrade(True, 101, "switched protocols (101)")
+
+
+def source_address(destination: str) -> str:
+    """The runner's own address toward ``destination`` (a UDP connect sends nothing)."""
+    family = socket.AF_INET6 if ":" in destination else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.connect((destination, 9))
+        return str(s.getsockname()[0])
+
+
+def _reason(exc: requests.RequestException) -> str:
+    inner: BaseException = exc
+    while inner.__context__ is not None and not isinstance(inner, OSError):
+        inner = inner.__context__
+    return f"{type(exc).__name__}: {inner}"
+
+
+__all__ = ["ECHO_PATH", "Answer", "Echo", "PinnedAdapter", "Upgrade", "echo", "get",
+           "source_address", "websocket"]
