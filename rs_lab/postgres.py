@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -214,7 +215,12 @@ class PgInstance:
             # No CREATE for PUBLIC on the database (it never had it) nor on schema public (15+).
 
     def stop(self) -> None:
+        """Fast shutdown (SIGINT: roll back sessions, no waiting for clients), then KILL."""
         if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
             end_pids([self.pid], grace=5.0)
             self.pid = None
 
