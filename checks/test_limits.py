@@ -1,6 +1,9 @@
-"""RS-LIMIT-*: open-file limits as a login session sees them (guide §9.4).
+"""RS-LIMIT-*: open-file limits as R-Service's processes will get them (guide §9.4).
 
-The Docker daemon's own limit (what containers inherit) is judged with the Docker checks.
+Two views, both must reach the minimum: a login session (``ulimit -Sn``/``-Hn``) and the
+containers' — daemon.json ``default-ulimits``, else the running dockerd's own limit
+(``/proc/<pid>/limits``), else systemd's ``LimitNOFILE`` for docker.service. Before Docker is
+installed only the login view exists.
 """
 
 from __future__ import annotations
@@ -12,22 +15,24 @@ from rs_preflight.model import Target
 from rs_preflight.results import Verdict
 
 
+def _nofile(rs: Target, kind: str) -> Verdict:
+    login = rs.facts.get("ulimit_nofile")[kind]
+    daemon = rs.facts.get("daemon_json")
+    container = judge.container_nofile(kind, daemon["config"], rs.facts.get("dockerd_limits"),
+                                       rs.facts.get("docker_systemd"))
+    return judge.nofile_views(kind, login, container, rs.thresholds["min"], rs.pre_note)
+
+
 @pytest.mark.rs("RS-LIMIT-01")
 def test_nofile_soft(rs: Target) -> Verdict:
-    found = rs.facts.get("ulimit_nofile")["soft"]
-    return judge.at_least("login session nofile soft limit (ulimit -Sn)", found,
-                          rs.thresholds["min"], rs.pre_note)
+    return _nofile(rs, "soft")
 
 
 @pytest.mark.rs("RS-LIMIT-02")
 def test_nofile_hard(rs: Target) -> Verdict:
-    found = rs.facts.get("ulimit_nofile")["hard"]
-    return judge.at_least("login session nofile hard limit (ulimit -Hn)", found,
-                          rs.thresholds["min"], rs.pre_note)
+    return _nofile(rs, "hard")
 
 
 @pytest.mark.rs("RS-LIMIT-03")
 def test_nofile_hard_realtime(rs: Target) -> Verdict:
-    found = rs.facts.get("ulimit_nofile")["hard"]
-    return judge.at_least("realtime login session nofile hard limit (ulimit -Hn)", found,
-                          rs.thresholds["min"], rs.pre_note)
+    return _nofile(rs, "hard")

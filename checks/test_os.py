@@ -12,3 +12,9 @@ from rs_preflight.results import Verdict
 @pytest.mark.rs("RS-OS-01")
 def test_supported_os(rs: Target) -> Verdict:
     return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+
+
+@pytest.mark.rs("RS-OS-02")
+def test_no_third_party_software(rs: Target) -> Verdict:
+    return judge.no_third_party(rs.facts.get("processes"), rs.thresholds["forbidden_processes"],
+                                rs.facts.get("default_target"))

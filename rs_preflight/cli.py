@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,10 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return argv + list(extra)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["schema"]:
@@ -77,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(checks_path())
         return 0
     args, extra = _parser().parse_known_args(argv)
+    # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C, so active probes clean up
+    signal.signal(signal.SIGTERM, _interrupt)
     return int(pytest.main(pytest_args(args, extra)))
 
 

@@ -26,8 +26,10 @@ from .access import Connections
 from .catalogue import Catalogue, Requirement
 from .envfile import EnvValue
 from .errors import HostUnreachable, PreflightError
-from .facts import HostFacts, gather
+from .facts import Context, HostFacts, gather
+from .facts.clock import measure_offset
 from .results import Result
+from .share import ShareProbe
 from .site import Host, Site, Waiver
 
 PARALLEL_HOSTS = 16
@@ -45,6 +47,8 @@ class RunState:
     results: dict[str, Result] = field(default_factory=dict)
     _facts: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _share: ShareProbe | None = None
 
     @classmethod
     def create(cls, site: Site, catalogue: Catalogue) -> RunState:
@@ -68,7 +72,8 @@ class RunState:
     def _gather_all(self, hosts: list[Host]) -> None:
         def one(host: Host) -> HostFacts | PreflightError:
             try:
-                return gather(self.connections.get(host), host, self.site)
+                return gather(self.connections.get(host),
+                              Context(self.site, host, self.catalogue))
             except PreflightError as exc:
                 return exc
             except Exception as exc:  # a backend's own error: this host only, said plainly
@@ -81,6 +86,30 @@ class RunState:
 
     def gathered(self) -> Mapping[str, HostFacts | PreflightError]:
         return dict(self._facts)
+
+    def clock_offset(self, host: Host, samples: int) -> tuple[float, float]:
+        """(offset s, round trip s) of the host's clock against the runner's."""
+        if host.name not in self._offsets:
+            thost = self.connections.get(host)
+            self._offsets[host.name] = measure_offset(
+                lambda: thost.check_output("date +%s.%N"), samples)
+            self.facts(host).round_trips += samples
+        return self._offsets[host.name]
+
+    def share(self) -> ShareProbe:
+        """The run's shared-folder probe (written on first use, removed by ``cleanup``)."""
+        if self._share is None:
+            assert self.site.storage_path
+            self._share = ShareProbe(self.site.storage_path)
+        return self._share
+
+    def cleanup(self) -> None:
+        """Undo the run's active probes, then close connections. Safe to call twice."""
+        try:
+            if self._share is not None:
+                self._share.cleanup()
+        finally:
+            self.connections.close()
 
 
 @dataclass

@@ -12,16 +12,22 @@ from typing import Any
 
 PASSED, FAILED, ERROR, SKIPPED, WAIVED = "passed", "failed", "error", "skipped", "waived"
 OUTCOMES = (PASSED, FAILED, ERROR, SKIPPED, WAIVED)
+SEVERITY_ORDER = ("blocker", "warning", "info")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a judge decided. Build with ``passed``/``failed``/``error``/``skipped``."""
+    """What a judge decided. Build with ``passed``/``failed``/``error``/``skipped``.
+
+    ``severity`` overrides the catalogue's for this verdict only, where one requirement has
+    parts of different weight (RS-TLS-03: expired is a blocker, expiring soon a warning).
+    """
 
     outcome: str
     message: str
     expected: str | None = None
     found: str | None = None
+    severity: str | None = None
 
     def __str__(self) -> str:
         text = self.message
@@ -34,8 +40,9 @@ def passed(message: str, expected: str | None = None, found: str | None = None) 
     return Verdict(PASSED, message, expected, found)
 
 
-def failed(message: str, expected: str | None = None, found: str | None = None) -> Verdict:
-    return Verdict(FAILED, message, expected, found)
+def failed(message: str, expected: str | None = None, found: str | None = None,
+           severity: str | None = None) -> Verdict:
+    return Verdict(FAILED, message, expected, found, severity)
 
 
 def error(message: str) -> Verdict:
@@ -51,9 +58,12 @@ def worst(verdicts: list[Verdict]) -> Verdict:
     for outcome in (ERROR, FAILED, PASSED):
         hits = [v for v in verdicts if v.outcome == outcome]
         if hits:
+            # the combined verdict weighs as its heaviest part (None = the catalogue's)
+            severity = None if any(v.severity is None for v in hits) else \
+                min((v.severity for v in hits if v.severity), key=SEVERITY_ORDER.index)
             return Verdict(outcome, "; ".join(v.message for v in hits),
                            "; ".join(v.expected for v in hits if v.expected) or None,
-                           "; ".join(v.found for v in hits if v.found) or None)
+                           "; ".join(v.found for v in hits if v.found) or None, severity)
     return verdicts[0] if verdicts else skipped("nothing to check")
 
 

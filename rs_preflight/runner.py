@@ -184,7 +184,8 @@ class Preflight:
             id=item.nodeid, requirement=req.id,
             host=host.name if host else None,
             roles=list(host.roles) if host else [], outcome=outcome,
-            severity=req.severity_for(self.site.phase), phase=self.site.phase,
+            severity=(verdict.severity if verdict and verdict.severity
+                      else req.severity_for(self.site.phase)), phase=self.site.phase,
             message=self.site.redactor(text),
             expected=verdict.expected if verdict else None,
             found=self.site.redactor(verdict.found) if verdict and verdict.found else None,
@@ -192,6 +193,8 @@ class Preflight:
             guide_section=req.section, duration_s=round(duration, 4), title=req.title,
             waiver=waiver.describe() if waiver and outcome == WAIVED else None)
         self.state.results[item.nodeid] = result
+        report.user_properties = [(k, result.severity if k == "severity" else v)
+                                  for k, v in report.user_properties]
 
     # --- end of run ----------------------------------------------------------------------
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -216,13 +219,17 @@ class Preflight:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self._state is None or not self.state.results:
+        if self._state is None:
             return
-        self.state.finished = dt.datetime.now(dt.UTC)
-        path = self.config.getoption("rs_json")
-        if path is not None and not hasattr(self.config, "workerinput"):
-            write_json(path, self.state, self.catalogue)
-        self.state.connections.close()
+        try:
+            if not self.state.results:
+                return
+            self.state.finished = dt.datetime.now(dt.UTC)
+            path = self.config.getoption("rs_json")
+            if path is not None and not hasattr(self.config, "workerinput"):
+                write_json(path, self.state, self.catalogue)
+        finally:
+            self.state.cleanup()  # active probes are undone even on interrupt or error
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             gate = any(r.gate_failure for r in self.state.results.values())
             only_checks = all(TARGET_KEY in i.stash for i in session.items)

@@ -28,7 +28,8 @@ def test_no_site_checks_this_machine(tmp_path: Path) -> None:
     assert os_record["outcome"] in ("passed", "failed")  # checked, not an error
     assert os_record["found"]  # says what this machine runs
     [host] = doc["hosts"].values()
-    assert host["round_trips"] == 1
+    samples = 5  # RS-TIME-03 reads the clock in round trips of their own (catalogue: samples)
+    assert host["round_trips"] == 1 + samples
     assert "rs-preflight summary" in proc.stdout
     assert proc.returncode == (1 if doc["gate"] == "failed" else 0)
 

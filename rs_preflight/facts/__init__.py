@@ -4,7 +4,7 @@ Each section is a fixed shell snippet (user-supplied values only ever through ``
 and a parser. ``gather`` joins all sections into one ``sh -c`` script whose output is split on
 a per-run random marker, so a host costs one round trip however many checks read it.
 
->>> facts = gather(thost, host, site)       # one SSH exec
+>>> facts = gather(thost, Context(site, host, catalogue))       # one SSH exec
 >>> facts.get("os_release")["ID"]
 'ubuntu'
 """
@@ -20,11 +20,23 @@ from typing import Any
 
 import testinfra.host
 
-from .errors import CheckError
-from .site import Host, Site
+from ..catalogue import Catalogue
+from ..errors import CheckError
+from ..site import Host, Site
 
 Parser = Callable[[int, str], Any]
-Command = Callable[[Site, Host], str]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a section's command may depend on: the site, the host, the catalogue."""
+
+    site: Site
+    host: Host
+    catalogue: Catalogue
+
+
+Command = Callable[[Context], str]
 
 
 @dataclass(frozen=True)
@@ -44,7 +56,7 @@ def section(name: str, command: str | Command) -> Callable[[Parser], Parser]:
     else:
         text: str = command
 
-        def cmd(_site: Site, _host: Host) -> str:
+        def cmd(_ctx: Context) -> str:
             return text
 
     def register(parse: Parser) -> Parser:
@@ -75,10 +87,10 @@ class HostFacts:
         return self.values[name]
 
 
-def build_script(site: Site, host: Host, marker: str, names: list[str]) -> str:
+def build_script(ctx: Context, marker: str, names: list[str]) -> str:
     parts = []
     for name in names:
-        cmd = SECTIONS[name].command(site, host)
+        cmd = SECTIONS[name].command(ctx)
         parts.append(f"printf '\\n{marker} {name}\\n'; ( {cmd} ) 2>&1; "
                      f"printf '\\n{marker} rc=%s\\n' \"$?\"")
     return "\n".join(parts)
@@ -102,14 +114,14 @@ def split_output(output: str, marker: str) -> dict[str, tuple[int, str]]:
     return out
 
 
-def gather(thost: testinfra.host.Host, host: Host, site: Site,
-           names: list[str] | None = None) -> HostFacts:
+def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = None
+           ) -> HostFacts:
     """Run every section on ``host`` in one command and parse each; never raises for a section."""
     names = names or sorted(SECTIONS)
     marker = f"@@rs-{secrets.token_hex(6)}@@"
     started = time.monotonic()
-    result = thost.run("sh -c %s", build_script(site, host, marker, names))
-    facts = HostFacts(host.name, round_trips=1, seconds=time.monotonic() - started)
+    result = thost.run("sh -c %s", build_script(ctx, marker, names))
+    facts = HostFacts(ctx.host.name, round_trips=1, seconds=time.monotonic() - started)
     raw = split_output(result.stdout, marker)
     for name in names:
         if name not in raw:
@@ -130,50 +142,5 @@ def quote(value: str) -> str:
     return shlex.quote(value)
 
 
-# --- sections -----------------------------------------------------------------------------
-
-@section("os_release", "cat /etc/os-release || cat /usr/lib/os-release")
-def _os_release(rc: int, text: str) -> dict[str, str]:
-    if rc != 0:
-        raise FactUnavailable(f"/etc/os-release unreadable: {text.strip()[:120]}")
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() and not key.startswith("#"):
-            values[key.strip()] = shlex.split(value)[0] if value.strip() else ""
-    return values
-
-
-SYSCTL_KEYS = ("fs.file-max", "vm.max_map_count")
-
-
-@section("sysctl", " ; ".join(f"printf '%s=' {k}; cat /proc/sys/{k.replace('.', '/')} "
-                              "2>/dev/null || echo" for k in SYSCTL_KEYS))
-def _sysctl(rc: int, text: str) -> dict[str, int | None]:
-    values: dict[str, int | None] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key in SYSCTL_KEYS:
-            values[key] = int(value.split()[0]) if value.strip() else None
-    return values
-
-
-@section("sysctl_persisted", "grep -s -H '' /etc/sysctl.conf /etc/sysctl.d/*.conf; true")
-def _sysctl_persisted(rc: int, text: str) -> dict[str, tuple[str, str]]:
-    """``{key: (value, "file")}`` for settings persisted in sysctl files (last one wins)."""
-    found: dict[str, tuple[str, str]] = {}
-    for line in text.splitlines():
-        file, _, content = line.partition(":")
-        key, sep, value = content.partition("=")
-        if sep and not content.lstrip().startswith(("#", ";")):
-            found[key.strip()] = (value.strip(), file)
-    return found
-
-
-@section("ulimit_nofile", "ulimit -S -n; ulimit -H -n")
-def _ulimit(rc: int, text: str) -> dict[str, int | None]:
-    soft, hard = text.split()[:2]
-
-    def num(v: str) -> int | None:  # None = unlimited
-        return None if v == "unlimited" else int(v)
-    return {"soft": num(soft), "hard": num(hard)}
+# The sections, one module per noun; importing them registers them.
+from . import clock, docker, hardware, network, system  # noqa: E402, F401

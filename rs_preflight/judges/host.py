@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..results import Verdict, error, failed, passed
+from ..results import FAILED, PASSED, Verdict, error, failed, passed
 
 _VERSION = re.compile(r"^\d+(?:\.\d+)*")
 
@@ -71,3 +71,55 @@ def sysctl_at_least(key: str, runtime: Mapping[str, int | None],
     verdict = at_least(key, value, minimum, note)
     return Verdict(verdict.outcome, f"{verdict.message}; {persist}", verdict.expected,
                    verdict.found)
+
+
+def no_third_party(processes: Sequence[tuple[str, str]], forbidden: Sequence[str],
+                   default_target: str) -> Verdict:
+    """RS-OS-02: no display server/manager or antivirus agent running, no graphical target."""
+    names = {p.lower() for p in forbidden}
+    found = sorted({comm for comm, _ in processes if comm.lower() in names})
+    expected = "no graphical environment or antivirus agent"
+    if found:
+        # Debian and Ubuntu default to graphical.target even without a GUI installed, so the
+        # target alone proves nothing; it is named only beside a running display stack.
+        target = f" (default target {default_target})" if default_target != "none" else ""
+        return failed(f"third-party software on an R-Service host: {', '.join(found)}{target}",
+                      expected, ", ".join(found))
+    return passed("no graphical environment or antivirus agent runs", expected, "none")
+
+
+def nofile_views(kind: str, login: int | None, container: tuple[int | None, str] | None,
+                 minimum: int, note: str = "") -> Verdict:
+    """RS-LIMIT-*: the login session's limit and the one containers will get, both >= minimum.
+
+    ``container`` is (limit, where it comes from), or None before Docker is installed.
+    """
+    parts = [at_least(f"login session nofile {kind} limit", login, minimum, note)]
+    if container is not None:
+        value, origin = container
+        parts.append(at_least(f"containers' nofile {kind} limit ({origin})", value, minimum,
+                              note))
+    bad = [v for v in parts if v.outcome != PASSED]
+    if bad:
+        return Verdict(FAILED, "; ".join(v.message for v in bad), f">= {minimum}",
+                       "; ".join(f"{v.message.split(' is ')[0]}: {v.found}" for v in bad))
+    return passed("; ".join(v.message for v in parts), f">= {minimum}",
+                  ", ".join(v.found or "" for v in parts))
+
+
+def container_nofile(kind: str, daemon_config: Mapping[str, Any] | None,
+                     dockerd: Mapping[str, int | None] | None,
+                     systemd: Mapping[str, int | None]) -> tuple[int | None, str] | None:
+    """The nofile limit R-Service's containers inherit: daemon.json ``default-ulimits``,
+    else the running dockerd's own limit, else systemd's ``LimitNOFILE`` for docker.service."""
+    ulimits = ((daemon_config or {}).get("default-ulimits") or {}).get("nofile")
+    if isinstance(ulimits, Mapping) and ("Soft" in ulimits or "Hard" in ulimits):
+        value = ulimits.get("Soft" if kind == "soft" else "Hard")
+        return (int(value) if value is not None else None,
+                "daemon.json default-ulimits")
+    if dockerd is not None:
+        return dockerd[kind], "/proc/<dockerd>/limits"
+    key = "LimitNOFILESoft" if kind == "soft" else "LimitNOFILE"
+    if key in systemd:
+        return systemd[key], f"systemd {key} of docker.service"
+    return None

@@ -43,7 +43,9 @@ class LabSMTP(smtplib.SMTP):
         super().__init__(name, port, local_hostname=RUNNER_NAME, timeout=30, **kw)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return super()._get_socket(self._address, port, timeout)  # type: ignore[misc]
+        sock: socket.socket = super()._get_socket(  # type: ignore[misc]
+            self._address, port, timeout)
+        return sock
 
 
 class LabSMTPSSL(smtplib.SMTP_SSL):
@@ -54,7 +56,9 @@ class LabSMTPSSL(smtplib.SMTP_SSL):
         super().__init__(name, port, local_hostname=RUNNER_NAME, timeout=30, context=context)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return super()._get_socket(self._address, port, timeout)  # type: ignore[misc]
+        sock: socket.socket = super()._get_socket(  # type: ignore[misc]
+            self._address, port, timeout)
+        return sock
 
 
 class LabIMAP(imaplib.IMAP4):
@@ -77,7 +81,8 @@ class LabIMAPSSL(imaplib.IMAP4_SSL):
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
         sock = socket.create_connection((self._address, self.port), timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        wrapped: socket.socket = self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+        return wrapped
 
 
 def lab_context(cafile: Path) -> ssl.SSLContext:

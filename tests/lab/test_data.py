@@ -20,17 +20,40 @@ from rs_lab.mail import MailServer
 from rs_lab.postgres import PgServer
 
 if __package__:
-    from .data_fixtures import (LabIMAP, LabIMAPSSL, LabSMTP, LabSMTPSSL, broken_mail,
-                                data_pki, data_root, lab_context, mail, mail_catch_all,
-                                pg_servers, wait_for_message)
+    from .data_fixtures import (
+        LabIMAP,
+        LabIMAPSSL,
+        LabSMTP,
+        LabSMTPSSL,
+        broken_mail,
+        data_pki,
+        data_root,
+        lab_context,
+        mail,
+        mail_catch_all,
+        pg_servers,
+        wait_for_message,
+    )
 else:  # rootdir-relative import (tests/lab is not a package)
-    from data_fixtures import (LabIMAP, LabIMAPSSL, LabSMTP,  # type: ignore[no-redef]
-                               LabSMTPSSL, broken_mail, data_pki, data_root, lab_context,
-                               mail, mail_catch_all, pg_servers, wait_for_message)
+    from data_fixtures import (  # type: ignore[no-redef, unused-ignore]
+        LabIMAP,
+        LabIMAPSSL,
+        LabSMTP,
+        LabSMTPSSL,
+        broken_mail,
+        data_pki,
+        data_root,
+        lab_context,
+        mail,
+        mail_catch_all,
+        pg_servers,
+        wait_for_message,
+    )
 
 pytestmark = pytest.mark.lab
 
-__all__ = ["broken_mail", "data_pki", "data_root", "mail", "mail_catch_all", "pg_servers"]  # fixtures
+# imported fixtures
+__all__ = ["broken_mail", "data_pki", "data_root", "mail", "mail_catch_all", "pg_servers"]
 
 
 # -- helpers -----------------------------------------------------------------------------------

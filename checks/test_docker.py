@@ -1,0 +1,25 @@
+"""RS-DOCKER-*: the Docker Engine, Compose v2 and container log rotation (guide §9.3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rs_preflight.judges import docker as judge
+from rs_preflight.model import Target
+from rs_preflight.results import Verdict
+
+
+@pytest.mark.rs("RS-DOCKER-01")
+def test_engine_runs(rs: Target) -> Verdict:
+    return judge.engine(rs.facts.get("docker_version"))
+
+
+@pytest.mark.rs("RS-DOCKER-02")
+def test_compose_v2(rs: Target) -> Verdict:
+    return judge.compose(rs.facts.get("docker_compose"), rs.thresholds["min_major"])
+
+
+@pytest.mark.rs("RS-DOCKER-03")
+def test_logs_rotate(rs: Target) -> Verdict:
+    return judge.log_rotation(rs.facts.get("daemon_json"), rs.thresholds["max_size"],
+                              rs.thresholds["max_file"])

@@ -1,0 +1,54 @@
+"""RS-PORT-*: the network matrix from each source host, free ports; RS-SINGLETON-01.
+
+Flows are probed on the source host itself (App. 2), so the firewalls between roles count.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rs_preflight.errors import PreflightError
+from rs_preflight.judges import ports as judge
+from rs_preflight.matrix import flows_for
+from rs_preflight.model import Target
+from rs_preflight.results import Verdict, error, skipped
+
+
+@pytest.mark.rs("RS-PORT-01")
+def test_network_matrix(rs: Target) -> Verdict:
+    assert rs.host is not None
+    flows = flows_for(rs.site, rs.host, rs.thresholds["flows"], rs.phase)
+    if not flows:
+        return skipped(f"no flow leaves {rs.host.name} ({', '.join(rs.host.roles)}) in phase "
+                       f"{rs.phase}")
+    return judge.flows(flows, rs.facts.get("flows"), float(rs.thresholds["timeout_s"]))
+
+
+@pytest.mark.rs("RS-PORT-02")
+def test_ports_free(rs: Target) -> Verdict:
+    assert rs.host is not None
+    table = rs.thresholds["ports"]
+    needed = sorted({p for role in rs.host.roles for p in table.get(role, ())})
+    return judge.ports_free(needed, rs.facts.get("listening"))
+
+
+@pytest.mark.rs("RS-SINGLETON-01")
+def test_singletons(rs: Target) -> Verdict:
+    names = rs.thresholds["singletons"]
+    running: dict[str, list[str]] = {n: [] for n in names}
+    unreachable = []
+    for host in (h for h in rs.site.hosts_with("job", "app", "realtime") if h.reachable):
+        try:
+            facts = rs.state.facts(host)
+            procs = facts.get("processes")
+            containers = facts.get("containers")
+        except PreflightError:
+            unreachable.append(host.name)
+            continue
+        for name in names:
+            count = sum(1 for comm, args in procs if name in comm or name in args.split(" ")[:3]
+                        for _ in [0]) + sum(1 for c in containers if name in c)
+            running[name] += [host.name] * count
+    if unreachable:
+        return error(f"cannot count singletons: {', '.join(unreachable)} unreachable")
+    return judge.singletons(names, running)

@@ -1,0 +1,51 @@
+"""Judges of the network matrix (RS-PORT-01), free ports (RS-PORT-02), singletons."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..matrix import Flow
+from ..results import Verdict, failed, passed
+
+
+def flows(flows: Sequence[Flow], probes: Mapping[int, Mapping[str, Any]], limit_s: float
+          ) -> Verdict:
+    """Every flow open; refused, filtered (timed out) or unreachable fails, saying which."""
+    bad: list[str] = []
+    good: list[str] = []
+    for i, flow in enumerate(flows):
+        probe = probes.get(i, {"state": "not probed", "ms": 0, "error": ""})
+        state = probe["state"]
+        detail = (f"filtered (no answer within {limit_s:g} s)" if state == "filtered" else
+                  f"{state} in {probe['ms']} ms" + (f": {probe['error']}" if probe.get("error")
+                                                      and state != "open" else ""))
+        (good if state == "open" else bad).append(f"{flow.describe()}: {detail}")
+    expected = "every flow open"
+    if bad:
+        return failed(f"{len(bad)} of {len(flows)} flows blocked: " + "; ".join(bad),
+                      expected, "; ".join(bad))
+    return passed(f"{len(good)} flows open: " + "; ".join(good), expected, "all open")
+
+
+def ports_free(needed: Sequence[int], listening: Mapping[int, str]) -> Verdict:
+    taken = [f"{p} (by {listening[p] or 'another process'})" for p in needed if p in listening]
+    expected = f"ports {', '.join(map(str, needed))} free"
+    if taken:
+        return failed(f"ports R-Service will listen on are taken: {', '.join(taken)}", expected,
+                      ", ".join(taken))
+    return passed(f"ports {', '.join(map(str, needed))} are free", expected, "free")
+
+
+def singletons(names: Sequence[str], running: Mapping[str, Sequence[str]]) -> Verdict:
+    """Each singleton runs on exactly one host (``running``: name → hosts it runs on)."""
+    problems = []
+    for name in names:
+        hosts = list(running.get(name, ()))
+        if len(hosts) != 1:
+            problems.append(f"{name} runs {len(hosts)} times"
+                            + (f" ({', '.join(hosts)})" if hosts else ""))
+    found = "; ".join(f"{n}: {', '.join(running.get(n, ())) or 'nowhere'}" for n in names)
+    if problems:
+        return failed("; ".join(problems), "each exactly once", found)
+    return passed(f"{', '.join(names)} run exactly once", "each exactly once", found)

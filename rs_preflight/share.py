@@ -1,0 +1,60 @@
+"""The shared-folder probe (RS-STORAGE-01) — one of rs-preflight's few active probes.
+
+One probe file, ``.rs-preflight-probe-<random>`` with random content, is written into the
+share on the first app/job host that has it; every other app and job host reads it back. The
+file is removed when the run ends — also when it is interrupted (the run's cleanup runs from
+``pytest_sessionfinish``, which pytest calls on KeyboardInterrupt, and ``rs-preflight`` turns
+SIGTERM into one). Nothing else in the share is touched: the name is new and unguessable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import testinfra.host
+
+from .errors import CheckError
+from .site import Host
+
+
+@dataclass
+class Probe:
+    writer: str
+    path: str
+    content: str
+
+
+class ShareProbe:
+    """Writes the probe once, lets hosts read it, removes it at the end."""
+
+    def __init__(self, share_path: str) -> None:
+        self.share_path = share_path.rstrip("/") or "/"
+        self.probe: Probe | None = None
+        self._writer_host: testinfra.host.Host | None = None
+
+    def write(self, host: Host, thost: testinfra.host.Host) -> Probe:
+        if self.probe is not None:
+            return self.probe
+        name = f".rs-preflight-probe-{secrets.token_hex(8)}"
+        path = f"{self.share_path}/{name}"
+        content = secrets.token_hex(16)
+        # noclobber (set -C): never overwrite a file we did not create
+        result = thost.run("umask 022; set -C; printf %s %s > %s", "%s", content, path)
+        if result.rc != 0:
+            raise CheckError(f"could not write the probe file {path} on {host.name}: "
+                             f"{result.stderr.strip()[:200]}")
+        self.probe = Probe(host.name, path, content)
+        self._writer_host = thost
+        return self.probe
+
+    def read(self, thost: testinfra.host.Host) -> str | None:
+        assert self.probe is not None
+        result = thost.run("cat %s", self.probe.path)
+        return result.stdout if result.rc == 0 else None
+
+    def cleanup(self) -> None:
+        """Remove the probe file (only it) from the share."""
+        if self.probe is not None and self._writer_host is not None:
+            self._writer_host.run("rm -f -- %s", self.probe.path)
+            self.probe = None
