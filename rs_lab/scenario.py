@@ -593,6 +593,9 @@ class LabSite:
     def _host_spec(self, plan: HostPlan, ntp: str | None) -> HostSpec:
         sc = self.scenario
         files = dict(plan.extra_files)
+        if "dns" in sc.parts:  # the site's resolver, as on a real host (never the machine's)
+            files["/etc/resolv.conf"] = (f"nameserver {addr4(sc.svc_index('dns'))}\n"
+                                         f"search {sc.domain}\n")
         if plan.persisted:
             files[SYSCTL_FILE] = "".join(f"{k} = {v}\n" for k, v in plan.persisted.items())
         if plan.daemon_json is not None and plan.lab_host:
