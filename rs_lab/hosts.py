@@ -63,6 +63,16 @@ class HostSpec:
     clock_offset_s: float = 0
     ntp_server: str | None = None
     services: list[str] = field(default_factory=list)  # "docker": start dockerd (vfs)
+    # files bound over kernel files after /proc and /sys are mounted, e.g.
+    # {"/sys/class/net/eth0/speed": "100"} (path inside the host → content)
+    kernel_files: dict[str, str] = field(default_factory=dict)
+    # symlinks in the upper layer (path inside → target), e.g. a Compose v2 CLI plugin from
+    # the machine's /opt (the machine's / is the lower layer, so its files are visible)
+    symlinks: dict[str, str] = field(default_factory=dict)
+    # (soft, hard) nofile of dockerd itself (lowering works; raising above 20000 cannot)
+    dockerd_nofile: tuple[int, int] | None = None
+    # long-running processes with these command names (a copy of sleep), e.g. "Xorg", "clacks"
+    processes: list[str] = field(default_factory=list)
 
     @property
     def os_id(self) -> str:
@@ -464,6 +474,15 @@ def _stage(spec: HostSpec, stage: Path, lab: HostLab) -> str:
     _write(stage, "/rs-lab/init.sh", _init_script(spec), 0o755)
     for path, content in spec.extra_files.items():
         _write(stage, path, content)
+    for n, (_path, content) in enumerate(sorted(spec.kernel_files.items())):
+        _write(stage, f"/rs-lab/facts/kernel/{n}", f"{content}\n")
+    for path, target in spec.symlinks.items():
+        link = stage / path.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+    for name in spec.processes:
+        _write(stage, f"/usr/local/lib/rs-lab/bin/{name}", Path("/bin/sleep").read_bytes(),
+               0o755)
     return f"{spec.name},{ns.ipv4},{ns.ipv6} {pub}"
 
 
@@ -480,9 +499,13 @@ def _init_script(spec: HostSpec) -> str:
     if "docker" in spec.services:
         # Debian's docker.io 20.10 inside a namespace host (LAB.md, "Docker"); flags, not
         # daemon.json, so the host's daemon.json stays what the test wrote (no overlap allowed).
-        lines.append("mkdir -p /var/log; /usr/sbin/dockerd --storage-driver=vfs --iptables=false"
-                     " --ip6tables=false --bridge=none --ip-masq=false"
+        limit = (f"prlimit --nofile={spec.dockerd_nofile[0]}:{spec.dockerd_nofile[1]} "
+                 if spec.dockerd_nofile else "")
+        lines.append(f"mkdir -p /var/log; {limit}/usr/sbin/dockerd --storage-driver=vfs"
+                     " --iptables=false --ip6tables=false --bridge=none --ip-masq=false"
                      " >/var/log/dockerd.log 2>&1 &")
+    for name in spec.processes:
+        lines.append(f"/usr/local/lib/rs-lab/bin/{shlex.quote(name)} infinity &")
     lines.append("exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config")
     return "\n".join(lines) + "\n"
 
@@ -529,6 +552,8 @@ def _setup_script(spec: HostSpec, hdir: Path) -> str:
         binds.append((f"{facts}/meminfo", "$R/proc/meminfo"))
     for key in spec.sysctls:
         binds.append((f"{facts}/sysctl/{key}", "$R/proc/sys/" + key.replace(".", "/")))
+    for n, (path, _content) in enumerate(sorted(spec.kernel_files.items())):
+        binds.append((f"{facts}/kernel/{n}", "$R" + path))
     out += [f'mount --bind "{src}" "{dst}"' for src, dst in binds]
     disks = sorted((m, s) for m, s in spec.disks.items() if m != "/")
     for n, (mountpoint, size) in enumerate(disks):
