@@ -18,6 +18,7 @@ the namespace's loopback). Nothing is relayed: only the lab domains are accepted
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -150,16 +151,12 @@ class MailServer:
         pids = [p.pid for p in self._procs]
         master = self.work / "spool" / "pid" / "master.pid"
         if master.exists():
-            try:
+            with contextlib.suppress(ValueError, IndexError):
                 pids.append(int(master.read_text().split()[0]))
-            except (ValueError, IndexError):
-                pass
         end_pids(pids, grace=5.0)
         for proc in self._procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
         self._procs.clear()
         if self._own_ns:
             self.ns.destroy()

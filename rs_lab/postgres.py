@@ -17,6 +17,7 @@ no CREATE anywhere), ``owner`` (no CREATEDB, owns ``spec.database``: may create 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -217,10 +218,8 @@ class PgInstance:
     def stop(self) -> None:
         """Fast shutdown (SIGINT: roll back sessions, no waiting for clients), then KILL."""
         if self.pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
             end_pids([self.pid], grace=5.0)
             self.pid = None
 
