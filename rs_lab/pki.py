@@ -141,7 +141,9 @@ def _new_key(key_type: str) -> PrivateKey:
 
 def _ca_cert(subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key: PrivateKey,
              path_length: int) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    # CAs predate the leaves they sign, as in real PKIs: an expired leaf (400 → 35 days ago)
+    # must have been valid under its issuer once, or its chain can never verify at any time.
+    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1000)
     return (x509.CertificateBuilder()
             .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
             .serial_number(x509.random_serial_number())

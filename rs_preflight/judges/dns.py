@@ -92,8 +92,11 @@ def all_resolve_to(results: Sequence[tuple[str, Sequence[Lookup]]], lb: Iterable
     """Several names at once: every failure is named; passed says how many were checked."""
     verdicts = [resolves_to(what, lookups, lb) for what, lookups in results]
     bad = [v for v in verdicts if v.outcome != "passed"]
+    if len(verdicts) == 1:
+        return verdicts[0]
     if not bad:
-        return passed(f"all {len(verdicts)} names resolve to the load balancer",
+        return passed(f"all {len(verdicts)} names resolve to the load balancer: "
+                      f"{', '.join(what for what, _ in results)}",
                       verdicts[0].expected if verdicts else None,
                       "; ".join(f"{w}: {v.found}" for (w, _), v in zip(results, verdicts,
                                                                        strict=True)))
