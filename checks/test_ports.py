@@ -32,6 +32,13 @@ def test_ports_free(rs: Target) -> Verdict:
     return judge.ports_free(needed, rs.facts.get("listening"))
 
 
+def _is(name: str, comm: str, args: str) -> bool:
+    """A process is ``name`` by its command name (the kernel keeps 15 characters) or by the
+    program it runs (first word of its command line, without the path)."""
+    program = args.split(" ", 1)[0].rsplit("/", 1)[-1]
+    return comm == name[:15] or program == name
+
+
 @pytest.mark.rs("RS-SINGLETON-01")
 def test_singletons(rs: Target) -> Verdict:
     names = rs.thresholds["singletons"]
@@ -46,8 +53,8 @@ def test_singletons(rs: Target) -> Verdict:
             unreachable.append(host.name)
             continue
         for name in names:
-            count = sum(1 for comm, args in procs if name in comm or name in args.split(" ")[:3]
-                        for _ in [0]) + sum(1 for c in containers if name in c)
+            count = sum(1 for comm, args in procs if _is(name, comm, args)) + \
+                sum(1 for c in containers if name in c)
             running[name] += [host.name] * count
     if unreachable:
         return error(f"cannot count singletons: {', '.join(unreachable)} unreachable")
