@@ -70,7 +70,6 @@ def other_ntp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NtpServer]:
 def lab(host_lab: HostLab, ntp_server: NtpServer, other_ntp: NtpServer
         ) -> Iterator[dict[str, LabHost]]:
     ntp = ntp_server.address4
-    db = addr4(DB)
     specs = [
         # the healthy site
         healthy("okapp70", 70, ntp, cpus=2, mem_gib=4, disks={"/": "30G"}),
