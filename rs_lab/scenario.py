@@ -213,7 +213,9 @@ class Scenario:
 
     def only(self, *parts: str) -> Scenario:
         """A copy that brings up only ``parts`` (see :data:`PARTS`); the site file stays whole.
-        Without ``hosts`` the hosts are listed ``ssh: false`` (nothing connects to them)."""
+        Without ``hosts`` the hosts are listed ``ssh: false`` (nothing connects to them).
+        Careful: rs-preflight probes every service the ``.env`` files name, up or not (see
+        :class:`Overlay`); fine for lab-side tests that never run the product."""
         unknown = set(parts) - PARTS
         if unknown:
             raise LabError(f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}")
@@ -263,7 +265,12 @@ class Scenario:
 @dataclass(frozen=True)
 class Overlay:
     """One way to break (or vary) a scenario. ``breaks``: the requirements it should fail
-    (on ``host`` when host-level); ``parts``: what a test must bring up to see it."""
+    (on ``host`` when host-level, else site-level); ``parts``: where the broken thing lives.
+
+    ``parts`` is informational: a site brought up with only some parts still names every
+    service in its ``.env`` files, and rs-preflight's one-round-trip fact gathering probes
+    them all (RS-PORT-01 flows) — connecting to addresses that are not up costs timeouts and
+    breaks the lab rule. Tests therefore bring up whole sites in another slot (about 5 s)."""
 
     apply: Callable[[Scenario, str | None], None]
     host: str | None = None
