@@ -92,6 +92,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.netns import (
+    BRIDGE,
     NET_INDEX,
     PREFIX,
     LabError,
@@ -998,6 +999,11 @@ def down_from_state(workdir: Path) -> list[str]:
     for slot in SLOTS:
         removed += sweep_slot(slot)
     removed += sweep_hosts()
+    # The bridge is shared by every lab of the prefix: remove it once nothing is attached.
+    if sh(["ip", "link", "show", BRIDGE], check=False).returncode == 0 and not sh(
+            ["ip", "-o", "link", "show", "master", BRIDGE], check=False).stdout.strip():
+        sh(["ip", "link", "del", BRIDGE], check=False)
+        removed.append(BRIDGE)
     if workdir.exists():
         subprocess.run(["umount", "-R", "-l", str(workdir)], capture_output=True, check=False)
         shutil.rmtree(workdir, ignore_errors=True)
