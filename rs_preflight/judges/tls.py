@@ -51,11 +51,11 @@ def verify_server(leaf: x509.Certificate, intermediates: Sequence[x509.Certifica
     if max_chain_depth is not None:
         builder = builder.max_chain_depth(max_chain_depth)
     try:
-        subject = subject_for(name)
+        verifier = builder.build_server_verifier(subject_for(name))
     except ValueError as exc:  # e.g. an underscore: not a DNS name the verifier accepts
         return f"{name!r} is not a valid peer name: {exc}"
     try:
-        builder.build_server_verifier(subject).verify(leaf, list(intermediates))
+        verifier.verify(leaf, list(intermediates))
     except VerificationError as exc:
         return str(exc)
     return None
@@ -90,7 +90,7 @@ def _throwaway() -> _Throwaway:
 def san_names(leaf: x509.Certificate) -> list[str]:
     try:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):  # ValueError: a malformed extension
         return []
     return [*san.get_values_for_type(x509.DNSName),
             *(str(a) for a in san.get_values_for_type(x509.IPAddress))]
@@ -106,6 +106,8 @@ def name_mismatch(leaf: x509.Certificate, name: str) -> str | None:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return "the certificate has no subjectAltName (the CN is not used for names)"
+    except ValueError as exc:
+        return f"the certificate's subjectAltName cannot be read: {exc}"
     t = _throwaway()
     now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())

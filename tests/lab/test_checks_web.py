@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rs_lab.dns import DnsServer, ZoneSpec
 from rs_lab.echo import EchoBackend
-from rs_lab.lb import Backend, HaproxyLb, LbSpec, NginxLb
+from rs_lab.lb import Backend, HaproxyLb, LbSpec, LoadBalancer, NginxLb
 from rs_lab.netns import GATEWAY4, Namespace, addr4, addr6
 from rs_lab.pki import Pki
 
@@ -49,7 +49,7 @@ IDS = ("RS-DNS-01", "RS-DNS-02", "RS-DNS-03", "RS-DNS-04", "RS-TLS-01", "RS-TLS-
 TRUSTED = f"{GATEWAY4.rsplit('.', 1)[0]}.0/24,{addr6(0)}/64"
 
 
-# -- the lab ---------------------------------------------------------------------------------------
+# -- the lab --------------------------------------------------------------------------------------
 
 @dataclass
 class WebLab:
@@ -62,7 +62,7 @@ class WebLab:
     liar: Any
     lb_ns: Namespace
     runs: int = 0
-    lb: NginxLb | HaproxyLb | None = field(default=None)
+    lb: LoadBalancer | None = field(default=None)
 
     @property
     def lb_addresses(self) -> list[str]:
@@ -80,9 +80,9 @@ class WebLab:
         spec = LbSpec(DOMAIN, app=[Backend(app.ipv4)], realtime=[Backend(self.realtime.ipv6)],
                       **toggles)
         self.runs += 1
-        self.lb = KINDS[kind](self.lb_ns, self.workdir / f"lb-{self.runs}-{kind}", spec,
-                              pki=self.pki)
-        self.lb.start()
+        lb = KINDS[kind](self.lb_ns, self.workdir / f"lb-{self.runs}-{kind}", spec, pki=self.pki)
+        lb.start()  # type: ignore[no-untyped-call]
+        self.lb = lb
 
     def stop_lb(self) -> None:
         if self.lb is not None:
@@ -100,17 +100,19 @@ def web_lab() -> Iterator[WebLab]:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         lb_ns = Namespace("pf-lb", IDX["lb"]).create()
         stack.callback(lb_ns.destroy)
-        backends = []
+        backends: list[Any] = []
         for name, body in (("app", None), ("realtime", None), ("liar", "I am a kettle")):
             kw = {"teapot_body": body} if body else {}
             svc = EchoBackend(IDX[name], workdir / name, name="app" if name == "liar" else name,
                               **kw)
             stack.callback(svc.stop)
             backends.append(svc.start())
-        lab = WebLab(workdir, pki, key, None, *backends, lb_ns)  # type: ignore[arg-type]
+        app, realtime, liar = backends
+        lab = WebLab(workdir, pki, key, None, app, realtime, liar, lb_ns)  # type: ignore[arg-type]
         dns = DnsServer(IDX["dns"], workdir / "dns", lab.zone())
         stack.callback(dns.stop)
-        lab.dns = dns.start()
+        dns.start()  # type: ignore[no-untyped-call]
+        lab.dns = dns
         stack.callback(lab.stop_lb)
         yield lab
     finally:
@@ -118,7 +120,7 @@ def web_lab() -> Iterator[WebLab]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-# -- running the product as a user does ------------------------------------------------------------
+# -- running the product as a user does -----------------------------------------------------------
 
 def write_site(folder: Path, lab: WebLab, *, phase: str = "post",
                settings: dict[str, str] | None = None) -> Path:
@@ -152,7 +154,8 @@ class Run:
     output: str
 
     def __getitem__(self, requirement: str) -> dict[str, Any]:
-        found = [r for r in self.doc["results"] if r["requirement"] == requirement]
+        found: list[dict[str, Any]] = [r for r in self.doc["results"]
+                                       if r["requirement"] == requirement]
         assert len(found) == 1, (requirement, self.output[-3000:])
         return found[0]
 
@@ -181,7 +184,7 @@ def assert_only(run: Run, failing: dict[str, str]) -> None:
             assert record["outcome"] == "passed", record
 
 
-# -- healthy ---------------------------------------------------------------------------------------
+# -- healthy --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_healthy_site_passes_everything(web_lab: WebLab, kind: str) -> None:
@@ -205,7 +208,7 @@ def test_pre_phase_runs_the_echo_checks_and_skips_health(web_lab: WebLab) -> Non
         assert run[rid]["outcome"] == "passed", run[rid]
 
 
-# -- broken DNS ------------------------------------------------------------------------------------
+# -- broken DNS -----------------------------------------------------------------------------------
 
 def test_broken_dns_fails_each_name_for_its_reason(web_lab: WebLab) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -240,7 +243,7 @@ def test_missing_spf_is_a_warning(web_lab: WebLab) -> None:
     assert run.code == 0 and run.doc["gate"] == "passed"
 
 
-# -- broken certificates and load balancers (both kinds) -------------------------------------------
+# -- broken certificates and load balancers (both kinds) ------------------------------------------
 
 VARIANTS: dict[str, tuple[dict[str, Any], dict[str, str], dict[str, str]]] = {
     # name: (LB toggles, failing requirement → text in its message, site settings)
@@ -281,7 +284,7 @@ def test_broken_variant_fails_for_its_reason(web_lab: WebLab, kind: str, variant
         assert run["RS-TLS-03"]["severity"] == "warning"
 
 
-# -- could not check -------------------------------------------------------------------------------
+# -- could not check ------------------------------------------------------------------------------
 
 def test_unreachable_lb_and_missing_resolvers_are_errors(web_lab: WebLab) -> None:
     web_lab.stop_lb()

@@ -1,0 +1,191 @@
+"""RS-DNS judges: truth tables, the RFC 7208 suite's record selection, DKIM keys as keys."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from rs_preflight.judges import dns as judge
+from rs_preflight.probes.dns import ERROR, NODATA, NXDOMAIN, OK, Lookup
+from rs_preflight.results import ERROR as ERR
+from rs_preflight.results import FAILED, PASSED
+
+ORACLES = Path(os.environ.get("RS_ORACLES", Path(__file__).parents[3] / "shared" / "oracles"))
+LB = ["192.0.2.10", "2001:db8::10"]
+
+
+def addrs(a: list[str] | str = (), aaaa: list[str] | str = ()) -> list[Lookup]:  # type: ignore[assignment]
+    def one(rdtype: str, values: list[str] | str) -> Lookup:
+        if isinstance(values, str):
+            return Lookup("n", rdtype, values, detail="timed out")
+        return Lookup("n", rdtype, OK, tuple(values)) if values else Lookup("n", rdtype, NODATA)
+    return [one("A", a), one("AAAA", aaaa)]
+
+
+@pytest.mark.parametrize(("lookups", "outcome", "text"), [
+    (addrs(["192.0.2.10"], ["2001:db8::10"]), PASSED, "resolves to the load balancer"),
+    (addrs(["192.0.2.10"]), PASSED, "192.0.2.10"),                       # no AAAA is fine
+    (addrs(aaaa=["2001:0db8:0000::0010"]), PASSED, "2001:db8::10"),      # compared as addresses
+    (addrs(["192.0.2.10", "198.51.100.7"]), FAILED, "198.51.100.7"),     # one of two elsewhere
+    (addrs(["192.0.2.10"], ["2001:db8::99"]), FAILED, "2001:db8::99"),   # AAAA elsewhere
+    (addrs(), FAILED, "does not resolve"),
+    ([Lookup("n", "A", NXDOMAIN), Lookup("n", "AAAA", NXDOMAIN)], FAILED, "does not resolve"),
+    (addrs(ERROR), ERR, "did not answer"),
+])
+def test_resolves_to(lookups: list[Lookup], outcome: str, text: str) -> None:
+    verdict = judge.resolves_to("api.rs.example.com", lookups, LB)
+    assert verdict.outcome == outcome
+    assert text in verdict.message or text in (verdict.found or "")
+    if outcome == FAILED:
+        assert verdict.expected and "192.0.2.10" in verdict.expected
+
+
+def test_several_names_name_each_failure() -> None:
+    verdict = judge.all_resolve_to([("io.d", addrs(["198.51.100.7"])),
+                                    ("api.d", addrs(["192.0.2.10"])),
+                                    ("graphql.d", addrs())], LB)
+    assert verdict.outcome == FAILED
+    assert "io.d" in verdict.message and "graphql.d" in verdict.message
+    assert "api.d" not in verdict.message
+
+
+def test_predetermined_names_defaults_and_overrides() -> None:
+    default = [n for n, _ in judge.predetermined_names({}, "rs.example.com")]
+    assert default == [f"{p}.rs.example.com" for p in ("api", "graphql", "oauth", "assets0",
+                                                       "assets1", "assets2", "assets3",
+                                                       "realtime", "io")]
+    custom = dict(judge.predetermined_names({
+        "ITRP_API_SUBDOMAIN": "rest", "ITRP_ASSETS_HOSTS": "static1, static2.cdn.example.com",
+        "FAYE_URL": "https://push.rs.example.com/faye", "ITRP_SHORT_URL_DOMAIN": "go.example.com",
+    }, "rs.example.com"))
+    assert custom["rest.rs.example.com"] == "ITRP_API_SUBDOMAIN"
+    assert "static1.rs.example.com" in custom and "static2.cdn.example.com" in custom
+    assert custom["push.rs.example.com"] == "host of FAYE_URL"
+    assert "go.example.com" in custom and "io.rs.example.com" not in custom
+    assert judge.realtime_name({"FAYE_URL": "https://Push.rs.example.com"}, "x") == \
+        "push.rs.example.com"
+
+
+# -- SPF: the openspf RFC 7208 suite's record selection -------------------------------------------
+
+def _spf_cases() -> list[Any]:
+    path = ORACLES / "rfc7208-spf-tests.yml"
+    if not path.exists():
+        return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"no oracle at {path}"))]
+    cases = []
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc["description"] not in ("Record lookup", "Selecting records"):
+            continue
+        for name, test in doc["tests"].items():
+            domain = test["mailfrom"].rsplit("@", 1)[1]
+            records = doc["zonedata"].get(domain, [])
+            if "TIMEOUT" in records:
+                continue
+            cases.append(pytest.param(_txt(records), test["result"], id=name))
+    return cases
+
+
+def _txt(records: list[Any]) -> list[str]:
+    """TXT strings of a suite zone entry: its TXT records, or (the suite's convention) its SPF
+    records when it has no TXT entry at all; multi-string records join with nothing between."""
+    def text(v: Any) -> str:
+        return "".join(v) if isinstance(v, list) else str(v)
+    txt = [r["TXT"] for r in records if isinstance(r, dict) and "TXT" in r]
+    if not txt:
+        txt = [r["SPF"] for r in records if isinstance(r, dict) and "SPF" in r]
+    return [text(t) for t in txt if t != "NONE"]
+
+
+@pytest.mark.parametrize(("txt", "result"), _spf_cases())
+def test_spf_record_selection_agrees_with_rfc7208_suite(txt: list[str], result: Any) -> None:
+    results = result if isinstance(result, list) else [result]
+    found = judge.spf_records(txt)
+    if "none" in results:
+        assert found == []
+    elif "permerror" in results:
+        assert len(found) > 1
+    else:
+        assert len(found) == 1
+    verdict = judge.spf_present("d", Lookup("d", "TXT", OK, tuple(txt)))
+    assert verdict.outcome == (PASSED if len(found) == 1 else FAILED)
+    if verdict.outcome == FAILED:
+        assert verdict.severity == "warning"
+
+
+# -- MX, DKIM -------------------------------------------------------------------------------------
+
+def test_mx() -> None:
+    assert judge.mx_present("d", Lookup("d", "MX", OK, ("mx.d",))).outcome == PASSED
+    missing = judge.mx_present("d", Lookup("d", "MX", NODATA))
+    assert missing.outcome == FAILED and missing.severity is None  # the blocker part
+
+
+def pem(key: Any) -> str:
+    return str(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption()).decode())
+
+
+def spki_b64(key: Any) -> str:
+    return base64.b64encode(key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
+    return (rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def txt(*values: str) -> Lookup:
+    return Lookup("s._domainkey.d", "TXT", OK, values)
+
+
+def test_dkim_same_key_passes_however_written(keys: Any) -> None:
+    mine, _ = keys
+    p = spki_b64(mine)
+    folded = " ".join(p[i:i + 60] for i in range(0, len(p), 60))  # whitespace in p= is legal
+    for record in (f"v=DKIM1; k=rsa; p={p}", f"p={folded};", f"k=rsa;p={p}; t=s"):
+        assert judge.dkim_matches("s._domainkey.d", txt(record), pem(mine)).outcome == PASSED
+    one_line = pem(mine).replace("\n", "\\n")  # a .env value on one line
+    assert judge.dkim_matches("s._domainkey.d", txt(f"p={p}"), one_line).outcome == PASSED
+
+
+def test_dkim_other_key_fails_without_showing_the_private_key(keys: Any) -> None:
+    mine, other = keys
+    verdict = judge.dkim_matches("s._domainkey.d", txt(f"v=DKIM1; k=rsa; p={spki_b64(other)}"),
+                                 pem(mine))
+    assert verdict.outcome == FAILED and "another key" in verdict.message
+    secret_body = pem(mine).splitlines()[1]
+    assert all(secret_body not in (s or "") for s in (verdict.message, verdict.expected,
+                                                       verdict.found))
+
+
+@pytest.mark.parametrize(("record", "text"), [
+    ("v=DKIM1; k=rsa; p=", "revoked"), ("v=DKIM1; p=!!notbase64", "does not hold a key"),
+    ("v=spf1 -all", "no DKIM key record"),
+])
+def test_dkim_broken_records(keys: Any, record: str, text: str) -> None:
+    verdict = judge.dkim_matches("s._domainkey.d", txt(record), pem(keys[0]))
+    assert verdict.outcome == FAILED and text in verdict.message
+
+
+def test_dkim_missing_record_and_bad_private_key(keys: Any) -> None:
+    gone = judge.dkim_matches("s._domainkey.d", Lookup("s._domainkey.d", "TXT", NXDOMAIN),
+                              pem(keys[0]))
+    assert gone.outcome == FAILED
+    assert judge.dkim_matches("x", txt("p=AAAA"), "not a key").outcome == ERR
+
+
+def test_dkim_ed25519_raw_key() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                        serialization.PublicFormat.Raw)
+    record = f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
+    assert judge.dkim_matches("s._domainkey.d", txt(record), pem(key)).outcome == PASSED
