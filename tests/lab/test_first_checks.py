@@ -148,3 +148,30 @@ def test_accept_new_trusts_an_unknown_key_loudly(tmp_path: Path, host_lab: HostL
     code, doc, _ = run(tmp_path, site)
     assert {r["outcome"] for r in doc["results"]} == {"passed"}
     assert code == 0
+
+
+HOSTILE = "/tmp/x'; touch /tmp/pwned1; echo \"$(touch /tmp/pwned2)\" `touch /tmp/pwned3`"
+
+
+def test_hostile_values_are_quoted_never_executed(tmp_path: Path, host_lab: HostLab,
+                                                   hosts: dict[str, LabHost]) -> None:
+    good = hosts["good31"]
+    site = tmp_path / "site.yaml"
+    site.write_text("\n".join([
+        "name: hostile", "ssh:", "  user: root", f"  identity_file: {host_lab.identity_file}",
+        f"  known_hosts: {host_lab.known_hosts}", "hosts:",
+        f"  good31: {{address: {good.address4}, roles: [app]}}",
+        "storage:", f"  path: {json.dumps(HOSTILE)}",
+        "settings:", f"  DB_WRITER_HOST: {json.dumps('db; touch /tmp/pwned4')}",
+        f"  ELASTICSEARCH_URLS: {json.dumps('http://$(touch /tmp/pwned5):9200')}",
+    ]) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site),
+                           "-k", "RS-STORAGE or RS-PORT-01"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    doc = json.loads((tmp_path / "rs-preflight-report" / "results.json").read_text())
+    records = {r["requirement"]: r for r in doc["results"]}
+    assert records["RS-STORAGE-01"]["outcome"] == "failed", proc.stdout
+    assert "does not exist" in records["RS-STORAGE-01"]["message"]
+    assert records["RS-PORT-01"]["outcome"] == "failed"  # the names do not resolve
+    assert good.run("ls /tmp").stdout.split().count("pwned1") == 0
+    assert not [f for f in good.run("ls /tmp").stdout.split() if f.startswith("pwned")]
