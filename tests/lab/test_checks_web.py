@@ -90,8 +90,20 @@ class WebLab:
             self.lb = None
 
 
+def sweep_own_namespaces() -> None:
+    """Remove this module's namespaces left by a run that was killed before its teardown
+    (only ours: the names carry our indices, and destroy ends their processes by PID)."""
+    own = [("pf-lb", IDX["lb"]), ("dns" + str(IDX["dns"]), IDX["dns"]),
+           *((f"echo{IDX[n]}", IDX[n]) for n in ("app", "realtime", "liar"))]
+    for short, index in own:
+        ns = Namespace(short, index)
+        if Path("/run/netns", ns.name).exists():
+            ns.destroy()
+
+
 @pytest.fixture(scope="module")
 def web_lab() -> Iterator[WebLab]:
+    sweep_own_namespaces()
     workdir = Path(tempfile.mkdtemp(prefix="rs-checks-web-"))
     workdir.chmod(0o711)  # named runs as bind and must traverse it
     stack = contextlib.ExitStack()
