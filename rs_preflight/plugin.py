@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write one JSON record per (check, host) to PATH")
     group.addoption("--rs-catalogue", metavar="FILE", type=Path, default=None,
                     help="requirements catalogue (default: R-Service's, shipped)")
+    group.addoption("--rs-mail-probe", choices=("auto", "on", "off"), default="auto",
+                    help="RS-MAIL-06 sends a probe mail and deletes it again: auto = in "
+                         "phase pre only (default), on = also in post, off = never")
 
 
 def pytest_configure(config: pytest.Config) -> None:
