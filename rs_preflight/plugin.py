@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .results import FAIL_ON
 from .runner import RS_KEY, Preflight
 
 PHASES = ("pre", "post")
@@ -19,6 +20,13 @@ PHASES = ("pre", "post")
 def _phase(value: str) -> str:
     if value not in PHASES:
         raise pytest.UsageError(f"--rs-phase must be one of {', '.join(PHASES)}, not {value!r}")
+    return value
+
+
+def _fail_on(value: str) -> str:
+    if value not in FAIL_ON:
+        raise pytest.UsageError(f"--rs-fail-on must be one of {', '.join(FAIL_ON)}, "
+                                f"not {value!r}")
     return value
 
 
@@ -36,12 +44,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rs-mail-probe", choices=("auto", "on", "off"), default="auto",
                     help="RS-MAIL-06 sends a probe mail and deletes it again: auto = in "
                          "phase pre only (default), on = also in post, off = never")
+    group.addoption("--rs-html", metavar="PATH", type=Path, default=None,
+                    help="write the self-contained HTML report to PATH")
+    group.addoption("--rs-junit", metavar="PATH", type=Path, default=None,
+                    help="write rs-preflight's JUnit XML (a suite per host, severities, "
+                         "waivers, warnings as skipped) to PATH")
+    group.addoption("--rs-waivers", metavar="FILE", type=Path, default=None,
+                    help="more waivers (YAML, the site's waivers: format), after the site's")
+    group.addoption("--rs-baseline", metavar="FILE", type=Path, default=None,
+                    help="results.json of an earlier run: report new, fixed, still failing")
+    group.addoption("--rs-fail-on", metavar="any|new", type=_fail_on, default="any",
+                    help="new: the gate fails only on failures new since --rs-baseline")
+    group.addoption("--rs-strict", action="store_true", default=False,
+                    help="failed warnings fail the gate too")
+    group.addoption("--rs-allow-errors", action="store_true", default=False,
+                    help="checks that could not run (errors) do not fail the gate")
+    from .bundle import plugin as bundle  # the support bundle: --rs-bundle and friends
+    bundle.add_options(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rs(*ids): the requirement IDs an rs-preflight check "
                                        "verifies (see `rs-preflight requirements`)")
     config.pluginmanager.register(Preflight(config), "rs-preflight")
+    from .bundle import plugin as bundle
+    bundle.configure(config)  # registers the bundle maker when --rs-bundle is given
 
 
 @pytest.fixture

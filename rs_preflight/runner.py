@@ -7,15 +7,18 @@ Outcome mapping (and why):
   it as an error (pytest has no call-phase error of its own);
 - *skipped* → ``pytest.skip`` with the reason; a failure covered by a valid waiver → xfail,
   recorded as *waived*.
-The exit status is the gate: 1 when a blocker failed or errored, else 0 (``README.md``).
+The exit status is the gate (``GatePolicy``): 1 when a blocker failed or errored — warnings too
+with ``--rs-strict``, errors not with ``--rs-allow-errors``, only regressions against
+``--rs-baseline`` with ``--rs-fail-on new`` — else 0 (``cli.py`` documents every code).
+The reports (JSON, HTML, JUnit) are rendered from one document (``report.finalize``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +28,16 @@ from . import __version__
 from .catalogue import Catalogue, Requirement, load_catalogue
 from .errors import CheckError, PreflightError, SiteError
 from .model import RunState, Target
-from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, Result, Verdict
-from .site import Site, default_site, load_site
+from .report import area_of, exit_code, finalize, write_reports
+from .report.baseline import BaselineError, load_baseline
+from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
+from .site import Site, Waiver, default_site, load_site
+from .waivers import load_waivers, waiver_report
 
 RS_KEY = pytest.StashKey["Preflight"]()
 TARGET_KEY = pytest.StashKey[tuple[Requirement, str | None]]()
 NO_HOST = "~no-host"
+EVIDENCE_MAX = 4000  # characters of evidence kept per result (head and tail)
 
 
 class CheckFailed(AssertionError):
@@ -52,6 +59,30 @@ class Preflight:
                 self._site = load_site(site_file, config.getoption("rs_phase"), self.catalogue)
             except SiteError as exc:
                 raise pytest.UsageError(f"invalid site description:\n{exc}") from exc
+        extra = self._load_waivers(config.getoption("rs_waivers"))
+        if extra:  # --rs-waivers FILE: after the site's own (the first covering waiver applies)
+            self._site = replace(self.site, waivers=self.site.waivers + extra)
+        self.policy = GatePolicy(strict=config.getoption("rs_strict"),
+                                 allow_errors=config.getoption("rs_allow_errors"),
+                                 fail_on=config.getoption("rs_fail_on"))
+        baseline_file = config.getoption("rs_baseline")
+        if self.policy.fail_on == "new" and baseline_file is None:
+            raise pytest.UsageError("--rs-fail-on new needs --rs-baseline FILE (the results.json "
+                                    "of the run to compare with)")
+        try:
+            self.baseline = load_baseline(baseline_file) if baseline_file else None
+        except BaselineError as exc:
+            raise pytest.UsageError(f"--rs-baseline: {exc}") from exc
+        self._doc: dict[str, Any] | None = None
+
+    def _load_waivers(self, path: Path | None) -> tuple[Waiver, ...]:
+        if path is None:
+            return ()
+        hosts = [h.name for h in self.site.hosts]
+        try:
+            return load_waivers(path, self.catalogue, hosts)
+        except SiteError as exc:
+            raise pytest.UsageError(f"invalid waivers file:\n{exc}") from exc
 
     # --- state ---------------------------------------------------------------------------
     @property
@@ -191,15 +222,43 @@ class Preflight:
             found=self.site.redactor(verdict.found) if verdict and verdict.found else None,
             remediation=req.remediation if outcome in (FAILED, ERROR, WAIVED) else "",
             guide_section=req.section, duration_s=round(duration, 4), title=req.title,
-            waiver=waiver.describe() if waiver and outcome == WAIVED else None)
+            waiver=waiver.describe() if waiver and outcome == WAIVED else None,
+            area=area_of(req.id),
+            evidence=_trim(self.site.redactor(verdict.evidence))
+            if verdict and verdict.evidence else None)
         self.state.results[item.nodeid] = result
         report.user_properties = [(k, result.severity if k == "severity" else v)
                                   for k, v in report.user_properties]
 
     # --- end of run ----------------------------------------------------------------------
+    def report_doc(self) -> dict[str, Any]:
+        """The run's document with the gate decided (built once, after the last check)."""
+        if self._doc is None:
+            self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
+            doc = build_doc(self.state, self.catalogue)
+            doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
+            baseline_file = self.config.getoption("rs_baseline")
+            self._doc = finalize(doc, self.policy, self.baseline,
+                                 str(baseline_file) if baseline_file else None)
+        return self._doc
+
+    def pytest_report_collectionfinish(self, config: pytest.Config,
+                                       items: list[pytest.Item]) -> str | None:
+        """Progress: say what is about to be checked, before the first fact is gathered."""
+        checks = [i for i in items if TARGET_KEY in i.stash]
+        if not checks:
+            return None
+        hosts = [h.name for h in self.site.hosts if h.reachable]
+        areas = sorted({area_of(i.stash[TARGET_KEY][0].id) for i in checks})
+        return (f"rs-preflight: {len(checks)} checks · site {self.site.name} · phase "
+                f"{self.site.phase} · areas {', '.join(areas)}\n"
+                f"rs-preflight: facts are gathered from {len(hosts)} host(s) in parallel at the "
+                f"first check ({', '.join(hosts)}); each check shows [REQUIREMENT@host] with -v")
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.state.results:
             return
+        doc = self.report_doc()
         write = terminalreporter.write_line
         terminalreporter.section("rs-preflight summary")
         write(f"site {self.site.name} · phase {self.site.phase} · profile {self.site.profile}")
@@ -210,12 +269,23 @@ class Preflight:
             parts = ", ".join(f"{counts[o]} {o}" for o in
                               (PASSED, FAILED, ERROR, WAIVED, SKIPPED) if counts[o])
             write(f"  {host:<24} {parts}")
-        blockers = [r for r in self.state.results.values() if r.gate_failure]
-        for r in blockers:
-            write(f"  BLOCKER {r.outcome.upper()} {r.requirement} on {r.host or 'site'}: "
-                  f"{r.message.splitlines()[0] if r.message else ''}")
-        write(f"gate: {'FAILED' if blockers else 'passed'} "
-              f"({len(blockers)} blocker(s) failed or could not be checked)")
+        gating = [r for r in doc["results"] if r["gating"]]
+        for r in gating:
+            write(f"  {r['severity'].upper()} {r['outcome'].upper()} {r['requirement']} on "
+                  f"{r['host'] or 'site'}: {r['message'].splitlines()[0] if r['message'] else ''}")
+        for w in doc["waivers"]:
+            if w["status"] != "active":
+                write(f"  waiver {w['status'].upper()}: {w['requirement']}"
+                      f"{' on ' + ','.join(w['hosts']) if w['hosts'] else ''} ({w['source']}): "
+                      f"{w['note']}")
+        if doc.get("baseline"):
+            b = doc["baseline"]
+            write(f"  baseline {b['file']}: {len(b['new'])} new, {len(b['fixed'])} fixed, "
+                  f"{len(b['still'])} still failing")
+            for k in b["new"]:
+                write(f"    NEW {k}")
+        write(f"gate: {'FAILED' if gating else 'passed'} ({len(gating)} result(s) fail the gate: "
+              f"{_policy_text(self.policy)})")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -225,18 +295,36 @@ class Preflight:
             if not self.state.results:
                 return
             self.state.finished = dt.datetime.now(dt.UTC)
-            path = self.config.getoption("rs_json")
-            if path is not None and not hasattr(self.config, "workerinput"):
-                write_json(path, self.state, self.catalogue)
+            if not hasattr(self.config, "workerinput"):
+                opt = self.config.getoption
+                write_reports(self.report_doc(), self.site.redactor, json_path=opt("rs_json"),
+                              html_path=opt("rs_html"), junit_path=opt("rs_junit"))
         finally:
             self.state.cleanup()  # active probes are undone even on interrupt or error
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            gate = any(r.gate_failure for r in self.state.results.values())
             only_checks = all(TARGET_KEY in i.stash for i in session.items)
-            if gate:
+            if exit_code(self.report_doc()):
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
             elif only_checks:
                 session.exitstatus = pytest.ExitCode.OK
+
+
+def _policy_text(policy: GatePolicy) -> str:
+    parts = ["blockers failed or could not be checked"]
+    if policy.strict:
+        parts.append("warnings too (--strict)")
+    if policy.allow_errors:
+        parts.append("errors allowed")
+    if policy.fail_on == "new":
+        parts.append("new since the baseline only")
+    return "; ".join(parts)
+
+
+def _trim(text: str) -> str:
+    if len(text) <= EVIDENCE_MAX:
+        return text
+    half = EVIDENCE_MAX // 2
+    return f"{text[:half]}\n… ({len(text) - EVIDENCE_MAX} characters left out) …\n{text[-half:]}"
 
 
 VERDICT_KEY = pytest.StashKey[Verdict]()
@@ -258,10 +346,10 @@ def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str,
     return ERROR, f"the check itself crashed: {type(exc).__name__}: {exc}"
 
 
-def write_json(path: Path, state: RunState, catalogue: Catalogue) -> None:
-    """The JSON report: run metadata plus one record per (check, host)."""
+def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:
+    """The JSON report before the gate: run metadata plus one record per (check, host)."""
     site = state.site
-    doc = {
+    return {
         "tool": "rs-preflight", "version": __version__, "catalogue": catalogue.product,
         "site": site.name, "site_file": str(site.file) if site.file else None,
         "phase": site.phase, "profile": site.profile,
@@ -274,6 +362,11 @@ def write_json(path: Path, state: RunState, catalogue: Catalogue) -> None:
                   for name, f in state.gathered().items()},
         "results": [r.to_dict() for r in state.results.values()],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(site.redactor(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n",
-                    encoding="utf-8")
+
+
+def write_json(path: Path, state: RunState, catalogue: Catalogue,
+               policy: GatePolicy | None = None) -> None:
+    """The JSON report of a run (the plugin writes it with ``report.write_reports``)."""
+    doc = finalize(build_doc(state, catalogue), policy or GatePolicy())
+    doc["waivers"] = waiver_report(state.site.waivers, doc["results"], dt.date.today())
+    write_reports(doc, state.site.redactor, json_path=path)

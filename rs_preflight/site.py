@@ -70,6 +70,7 @@ class Waiver:
     expires: dt.date
     hosts: tuple[str, ...] = ()
     by: str | None = None
+    source: str = ""  # file:line it was written on (for auditors)
 
     def covers(self, requirement: str, host: str | None) -> bool:
         return requirement == self.requirement and (not self.hosts or host in self.hosts)
@@ -358,7 +359,8 @@ class _Builder:
                                                           f"no host named {host!r} in the site"))
             out.append(Waiver(requirement=raw["requirement"], reason=raw["reason"],
                               expires=dt.date.fromisoformat(raw["expires"]),
-                              hosts=tuple(raw.get("hosts", ())), by=raw.get("by")))
+                              hosts=tuple(raw.get("hosts", ())), by=raw.get("by"),
+                              source=f"{self.path}:{self.doc.line_of(('waivers', i))}"))
         return tuple(out)
 
 

@@ -1,0 +1,125 @@
+"""JUnit XML from the JSON results: one ``<testsuite>`` per host, one ``<testcase>`` per
+(check, host), valid against the JUnit schema of Jenkins' xUnit plugin (``junit-10.xsd``, the
+one pytest's xunit2 output is tested against; vendored in ``tests/data``) and read by GitLab.
+
+How each outcome is written (``gating`` comes from the gate policy, ``report.finalize``):
+
+==========================================  ==============================================
+result                                      JUnit
+==========================================  ==============================================
+passed                                      ``<testcase>``
+failed, fails the gate (a blocker; a        ``<failure type="blocker|warning">``
+warning with ``--strict``)
+error (could not check), fails the gate     ``<error type="could-not-check">``
+failed/error that does not fail the gate    ``<skipped type="warning|info|allowed-error|
+(a warning, ``--allow-errors``, a known     known-failure">`` whose message starts with
+failure with ``--fail-on new``)             ``WARNING``, …: visible, counted, not red
+waived                                      ``<skipped type="waived">`` with who/until/why
+skipped (does not apply)                    ``<skipped type="not-applicable">``
+==========================================  ==============================================
+
+The schema has no ``<properties>`` inside a ``<testcase>`` (pytest's xunit2 drops them for the
+same reason), so each suite's ``<properties>`` carry the run and the host (site, phase,
+profile, host, roles, gate) and each case's ``<system-out>`` carries its own as ``key: value``
+lines (requirement, host, roles, severity, phase, guide_section, outcome, waiver, baseline) —
+GitLab and Jenkins show both on the case's page.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
+
+from ..results import ERROR, FAILED, SKIPPED, WAIVED
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+CASE_FIELDS = ("requirement", "host", "roles", "severity", "phase", "guide_section", "outcome",
+               "waiver", "baseline", "gate_note")
+
+
+def _text(value: object) -> str:
+    return _INVALID_XML.sub("?", "" if value is None else str(value))
+
+
+def _case_name(r: Mapping[str, Any]) -> str:
+    where = f"@{r['host']}" if r.get("host") else ""
+    return f"{r['requirement']}{where}: {r.get('title') or r['id']}"
+
+
+def _details(r: Mapping[str, Any]) -> str:
+    lines = [r.get("message") or ""]
+    for label in ("expected", "found", "evidence"):
+        if r.get(label):
+            lines.append(f"{label}: {r[label]}")
+    if r.get("remediation"):
+        lines.append(f"remediation (guide §{r.get('guide_section')}): {r['remediation']}")
+    return "\n".join(lines)
+
+
+def _status(r: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(element, type, message prefix) of a non-passing case, or None for a plain pass."""
+    outcome = r["outcome"]
+    if outcome in (FAILED, ERROR) and r.get("gating"):
+        return (("failure", r["severity"], "") if outcome == FAILED
+                else ("error", "could-not-check", "could not check: "))
+    if outcome in (FAILED, ERROR):
+        note, kind = r.get("gate_note") or "", r.get("gate_kind") or r["severity"]
+        what = "FAILED" if outcome == FAILED else "COULD NOT CHECK"
+        return "skipped", kind, f"{kind.upper()} ({what}, {note}): "
+    if outcome == WAIVED:
+        return "skipped", "waived", f"WAIVED ({r.get('waiver') or 'waiver'}): "
+    if outcome == SKIPPED:
+        return "skipped", "not-applicable", ""
+    return None
+
+
+def _suite(doc: Mapping[str, Any], host: str, records: list[Mapping[str, Any]]) -> ET.Element:
+    counts = {"failure": 0, "error": 0, "skipped": 0}
+    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} {host}",
+                       hostname=host, package="rs-preflight")
+    props = ET.SubElement(suite, "properties")
+    roles: list[str] = next((r["roles"] for r in records if r.get("roles")), [])
+    for name, value in (("site", doc.get("site")), ("phase", doc.get("phase")),
+                        ("profile", doc.get("profile")), ("host", host),
+                        ("roles", ",".join(roles or [])), ("gate", doc.get("gate")),
+                        ("version", doc.get("version"))):
+        ET.SubElement(props, "property", name=name, value=_text(value))
+    for r in records:
+        case = ET.SubElement(suite, "testcase", classname=f"{host}.{r.get('area') or 'rs'}",
+                             name=_text(_case_name(r)), time=f"{r.get('duration_s') or 0:.3f}")
+        status = _status(r)
+        if status is not None:
+            element, kind, prefix = status
+            counts[element] += 1
+            first = (r.get("message") or "").splitlines()[0] if r.get("message") else ""
+            node = ET.SubElement(case, element, type=kind, message=_text(prefix + first))
+            node.text = _text(_details(r))
+        out = ET.SubElement(case, "system-out")
+        out.text = _text("\n".join(
+            f"{k}: {','.join(r[k]) if isinstance(r.get(k), list) else r.get(k)}"
+            for k in CASE_FIELDS if r.get(k) not in (None, "", [])))
+    suite.set("tests", str(len(records)))
+    suite.set("failures", str(counts["failure"]))
+    suite.set("errors", str(counts["error"]))
+    suite.set("skipped", str(counts["skipped"]))
+    suite.set("time", f"{sum(r.get('duration_s') or 0 for r in records):.3f}")
+    if doc.get("start"):
+        suite.set("timestamp", str(doc["start"]))
+    return suite
+
+
+def render_junit(doc: Mapping[str, Any]) -> str:
+    """The JUnit XML of a finalized results document (pure: same input, same text)."""
+    by_host: dict[str, list[Mapping[str, Any]]] = {}
+    for r in doc.get("results", []):
+        by_host.setdefault(r.get("host") or "site", []).append(r)
+    root = ET.Element("testsuites", name="rs-preflight")
+    suites = [_suite(doc, host, records) for host, records in sorted(by_host.items())]
+    for attr in ("tests", "failures", "errors"):
+        root.set(attr, str(sum(int(s.get(attr) or 0) for s in suites)))
+    root.set("time", f"{sum(float(s.get('time') or 0) for s in suites):.3f}")
+    root.extend(suites)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, "unicode") + "\n"
