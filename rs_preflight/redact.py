@@ -43,3 +43,8 @@ class Redactor:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    @property
+    def values(self) -> frozenset[str]:
+        """The registered secret values (the bundle's rules and self-scan read them)."""
+        return frozenset(self._values)

@@ -1,0 +1,168 @@
+"""Collecting from every host in parallel: one round trip each, a host down is one reason.
+
+>>> hosts = collect_site(site, catalogue, limits)      # {name: HostCollection}
+>>> hosts["app1"].status, len(hosts["app1"].frames)
+('collected', 41)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..access import Connections
+from ..catalogue import Catalogue
+from ..errors import PreflightError
+from ..facts import SECTIONS, Context, FactUnavailable
+from ..site import Host, Site
+from . import items as it
+
+PARALLEL_HOSTS = 16
+DOCKER_REQUIREMENT = "RS-DOCKER-01"  # its roles are the hosts that run Docker
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps and timeouts (defaults documented in README, "Support bundle")."""
+
+    item_timeout: float = 15.0
+    host_timeout: float = 180.0
+    max_item_bytes: int = 4 * 1024 * 1024
+    max_host_bytes: int = 32 * 1024 * 1024
+    log_lines: int = 2000
+    max_containers: int = 64
+    since: str = "-24h"
+
+
+@dataclass
+class HostCollection:
+    host: str
+    roles: tuple[str, ...]
+    status: str                      # collected | partial | unreachable | skipped
+    reason: str | None = None
+    frames: list[it.Frame] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    missing: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    round_trips: int = 0
+
+
+def docker_roles(catalogue: Catalogue) -> set[str]:
+    req = catalogue.get(DOCKER_REQUIREMENT)
+    return set(req.roles) if req is not None else {"app", "job", "realtime", "search"}
+
+
+def collect_site(site: Site, catalogue: Catalogue, limits: Limits) -> dict[str, HostCollection]:
+    """Every host's items; never raises for a host."""
+    # ssh.command_timeout bounds one command; the bundle's one command is the host's script,
+    # which ends itself at host_timeout on the host: allow that, plus the way back.
+    ssh = dataclasses.replace(site.ssh, command_timeout=limits.host_timeout + 30)
+    connections = Connections(dataclasses.replace(site, ssh=ssh))
+    droles = docker_roles(catalogue)
+    try:
+        hosts = list(site.hosts)
+        workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            done = pool.map(lambda h: collect_host(connections, site, h, catalogue, limits,
+                                                   droles), hosts)
+            return {h.name: got for h, got in zip(hosts, done, strict=True)}
+    finally:
+        connections.close()
+
+
+def collect_host(connections: Connections, site: Site, host: Host, catalogue: Catalogue,
+                 limits: Limits, droles: set[str]) -> HostCollection:
+    out = HostCollection(host.name, host.roles, "collected")
+    if not host.reachable:
+        out.status, out.reason = "skipped", "checked over the network only (ssh: false)"
+        return out
+    docker = bool(droles & set(host.roles))
+    marker = f"@@rs-bundle-{secrets.token_hex(6)}@@"
+    script = it.build_script(marker, it.static_items(limits.since), it.FACTS,
+                             ctx=Context(site, host, catalogue),
+                             item_timeout=limits.item_timeout,
+                             max_item_bytes=limits.max_item_bytes, log_lines=limits.log_lines,
+                             max_containers=limits.max_containers, docker=docker)
+    started = time.monotonic()
+    try:
+        thost = connections.get(host)
+        result = thost.run("sh -c %s", it.wrap(script, limits.host_timeout,
+                                                limits.max_host_bytes))
+    except PreflightError as exc:
+        out.status, out.reason = "unreachable", str(exc)
+        return out
+    except Exception as exc:  # a backend's own error: this host only, said plainly
+        out.status, out.reason = "unreachable", f"{type(exc).__name__}: {exc}"
+        return out
+    finally:
+        out.seconds = round(time.monotonic() - started, 3)
+    out.round_trips = 1
+    frames = it.parse(result.stdout_bytes, marker, limits.max_item_bytes)
+    sources = {i.path: i.shown for i in it.static_items(limits.since)}
+    for frame in frames:
+        frame.source = frame.source or sources.get(frame.path, "")
+    _sort(out, frames, limits)
+    _expected(out, frames, docker, limits)
+    return out
+
+
+def _sort(out: HostCollection, frames: list[it.Frame], limits: Limits) -> None:
+    """Facts into ``facts``, items into ``frames``, what is missing (and why) into ``missing``."""
+    for frame in frames:
+        text = frame.data.decode("utf-8", errors="replace")
+        if frame.path.startswith("@fact/"):
+            _fact(out, frame.path[6:], frame.rc, text)
+            continue
+        if frame.path == "containers/more.txt":
+            out.missing.append({"item": "containers/", "reason": f"more than "
+                                f"{limits.max_containers} containers: the rest were not read"})
+            continue
+        reason = _missing_reason(frame, text, limits)
+        if reason is not None:
+            out.missing.append({"item": frame.path, "reason": reason})
+        if frame.rc not in (it.NOT_FOUND, it.ABSENT):
+            out.frames.append(frame)
+
+
+def _missing_reason(frame: it.Frame, text: str, limits: Limits) -> str | None:
+    if frame.rc == it.NOT_FOUND:
+        return f"not available: {(text.strip().splitlines() or ['command not found'])[-1]}"
+    if frame.rc == it.ABSENT:
+        return f"not present: {frame.source or frame.path} does not exist"
+    if frame.rc in it.TIMED_OUT:
+        return (text.strip() if text.startswith("skipped:") else
+                f"timed out after {limits.item_timeout:g}s (item timeout); partial output kept")
+    if frame.rc is None:
+        return "incomplete: the host's time or size budget ran out during this item"
+    return None
+
+
+def _fact(out: HostCollection, name: str, rc: int | None, text: str) -> None:
+    if rc is None:
+        out.facts[name] = {"error": "incomplete"}
+        return
+    try:
+        out.facts[name] = json.loads(json.dumps(SECTIONS[name].parse(rc, text), default=str))
+    except FactUnavailable as exc:
+        out.facts[name] = {"error": str(exc)}
+    except (ValueError, KeyError, IndexError) as exc:
+        out.facts[name] = {"error": f"unexpected output ({exc})"}
+
+
+def _expected(out: HostCollection, frames: list[it.Frame], docker: bool, limits: Limits
+              ) -> None:
+    """Items that never came back (the host's size cap or time budget): said, by name."""
+    seen = {f.path for f in frames}
+    wanted = [i.path for i in it.static_items(limits.since) if docker or not i.docker]
+    lost = [p for p in wanted if p not in seen]
+    for path in lost:
+        out.missing.append({"item": path, "reason": "not collected: the host's time budget "
+                            f"({limits.host_timeout:g}s) or size cap "
+                            f"({limits.max_host_bytes} bytes) ran out before it"})
+    if lost or any(f.rc is None for f in frames):
+        out.status = "partial"
