@@ -83,6 +83,11 @@ def _build(node: yaml.Node, path: Path_, loader: yaml.SafeLoader, doc: SourceDoc
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), loader, doc) for i, item in enumerate(node.value)]
-    value = loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+    except ValueError as exc:  # e.g. 2030-13-01 resolves as a date PyYAML cannot build
+        doc.problems.append(Problem(doc.file, node.start_mark.line + 1, dotted(path),
+                                    f"invalid value {node.value!r}: {exc}"))
+        return node.value
     # Dates stay text: the schema checks their format, the model parses them.
     return value.isoformat() if isinstance(value, dt.date) else value
