@@ -10,6 +10,7 @@ the test's tmp folder as an artefact.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -46,7 +47,7 @@ class Chromium:
             os.dup2(to_browser_r, 3)
             os.dup2(from_browser_w, 4)
 
-        self.proc = subprocess.Popen(  # noqa: S603 - a fixed binary and fixed flags
+        self.proc = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             preexec_fn=fds, close_fds=False)
@@ -100,10 +101,8 @@ class Chromium:
         return got["result"].get("value")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, OSError):
             self.send("Browser.close")
-        except (RuntimeError, OSError):
-            pass
         try:
             self.proc.wait(timeout=WAIT_S)
         except subprocess.TimeoutExpired:
