@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ class RunState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _share: ShareProbe | None = None
+    _cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def create(cls, site: Site, catalogue: Catalogue) -> RunState:
@@ -103,9 +105,21 @@ class RunState:
             self._share = ShareProbe(self.site.storage_path)
         return self._share
 
+    def on_cleanup(self, undo: Callable[[], None]) -> None:
+        """Have ``cleanup`` call ``undo`` (an active probe's own undo step, e.g. the header
+        probe's listeners); last registered, first called; each at most once."""
+        self._cleanups.append(undo)
+
     def cleanup(self) -> None:
         """Undo the run's active probes, then close connections. Safe to call twice."""
         try:
+            while self._cleanups:
+                undo = self._cleanups.pop()
+                try:
+                    undo()
+                except Exception as exc:  # one probe's undo must not stop the others'
+                    logging.getLogger("rs_preflight").warning("cleanup: %s: %s",
+                                                              type(exc).__name__, exc)
             if self._share is not None:
                 self._share.cleanup()
         finally:
