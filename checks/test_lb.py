@@ -4,26 +4,45 @@ Glue only. One request per (name, load-balancer address) to the header-echo path
 RS-LB-01/02/03/06 for the run (:func:`lb_seen`); the echo backend answers with what arrived
 (``{"headers": [[name, value], …], "client": [address, port]}``). Names: the domain, a fresh
 random tenant and every predetermined name. Judged by :mod:`rs_preflight.judges.lb`.
+
+Phase *pre*: nothing answers behind the load balancer yet, so rs-preflight's own header-echo
+listener runs on each app and realtime host (:mod:`rs_preflight.header_probe`, started by the
+first LB check that needs it, stopped after the last one and by the run's cleanup); only its
+answers count (they carry the run's token). Phase *post* is read-only and starts nothing:
+R-Service answers behind the load balancer and does not echo what it receives, so
+RS-LB-01/02/03/06 are skipped ("the header probe runs before installation") unless what answers
+is a header echo; RS-LB-04 and RS-LB-05 talk to R-Service itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from rs_preflight import names
+from rs_preflight.header_probe import HeaderProbe
 from rs_preflight.judges import lb as judge
 from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
 from rs_preflight.probes import ProbeError, Unreachable, http, web_names
 from rs_preflight.probes import dns as dns_probe
-from rs_preflight.results import Verdict, error
+from rs_preflight.results import Verdict, error, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
 NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "
             "the backend's view of the headers can only be read through an echo listener")
+NOT_OURS = ("what answered behind the load balancer is not rs-preflight's header probe "
+            "(status {status}): the load balancer sends this name to a backend that is not an "
+            "app/realtime host of the site, or refuses the probe (a load balancer that verifies "
+            "its backends' certificates refuses the probe's self-signed one)")
+AFTER_INSTALL = ("the header probe runs before installation (phase pre, with rs-preflight's own "
+                 "listener on the backends): R-Service answers behind the load balancer now and "
+                 "does not echo what it receives (status {status})")
+GATEWAY = (502, 503, 504)  # the LB has no live backend (yet): retried while the probe settles
+RETRY_S = 0.25
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +54,25 @@ def lb_seen() -> Seen:
 @pytest.fixture(scope="session")
 def lb_tenant_label() -> str:
     return dns_probe.random_label()
+
+
+@pytest.fixture(scope="module")
+def lb_listener() -> Iterator[HeaderProbe]:
+    """The header-echo listener on the backends (phase pre): started on first use, stopped
+    after this module's last check (and by the run's cleanup if the run is interrupted)."""
+    probe = HeaderProbe()
+    try:
+        yield probe
+    finally:
+        probe.stop()
+
+
+def _listen(rs: Target, probe: HeaderProbe) -> Verdict | None:
+    """Phase pre: our listener on every backend host, or the error saying why not."""
+    if rs.phase != "pre":
+        return None
+    problems = probe.ensure(rs.site, rs.state.connections.get, rs.state.on_cleanup)
+    return error("; ".join(problems)) if problems else None
 
 
 def _timeout(rs: Target) -> float:
@@ -55,12 +93,18 @@ def _addresses(rs: Target, name: str) -> list[str]:
     return list(rs.site.lb_addresses) or names.addresses(rs.site, name)
 
 
-def _echoes(rs: Target, seen: Seen, tenant: str
+def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe
             ) -> list[tuple[str, str, http.Echo]] | Verdict:
-    """(name, address, what the backend saw) for every name and address, or an error."""
+    """(name, address, what the backend saw) for every name and address, or an error (or, in
+    phase post when no header echo answers, a skip)."""
     domain = _domain(rs)
+    not_listening = _listen(rs, probe)
+    if not_listening is not None:
+        return not_listening
+    ours_only = rs.phase == "pre" and not probe.foreign_ok
     out: list[tuple[str, str, http.Echo]] = []
     failures: list[str] = []
+    statuses: list[int] = []
     for name in web_names(_settings(rs), domain, tenant):
         addresses = _addresses(rs, name)
         if not addresses:
@@ -68,37 +112,46 @@ def _echoes(rs: Target, seen: Seen, tenant: str
                             f"does not resolve at the site's resolvers")
         for address in addresses:
             if (name, address) not in seen:
-                seen[(name, address)] = _fetch(rs, seen, address, name)
+                seen[(name, address)] = _fetch(rs, seen, address, name, probe)
             got = seen[(name, address)]
             if isinstance(got, ProbeError):
                 failures.append(str(got))
                 continue
             echo = http.echo(got)
-            if echo is None:
-                failures.append(f"{name} @ {address}: " + NOT_ECHO.format(status=got.status))
+            if echo is None or (ours_only and echo.probe != probe.token):
+                statuses.append(got.status)
+                text = NOT_OURS if ours_only else NOT_ECHO
+                failures.append(f"{name} @ {address}: " + text.format(status=got.status))
             else:
                 out.append((name, address, echo))
+    if rs.phase == "post" and statuses and not out and len(statuses) == len(failures):
+        return skipped(AFTER_INSTALL.format(status="/".join(map(str, sorted(set(statuses))))))
     if failures:
         return error("; ".join(dict.fromkeys(failures)))
     return out
 
 
-def _fetch(rs: Target, seen: Seen, address: str, name: str) -> http.Answer | ProbeError:
+def _fetch(rs: Target, seen: Seen, address: str, name: str, probe: HeaderProbe
+           ) -> http.Answer | ProbeError:
     dead = next((e for (_, a), e in seen.items()
                  if a == address and isinstance(e, Unreachable)), None)
     if dead is not None:
         return dead
     port = rs.site.tls_port
     url = f"https://{name}{'' if port == 443 else f':{port}'}{http.ECHO_PATH}"
-    try:
-        return http.get(address, url, timeout=_timeout(rs))
-    except ProbeError as exc:
-        return exc
+    while True:
+        try:
+            answer = http.get(address, url, timeout=_timeout(rs))
+        except ProbeError as exc:
+            return exc
+        if answer.status not in GATEWAY or not probe.settling():
+            return answer
+        time.sleep(RETRY_S)  # the LB still takes the backend for down: it was, until just now
 
 
-def _each(rs: Target, seen: Seen, tenant: str, what: str,
+def _each(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe, what: str,
           judge_one: Callable[[str, str, http.Echo], Verdict]) -> Verdict:
-    got = _echoes(rs, seen, tenant)
+    got = _echoes(rs, seen, tenant, probe)
     if isinstance(got, Verdict):
         return got
     return summarize(what, [(f"{name} @ {address}", judge_one(name, address, echo))
@@ -106,21 +159,24 @@ def _each(rs: Target, seen: Seen, tenant: str, what: str,
 
 
 @pytest.mark.rs("RS-LB-01")
-def test_host_kept(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, "Host header",
+def test_host_kept(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+                   lb_listener: HeaderProbe) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "Host header",
                  lambda name, _, echo: judge.host_kept(name, echo))
 
 
 @pytest.mark.rs("RS-LB-02")
-def test_forwarded_for(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, "X-Forwarded-For",
+def test_forwarded_for(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+                       lb_listener: HeaderProbe) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "X-Forwarded-For",
                  lambda _, address, echo: judge.forwarded_for(http.source_address(address),
                                                               echo))
 
 
 @pytest.mark.rs("RS-LB-03")
-def test_forwarded_proto(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, "X-Forwarded-Proto",
+def test_forwarded_proto(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+                         lb_listener: HeaderProbe) -> Verdict:
+    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "X-Forwarded-Proto",
                  lambda _, __, echo: judge.forwarded_proto(echo))
 
 
@@ -159,8 +215,11 @@ def test_health_checks(rs: Target) -> Verdict:
 
 
 @pytest.mark.rs("RS-LB-05")
-def test_websocket(rs: Target) -> Verdict:
+def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
     name = realtime_name(_settings(rs), _domain(rs))
+    not_listening = _listen(rs, lb_listener)
+    if not_listening is not None:
+        return not_listening
     addresses = _addresses(rs, name)
     if not addresses:
         return error(f"no load_balancer.addresses in the site and {name} does not resolve at "
@@ -170,6 +229,10 @@ def test_websocket(rs: Target) -> Verdict:
         try:
             upgrade = http.websocket(address, name, port=rs.site.tls_port,
                                      timeout=_timeout(rs))
+            while upgrade.status in GATEWAY and lb_listener.settling():
+                time.sleep(RETRY_S)
+                upgrade = http.websocket(address, name, port=rs.site.tls_port,
+                                         timeout=_timeout(rs))
             verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
         except ProbeError as exc:
             verdicts.append((f"{name} @ {address}", error(str(exc))))
@@ -177,8 +240,9 @@ def test_websocket(rs: Target) -> Verdict:
 
 
 @pytest.mark.rs("RS-LB-06")
-def test_trusted_proxies(rs: Target, lb_seen: Seen, lb_tenant_label: str) -> Verdict:
-    got = _echoes(rs, lb_seen, lb_tenant_label)
+def test_trusted_proxies(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+                         lb_listener: HeaderProbe) -> Verdict:
+    got = _echoes(rs, lb_seen, lb_tenant_label, lb_listener)
     if isinstance(got, Verdict):
         return got
     trusted = rs.site.settings.get("ITRP_TRUSTED_PROXIES", role="app")

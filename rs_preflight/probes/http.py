@@ -84,10 +84,12 @@ class Answer:
 
 @dataclass(frozen=True)
 class Echo:
-    """What a header-echo backend says it received: headers in order, and the peer address."""
+    """What a header-echo backend says it received: headers in order, and the peer address;
+    ``probe`` is the run's token when rs-preflight's own listener answered (else empty)."""
 
     headers: tuple[tuple[str, str], ...]
     client: str
+    probe: str = ""
 
     def values(self, header: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == header.lower()]
@@ -124,9 +126,10 @@ def echo(answer: Answer) -> Echo | None:
         doc = json.loads(answer.body)
         pairs = tuple((str(k), str(v)) for k, v in doc["headers"])
         client = str(doc["client"][0])
-    except (ValueError, KeyError, IndexError, TypeError):
+        probe = str(doc.get("probe") or "")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None
-    return Echo(pairs, client)
+    return Echo(pairs, client, probe)
 
 
 @dataclass(frozen=True)

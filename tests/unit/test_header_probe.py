@@ -1,0 +1,145 @@
+"""The header-echo listener, started the way the LB checks start it (over a local connection,
+settings and certificate on stdin), on 127.0.0.1 only: it echoes in TLS and plain HTTP, upgrades
+a WebSocket, reports a taken port, and leaves no process and no folder behind."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import testinfra
+
+from rs_preflight import header_probe as hp
+from rs_preflight.probes import header_echo, http
+from rs_preflight.site import Host, Site
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def local_site(port: int) -> Site:
+    host = Host(name="here", address=LOOPBACK, roles=("app", "realtime"), connection="local")
+    return Site(name="t", file=None, hosts=(host,), lb_backend_port=port)
+
+
+def ours(pid: int, token: str) -> bool:
+    try:
+        return token.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def probe_dirs() -> set[str]:
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "rs-preflight-probe-*")))
+
+
+@pytest.fixture
+def started() -> Iterator[tuple[hp.HeaderProbe, int, list[object]]]:
+    port = free_port()
+    probe = hp.HeaderProbe(lifetime=30, bind=LOOPBACK)
+    local = testinfra.get_host("local://")
+    cleanups: list[object] = []
+    try:
+        problems = probe.ensure(local_site(port), lambda _: local, cleanups.append)
+        assert problems == []
+        yield probe, port, cleanups
+    finally:
+        probe.stop()
+
+
+def test_echoes_over_tls_and_plain_http_and_stops(started: tuple[hp.HeaderProbe, int, list[object]]
+                                                  ) -> None:
+    probe, port, cleanups = started
+    before = probe_dirs()
+    listener = probe.listeners["here"]
+    assert ours(listener.pid, probe.token) and listener.tls
+    assert cleanups == [probe.stop]                      # the run's cleanup will stop it too
+    for scheme in ("https", "http"):
+        answer = http.get(LOOPBACK, f"{scheme}://t1.example.com:{port}/x?y=1", timeout=5,
+                          headers={"X-Forwarded-For": "192.0.2.1", "X-Dup": "a"})
+        echo = http.echo(answer)
+        assert echo is not None and echo.probe == probe.token
+        assert echo.values("Host") == [f"t1.example.com:{port}"]
+        assert echo.values("X-Forwarded-For") == ["192.0.2.1"]
+        assert echo.client == LOOPBACK
+        doc = json.loads(answer.body)
+        assert doc["request_line"] == "GET /x?y=1 HTTP/1.1" and doc["server"] == "rs-preflight"
+    for tls in (True, False):
+        upgrade = http.websocket(LOOPBACK, "realtime.example.com", port=port, tls=tls,
+                                 timeout=5)
+        assert upgrade.switched, upgrade
+    probe.stop()
+    assert not ours(listener.pid, probe.token)
+    assert probe.listeners == {}
+    assert probe_dirs() <= before                        # nothing left in the temp folder
+    with pytest.raises(OSError), socket.create_connection((LOOPBACK, port), timeout=2):
+        pass
+
+
+def test_duplicate_headers_arrive_in_order(started: tuple[hp.HeaderProbe, int, list[object]]
+                                           ) -> None:
+    _, port, _ = started
+    raw = (b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.1.1.1\r\nHost: b\r\n"
+           b"Connection: close\r\n\r\n")
+    with socket.create_connection((LOOPBACK, port), timeout=5) as s:
+        s.sendall(raw)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    doc = json.loads(data.split(b"\r\n\r\n", 1)[1])
+    assert doc["headers"] == [["Host", "a"], ["X-Forwarded-For", "1.1.1.1"], ["Host", "b"],
+                              ["Connection", "close"]]
+
+
+def test_a_taken_port_is_said_plainly() -> None:
+    with socket.socket() as holder:
+        holder.bind((LOOPBACK, 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        probe = hp.HeaderProbe(lifetime=10, bind=LOOPBACK)
+        local = testinfra.get_host("local://")
+        try:
+            problems = probe.ensure(local_site(port), lambda _: local, lambda _: None)
+        finally:
+            probe.stop()
+    assert problems == [f"backend port {port} on here is taken: cannot start the header probe"]
+    assert probe.listeners == {}
+
+
+def test_ssh_false_backends_accept_another_echo_and_start_nothing() -> None:
+    host = Host(name="far", address="192.0.2.7", roles=("app",), connection="none")
+    probe = hp.HeaderProbe()
+    assert probe.ensure(Site(name="t", file=None, hosts=(host,)), lambda _: None,  # type: ignore
+                        lambda _: None) == []
+    assert probe.foreign_ok and probe.listeners == {}
+
+
+def test_the_certificate_goes_through_a_private_folder_that_is_removed() -> None:
+    before = probe_dirs()
+    cert, key = hp.throwaway_certificate(["app1"])
+    ctx = header_echo.tls_context(cert, key)
+    assert isinstance(ctx, ssl.SSLContext)
+    assert probe_dirs() <= before
+    assert "PRIVATE KEY" in key and "CERTIFICATE" in cert
+
+
+def test_the_bootstrap_is_what_the_host_runs() -> None:
+    """No file on the host: the source comes with the settings on stdin."""
+    assert "sys.stdin.read()" in header_echo.BOOTSTRAP and "launch" in header_echo.BOOTSTRAP
+    with contextlib.suppress(SyntaxError):
+        compile(header_echo.BOOTSTRAP, "<bootstrap>", "exec")
+        return
+    raise AssertionError("the bootstrap does not compile")
