@@ -104,7 +104,7 @@ def data_lab() -> Iterator[DataLab]:
             svc = OpenSearchStandIn(index, root / f"search-{key}", spec, pki=pki,
                                     cert_names=["search.rs.lab"])
             stack.callback(svc.stop)
-            search[key] = svc.start()
+            search[key] = svc.start()  # type: ignore[no-untyped-call]
         lab = DataLab(root, pki, mail_ns, pg18, pg15, search)
         stack.callback(lab.stop_mail)
         lab.serve_mail(MailSpec(short="dmail"))
@@ -166,7 +166,8 @@ class Run:
     output: str
 
     def __getitem__(self, requirement: str) -> dict[str, Any]:
-        found = [r for r in self.doc["results"] if r["requirement"] == requirement]
+        found: list[dict[str, Any]] = [r for r in self.doc["results"]
+                                        if r["requirement"] == requirement]
         assert len(found) == 1, (requirement, self.output[-3000:])
         return found[0]
 
@@ -214,7 +215,8 @@ def _imap(lab: DataLab) -> imaplib.IMAP4:
     imap = LabIMAPSSL(lab.mail.address, lab.mail.name, lab_context(lab.pki.root_path))
     imap.login("rs@rs.lab", "lab-inbound-pw")
     imap.select("INBOX")
-    return imap
+    client: imaplib.IMAP4 = imap
+    return client
 
 
 def plant(lab: DataLab, deleted: bool) -> str:

@@ -8,7 +8,7 @@ from rs_preflight.judges import mail, pg, search
 from rs_preflight.probes import ProbeError
 from rs_preflight.probes import pg as pg_probe
 from rs_preflight.probes import search as search_probe
-from rs_preflight.results import ERROR, FAILED, PASSED, SKIPPED
+from rs_preflight.results import ERROR, FAILED, PASSED, SKIPPED, Verdict
 
 MAILBOXES = ("ITRP_ERRORS_MAILBOX", "ITRP_INBOUND_MAILBOX")
 
@@ -128,16 +128,15 @@ def test_pg_version(num: int, outcome: str) -> None:
 
 
 def test_writer_rights() -> None:
-    args = dict(user="w", database="rs", login_error=None)
-    assert pg.writer_rights(**args, superuser=False, createdb=True, db_exists=False,
-                            db_create=False, public_create=False).outcome == PASSED
-    assert pg.writer_rights(**args, superuser=False, createdb=False, db_exists=True,
-                            db_create=True, public_create=True).outcome == PASSED
-    v = pg.writer_rights(**args, superuser=False, createdb=False, db_exists=True,
-                         db_create=False, public_create=False)
+    def rights(createdb: bool, exists: bool, db_create: bool, public: bool) -> Verdict:
+        return pg.writer_rights("w", "rs", None, False, createdb, exists, db_create, public)
+
+    assert rights(True, False, False, False).outcome == PASSED
+    assert rights(False, True, True, True).outcome == PASSED
+    assert rights(False, True, False, True).outcome == PASSED
+    v = rights(False, True, False, False)
     assert v.outcome == FAILED and "PostgreSQL 15+" in v.message
-    v = pg.writer_rights(**args, superuser=False, createdb=False, db_exists=False,
-                         db_create=False, public_create=False)
+    v = rights(False, False, False, False)
     assert v.outcome == FAILED and "does not exist" in v.message
     v = pg.writer_rights("w", "rs", "password authentication failed", False, False, False,
                          False, False)
