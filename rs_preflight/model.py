@@ -126,6 +126,22 @@ class RunState:
             self.connections.close()
 
 
+class FactsView:
+    """One check's window on a host's facts: remembers which sections it read (its evidence)."""
+
+    def __init__(self, facts: HostFacts) -> None:
+        self._facts = facts
+        self.read: list[str] = []
+
+    def get(self, name: str) -> Any:
+        if name not in self.read:
+            self.read.append(name)
+        return self._facts.get(name)
+
+    def evidence(self) -> str | None:
+        return self._facts.evidence(self.read) or None
+
+
 @dataclass
 class Target:
     """What a check receives: one requirement on one host (or on the site)."""
@@ -134,6 +150,7 @@ class Target:
     site: Site
     state: RunState
     host: Host | None = None
+    _view: FactsView | None = field(default=None, init=False, repr=False)
 
     @property
     def phase(self) -> str:
@@ -148,9 +165,15 @@ class Target:
         return self.requirement.thresholds
 
     @property
-    def facts(self) -> HostFacts:
+    def facts(self) -> FactsView:
         assert self.host is not None, f"{self.requirement.id} is a site-level check"
-        return self.state.facts(self.host)
+        if self._view is None:
+            self._view = FactsView(self.state.facts(self.host))
+        return self._view
+
+    def evidence(self) -> str | None:
+        """The commands this check's facts came from and their output (None if it read none)."""
+        return self._view.evidence() if self._view is not None else None
 
     @property
     def pre_note(self) -> str:

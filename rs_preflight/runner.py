@@ -157,6 +157,8 @@ class Preflight:
         verdict = pyfuncitem.obj(**args)
         if not isinstance(verdict, Verdict):
             raise TypeError(f"{pyfuncitem.name} must return a Verdict, not {type(verdict)}")
+        if verdict.evidence is None:  # what the host said, for the facts the check read
+            verdict = replace(verdict, evidence=target.evidence())
         pyfuncitem.stash[VERDICT_KEY] = verdict
         if verdict.outcome == FAILED:
             waiver, valid = target.waiver()

@@ -76,8 +76,19 @@ class HostFacts:
     host: str
     values: dict[str, Any] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # command, rc, output
     round_trips: int = 0
     seconds: float = 0.0
+
+    def evidence(self, names: list[str], limit: int = 1500) -> str:
+        """What the host said for ``names``: each command and its (trimmed) output."""
+        parts = []
+        for name in names:
+            if name in self.raw:
+                command, rc, text = self.raw[name]
+                shown = text if len(text) <= limit else text[:limit] + "\n[… trimmed]"
+                parts.append(f"$ {command}   # on {self.host}, exit {rc}\n{shown}")
+        return "\n".join(parts)
 
     def get(self, name: str) -> Any:
         if name in self.problems:
@@ -128,6 +139,7 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
             facts.problems[name] = f"no output (the fact script exited {result.rc})"
             continue
         rc, text = raw[name]
+        facts.raw[name] = (SECTIONS[name].command(ctx), rc, text)
         try:
             facts.values[name] = SECTIONS[name].parse(rc, text)
         except FactUnavailable as exc:

@@ -33,7 +33,8 @@ def _sysctl(rc: int, text: str) -> dict[str, int | None]:
     return values
 
 
-@section("sysctl_persisted", "grep -s -H '' /etc/sysctl.conf /etc/sysctl.d/*.conf; true")
+@section("sysctl_persisted", "grep -s -H -v -E '^[[:space:]]*([#;]|$)' /etc/sysctl.conf "
+                             "/etc/sysctl.d/*.conf; true")
 def _sysctl_persisted(rc: int, text: str) -> dict[str, tuple[str, str]]:
     """``{key: (value, "file")}`` for settings persisted in sysctl files (last one wins)."""
     found: dict[str, tuple[str, str]] = {}
