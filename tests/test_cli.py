@@ -27,6 +27,7 @@ def test_no_site_checks_this_machine(tmp_path: Path) -> None:
     os_record = next(r for r in doc["results"] if r["requirement"] == "RS-OS-01")
     assert os_record["outcome"] in ("passed", "failed")  # checked, not an error
     assert os_record["found"]  # says what this machine runs
+    assert os_record["evidence"].startswith("$ cat /etc/os-release")  # and how it knows
     [host] = doc["hosts"].values()
     samples = 5  # RS-TIME-03 reads the clock in round trips of their own (catalogue: samples)
     assert host["round_trips"] == 1 + samples
