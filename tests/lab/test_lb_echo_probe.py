@@ -39,16 +39,16 @@ SLOT = 3  # slot 1 holds test_scenario's overlay sites, slot 2 its teardown test
 TAG = "rs-preflight-header-probe"
 
 
-def run_lb_checks(site: LabSite) -> dict[str, dict[str, Any]]:
+def run_lb_checks(site: LabSite, phase: str = "pre") -> dict[str, dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix="rs-lb-probe-run-", dir=site.workdir))
     proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site",
-                           str(site.site_file), "-k", "RS-LB"], cwd=folder,
+                           str(site.site_file), "--phase", phase, "-k", "RS-LB"], cwd=folder,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     report = folder / "rs-preflight-report" / "results.json"
     assert report.exists(), proc.stdout + proc.stderr
     doc = json.loads(report.read_text())
-    assert doc["phase"] == "pre"
+    assert doc["phase"] == phase
     return {r["requirement"]: r for r in doc["results"]}
 
 
@@ -93,6 +93,17 @@ def test_pre_phase_passes_through_the_products_own_listener(small_site: LabSite)
         assert results[rid]["outcome"] == "passed", results[rid]
     assert results["RS-LB-04"]["outcome"] == "skipped"      # /teapot exists after installation
     assert "switched" in results["RS-LB-05"]["message"]
+    assert_nothing_left(small_site)
+
+
+def test_post_phase_starts_nothing_and_skips_the_header_checks(small_site: LabSite) -> None:
+    """After installation R-Service answers behind the LB and echoes nothing; post is
+    read-only. (The small site has no R-Service: the LB answers 502, the honest stand-in for
+    "not an echo".)"""
+    results = run_lb_checks(small_site, "post")
+    for rid in ("RS-LB-01", "RS-LB-02", "RS-LB-03", "RS-LB-06"):
+        assert results[rid]["outcome"] == "skipped", results[rid]
+        assert "the header probe runs before installation" in results[rid]["message"]
     assert_nothing_left(small_site)
 
 
