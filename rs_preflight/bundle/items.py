@@ -51,7 +51,7 @@ class Item:
     command: str
     source: str = ""            # what the manifest shows; the command when empty
     kind: str = "command"       # command | file
-    docker: bool = False        # only on Docker roles; skipped when docker hangs
+    docker: bool = False        # only on Docker roles (RS-DOCKER-01's)
 
     @property
     def shown(self) -> str:
@@ -177,7 +177,7 @@ def build_script(marker: str, items: Iterable[Item], facts: Iterable[str], *, ct
         if item.docker and not docker:
             continue
         size_file = item.source if item.kind == "file" else ""
-        fn = "_ditem" if item.docker else "_item"
+        fn = "_ditem" if item.command.startswith("docker ") else "_item"  # asks dockerd
         lines.append(f"{fn} {q(item.path)} '' {q(size_file)} {q(item.command)}")
     if docker:
         lines.append(CONTAINER_LOGS)

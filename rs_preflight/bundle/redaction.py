@@ -36,8 +36,10 @@ URL_CREDENTIALS = re.compile(
     r"(?P<pre>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@\"'<>]*:)(?P<mask>[^\s@/\"'<>]+)(?=@)")
 SECRET_WORDS = r"(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|" \
                r"private[_-]?key|salt|credentials?)"
+# The name starts at a token boundary: without the lookbehind, every position of a long token
+# (a 10 kB log line) would rescan the token — quadratic.
 SECRET_ASSIGNMENT = re.compile(
-    rf"(?P<pre>(?i:[A-Za-z0-9_.-]*{SECRET_WORDS}[A-Za-z0-9_.-]*)[\"']?[ \t]*[=:][ \t]*[\"']?)"
+    rf"(?P<pre>(?<![A-Za-z0-9_.-])(?i:[A-Za-z0-9_.-]*{SECRET_WORDS}[A-Za-z0-9_.-]*)[\"']?[ \t]*[=:][ \t]*[\"']?)"
     rf"(?P<mask>[^\s\"',;&}}<>]+)")
 # not secrets, however the key is named (net.ipv4.ipfrag_secret_interval = 600)
 PLAIN_VALUE = re.compile(r"\d{1,10}|true|false|yes|no|null|none|on|off", re.IGNORECASE)
