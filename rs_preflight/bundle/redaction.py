@@ -39,7 +39,8 @@ SECRET_WORDS = r"(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|
 # The name starts at a token boundary: without the lookbehind, every position of a long token
 # (a 10 kB log line) would rescan the token — quadratic.
 SECRET_ASSIGNMENT = re.compile(
-    rf"(?P<pre>(?<![A-Za-z0-9_.-])(?i:[A-Za-z0-9_.-]*{SECRET_WORDS}[A-Za-z0-9_.-]*)[\"']?[ \t]*[=:][ \t]*[\"']?)"
+    rf"(?P<pre>(?<![A-Za-z0-9_.-])(?i:[A-Za-z0-9_.-]*{SECRET_WORDS}[A-Za-z0-9_.-]*)"
+    rf"[\"']?[ \t]*[=:][ \t]*[\"']?)"
     rf"(?P<mask>[^\s\"',;&}}<>]+)")
 # not secrets, however the key is named (net.ipv4.ipfrag_secret_interval = 600)
 PLAIN_VALUE = re.compile(r"\d{1,10}|true|false|yes|no|null|none|on|off", re.IGNORECASE)
