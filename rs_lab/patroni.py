@@ -1,0 +1,314 @@
+"""A real Patroni cluster (PostgreSQL 15, etcd 3.4 as the DCS) in lab namespaces: RS-PG-05's lab.
+
+Binaries: Patroni from PyPI in its own virtualenv ``$RS_LAB_PATRONI`` (default
+``/opt/rs-lab/patroni``, built on Debian's ``/usr/bin/python3`` by ``scripts/setup-patroni``:
+Patroni must run as ``postgres`` because initdb and postgres refuse root, and ``postgres`` cannot
+read root's pyenv), etcd from Debian's ``etcd-server``, PostgreSQL 15 from Debian (Patroni needs
+``pg_basebackup``; the npm builds of 17/18 lack it).
+
+Layout: etcd in namespace ``<short>-etcd`` at ``etcd_index``; member ``i`` (``m1``, ``m2``, …) in
+namespace ``<short>-m<i>`` at ``first_index + i - 1``, PostgreSQL on ``<ip>:5432``, the REST API
+on ``<ip>:8008``. Work folders live under a :func:`rs_lab.workdir.service_root` (postgres must
+traverse them). Processes are ended by PID; ``stop`` always removes processes, namespaces and
+folders.
+
+>>> with PatroniCluster(PatroniSpec(members=3)) as cluster:     # waits for 1 leader + 2 streaming
+...     cluster.cluster()["members"]                              # GET /cluster from a member
+...     cluster.stop_member(cluster.replicas()[0])                # Patroni's graceful shutdown
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from rs_lab.netns import LabError, Namespace, end_pids, ns_pids, wait_port
+from rs_lab.postgres import RUN_AS, Role, bindir
+from rs_lab.workdir import remove, service_root
+
+PATRONI_ROOT = Path(os.environ.get("RS_LAB_PATRONI", "/opt/rs-lab/patroni"))
+PATRONI = PATRONI_ROOT / "bin" / "patroni"
+ETCD = "/usr/bin/etcd"
+API_PORT = 8008
+PG_PORT = 5432
+ETCD_PORT = 2379
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PatroniSpec:
+    """One lab Patroni cluster. Indices 240-249 are RS-PG-05's."""
+
+    members: int = 3
+    short: str = "pat"
+    scope: str = "rs-lab"
+    etcd_index: int = 240
+    first_index: int = 241
+    version: int = 15
+    superuser: Role = Role("postgres", "lab-patroni-su-pw")
+    replicator: Role = Role("replicator", "lab-patroni-rep-pw")
+
+
+@dataclass
+class Member:
+    name: str
+    ns: Namespace
+    folder: Path
+    pid: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.ns.ipv4
+
+    @property
+    def api(self) -> str:
+        return f"http://{self.address}:{API_PORT}"
+
+    @property
+    def datadir(self) -> Path:
+        return self.folder / "data"
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "patroni.yml"
+
+    @property
+    def log(self) -> Path:
+        return self.folder.parent / f"{self.name}-patroni.log"
+
+
+class PatroniCluster:
+    """etcd + ``spec.members`` Patroni members; ``start`` waits until the cluster is healthy."""
+
+    def __init__(self, spec: PatroniSpec | None = None) -> None:
+        self.spec = spec or PatroniSpec()
+        self.work: Path | None = None
+        self.etcd_ns = Namespace(f"{self.spec.short}-etcd", self.spec.etcd_index)
+        self.members = [Member(f"m{i}", Namespace(f"{self.spec.short}-m{i}",
+                                                   self.spec.first_index + i - 1), Path())
+                        for i in range(1, self.spec.members + 1)]
+        self.started_in: float | None = None
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self, timeout: float = 120.0) -> PatroniCluster:
+        began = time.monotonic()
+        try:
+            if not PATRONI.exists():
+                raise LabError(f"{PATRONI} missing: run scripts/setup-patroni")
+            self.work = service_root("patroni")
+            self._start_etcd()
+            for m in self.members:
+                m.folder = self.work / m.name
+                m.ns.destroy()  # leftovers of a crashed run with this very name
+                m.ns.create()
+                self._prepare(m)
+                self.start_member(m)
+            self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - began
+        return self
+
+    def _start_etcd(self) -> None:
+        assert self.work is not None
+        ns = self.etcd_ns
+        ns.destroy()
+        ns.create()
+        client = f"http://{ns.ipv4}:{ETCD_PORT}"
+        peer = "http://127.0.0.1:2380"
+        ns.popen([ETCD, "--name", "rs-lab-etcd", "--data-dir", str(self.work / "etcd"),
+                  "--listen-client-urls", client, "--advertise-client-urls", client,
+                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                  "--initial-cluster", f"rs-lab-etcd={peer}", "--initial-cluster-state", "new",
+                  "--logger", "zap", "--log-outputs", "stderr"],
+                 log=self.work / "etcd.log")
+        wait_port(ns, ns.ipv4, ETCD_PORT, timeout=20)
+
+    def _prepare(self, m: Member) -> None:
+        m.folder.mkdir(parents=True)
+        shutil.chown(m.folder, "postgres", "postgres")
+        m.folder.chmod(0o700)
+        m.config.write_text(json.dumps(self._config(m), indent=1))  # JSON is YAML
+        shutil.chown(m.config, "postgres", "postgres")
+        m.config.chmod(0o600)
+
+    def _config(self, m: Member) -> Doc:
+        s = self.spec
+        auth = {"superuser": {"username": s.superuser.name, "password": s.superuser.password},
+                "replication": {"username": s.replicator.name,
+                                "password": s.replicator.password}}
+        return {
+            "scope": s.scope, "namespace": "/rs-lab/", "name": m.name,
+            "log": {"level": "INFO"},
+            "restapi": {"listen": f"{m.address}:{API_PORT}",
+                        "connect_address": f"{m.address}:{API_PORT}"},
+            "etcd3": {"hosts": [f"{self.etcd_ns.ipv4}:{ETCD_PORT}"], "protocol": "http"},
+            "bootstrap": {
+                "dcs": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5,
+                        "maximum_lag_on_failover": 1048576,
+                        "postgresql": {"use_pg_rewind": False, "use_slots": True,
+                                       "parameters": {"max_connections": 40,
+                                                      "max_wal_senders": 10,
+                                                      "max_replication_slots": 10,
+                                                      "wal_level": "replica",
+                                                      "hot_standby": "on",
+                                                      "wal_keep_size": "64MB"}}},
+                "initdb": [{"encoding": "UTF8"}, {"locale": "C"}, {"auth": "scram-sha-256"}],
+            },
+            "postgresql": {
+                "listen": f"{m.address}:{PG_PORT}",
+                "connect_address": f"{m.address}:{PG_PORT}",
+                "data_dir": str(m.datadir), "bin_dir": str(bindir(s.version)),
+                "pgpass": str(m.folder / "pgpass"),
+                "authentication": auth,
+                "parameters": {"unix_socket_directories": str(m.folder),
+                               "shared_buffers": "16MB", "fsync": "off",
+                               "synchronous_commit": "off", "full_page_writes": "off",
+                               "dynamic_shared_memory_type": "posix"},
+                "pg_hba": [f"host replication {s.replicator.name} 0.0.0.0/0 scram-sha-256",
+                           "host all all 0.0.0.0/0 scram-sha-256",
+                           "local all all trust"],
+                "basebackup": [{"checkpoint": "fast"}],
+            },
+            "watchdog": {"mode": "off"},
+            "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
+        }
+
+    def start_member(self, m: Member) -> None:
+        """Start (or restart) member ``m``'s Patroni as ``postgres`` (setpriv execs: our PID)."""
+        proc = m.ns.popen([*RUN_AS, str(PATRONI), str(m.config)], log=m.log,
+                          env={"HOME": str(m.folder), "LC_ALL": "C.UTF-8"})
+        m.pid = proc.pid
+
+    def stop_member(self, m: Member, grace: float = 30.0) -> None:
+        """Patroni's graceful shutdown (TERM: it stops PostgreSQL first), KILL after ``grace``.
+
+        Whatever is left in the namespace (postgres after a KILL) is ended by PID too.
+        """
+        if m.pid is not None:
+            end_pids([m.pid], grace=grace)
+            for proc in list(m.ns.procs):
+                if proc.pid == m.pid:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=2)
+                    m.ns.procs.remove(proc)
+            m.pid = None
+        end_pids(ns_pids(m.ns.name), grace=5.0)
+
+    def stop(self) -> None:
+        """End every process by PID, remove the namespaces and the work folder (idempotent)."""
+        for m in self.members:
+            with contextlib.suppress(Exception):
+                if m.pid is not None:
+                    end_pids([m.pid], grace=10.0)
+                    m.pid = None
+            m.ns.destroy()
+        self.etcd_ns.destroy()
+        if self.work is not None:
+            remove(self.work)
+            self.work = None
+
+    def __enter__(self) -> PatroniCluster:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- the REST API -----------------------------------------------------------------------
+    def _request(self, method: str, m: Member, path: str, body: Doc | None = None) -> Doc:
+        with requests.Session() as session:
+            session.trust_env = False  # lab addresses only, never a proxy
+            resp = session.request(method, f"{m.api}{path}", json=body, timeout=5)
+            resp.raise_for_status()
+            doc: Doc = resp.json()
+            return doc
+
+    def cluster(self) -> Doc:
+        """``GET /cluster`` from the first running member that answers."""
+        problems = []
+        for m in self.members:
+            if m.pid is None:
+                continue
+            try:
+                return self._request("GET", m, "/cluster")
+            except (requests.RequestException, ValueError) as exc:
+                problems.append(f"{m.name}: {exc}")
+        raise LabError("no Patroni member answered /cluster: " + "; ".join(problems))
+
+    def wait_for(self, what: str, ok: Callable[[Doc], bool], timeout: float = 90.0) -> Doc:
+        """Poll ``/cluster`` until ``ok(doc)``; LabError (with the last document) on timeout."""
+        deadline = time.monotonic() + timeout
+        last: Doc | str = "nothing"
+        while True:
+            try:
+                doc = self.cluster()
+                if ok(doc):
+                    return doc
+                last = doc
+            except LabError as exc:
+                last = str(exc)
+            if time.monotonic() > deadline:
+                logs = "; ".join(str(m.log) for m in self.members)
+                raise LabError(f"Patroni cluster: not {what} after {timeout}s; last /cluster: "
+                               f"{last}; logs: {logs}")
+            time.sleep(0.2)
+
+    def wait_healthy(self, timeout: float = 90.0) -> Doc:
+        """Every running member listed, one leader, every other member ``streaming``."""
+        running = {m.name for m in self.members if m.pid is not None}
+
+        def ok(doc: Doc) -> bool:
+            members = doc.get("members", [])
+            leaders = [x for x in members if x.get("role") == "leader"
+                       and x.get("state") == "running"]
+            streaming = [x for x in members if x.get("role") != "leader"
+                         and x.get("state") == "streaming"]
+            return ({x.get("name") for x in members} == running and len(leaders) == 1
+                    and len(streaming) == len(running) - 1 and not doc.get("pause"))
+
+        return self.wait_for("healthy", ok, timeout)
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+    def leader(self) -> Member:
+        doc = self.cluster()
+        name = next(x["name"] for x in doc["members"] if x.get("role") == "leader")
+        return self.member(name)
+
+    def replicas(self) -> list[Member]:
+        lead = self.leader()
+        return [m for m in self.members if m is not lead and m.pid is not None]
+
+    def pause(self, paused: bool = True) -> None:
+        """Maintenance mode on or off (``PATCH /config``), waiting until /cluster shows it."""
+        m = next(m for m in self.members if m.pid is not None)
+        self._request("PATCH", m, "/config", {"pause": paused})
+        self.wait_for("paused" if paused else "resumed",
+                      lambda doc: bool(doc.get("pause")) == paused, timeout=30)
+
+    def stop_postgres(self, m: Member) -> None:
+        """``pg_ctl stop -m fast`` on member ``m`` (Patroni restarts it unless paused)."""
+        proc = subprocess.run([*RUN_AS, str(bindir(self.spec.version) / "pg_ctl"), "stop",
+                               "-m", "fast", "-w", "-D", str(m.datadir)],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "HOME": str(m.folder)})
+        if proc.returncode != 0:
+            raise LabError(f"pg_ctl stop on {m.name}: {proc.stderr.strip()}")
+
+
+__all__ = ["API_PORT", "Member", "PatroniCluster", "PatroniSpec"]
