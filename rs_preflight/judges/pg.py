@@ -14,7 +14,10 @@ from ..results import Verdict, error, failed, passed
 # Patroni 4.0 renamed "master" to "primary"; /cluster calls the leader "leader" (or
 # "standby_leader" in a standby cluster).
 LEADER_ROLES = ("leader", "primary", "master", "standby_leader")
-REPLICA_STATES = ("streaming", "running")
+# Since Patroni 3.0.4 (patroni#2733) a replica's state is "streaming" when its WAL receiver
+# streams; "running" then means PostgreSQL is up but NOT streaming ("in archive recovery" when it
+# replays from an archive). PostgreSQL 17/18 need a far newer Patroni, so only "streaming" counts.
+REPLICA_STATES = ("streaming",)
 
 
 def version(num: int | None, text: str | None, supported: Sequence[int], recommended: int,
@@ -100,6 +103,7 @@ def patroni_cluster(doc: Mapping[str, Any], min_members: int, where: str) -> Ver
     leaders = [m for m in members if str(m.get("role", "")).lower() in LEADER_ROLES]
     replicas = [m for m in members if m not in leaders]
     lagging = [m for m in replicas if str(m.get("state", "")).lower() not in REPLICA_STATES]
+    down = [m for m in leaders if str(m.get("state", "")).lower() != "running"]
     desc = ", ".join(f"{m.get('name')}: {m.get('role')}/{m.get('state')}" for m in members)
     expected = f">= {min_members} members, one leader, the others streaming replicas"
     found = f"{len(members)} member(s): {desc or 'none'}"
@@ -108,8 +112,12 @@ def patroni_cluster(doc: Mapping[str, Any], min_members: int, where: str) -> Ver
         problems.append(f"{len(members)} member(s), at least {min_members} needed")
     if len(leaders) != 1:
         problems.append(f"{len(leaders)} leader(s)")
+    if down:
+        problems.append("leader not running: " + ", ".join(
+            f"{m.get('name')} ({m.get('state')})" for m in down))
     if lagging:
-        problems.append("not streaming: " + ", ".join(str(m.get("name")) for m in lagging))
+        problems.append("not streaming: " + ", ".join(
+            f"{m.get('name')} ({m.get('state')})" for m in lagging))
     if problems:
         return failed(f"Patroni cluster at {where}: " + "; ".join(problems), expected, found)
     return passed(f"Patroni cluster at {where}: {found}", expected, found)

@@ -203,6 +203,25 @@ def test_patroni_cluster_problems() -> None:
     assert "0 leader(s)" in pg.patroni_cluster({"members": []}, 3, "x").message
 
 
+def test_patroni_cluster_running_replica_is_not_streaming() -> None:
+    """Patroni >= 3.0.4 (real 4.1.5 in the lab): a replica "running" has no WAL receiver."""
+    doc = {"members": [{"name": "a", "role": "leader", "state": "running"},
+                       {"name": "b", "role": "replica", "state": "running"},
+                       {"name": "c", "role": "replica", "state": "in archive recovery"}]}
+    v = pg.patroni_cluster(doc, 3, "db1:8008")
+    assert v.outcome == FAILED
+    assert "not streaming: b (running), c (in archive recovery)" in v.message
+
+
+def test_patroni_cluster_leader_must_run() -> None:
+    """A paused cluster keeps the leader key while the leader's PostgreSQL is stopped."""
+    doc = {"pause": True, "members": [{"name": "a", "role": "leader", "state": "stopped"},
+                                      {"name": "b", "role": "replica", "state": "streaming"},
+                                      {"name": "c", "role": "replica", "state": "streaming"}]}
+    v = pg.patroni_cluster(doc, 3, "db1:8008")
+    assert v.outcome == FAILED and "leader not running: a (stopped)" in v.message
+
+
 # -- OpenSearch ------------------------------------------------------------------------------------
 
 def _root(number: str, dist: str | None = "opensearch") -> dict[str, object]:
