@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, assemble
+from rs_preflight.bundle import BundleLeak, BundleOptions, Limits
 from rs_preflight.bundle import items as it
+from rs_preflight.bundle.build import assemble
 from rs_preflight.bundle.collect import HostCollection
 from rs_preflight.bundle.redaction import BundleRedactor, Obfuscator
 from rs_preflight.site import Site, load_site

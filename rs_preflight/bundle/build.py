@@ -1,25 +1,5 @@
-"""The support bundle: every host's state in one ``.tar.gz``, redacted, proven secret-free.
+"""Assembling the bundle: collect, redact, obfuscate, describe, write (see ``__init__``)."""
 
-``rs-preflight bundle [--site FILE] [-o PATH]`` (or ``--rs-bundle PATH`` on a normal run) runs
-the checks, then collects from every host in one round trip each (``collect``, ``items``),
-redacts every member (``redaction``), writes ``manifest.json`` and ``redactions.json``, and
-scans the written archive for every known secret before renaming it into place (``archive``).
-
->>> summary = make_bundle(site, catalogue, BundleOptions(Path("support.tar.gz")),
-...                       report_files=[Path("rs-preflight-report/results.json")])
->>> summary.hosts
-{'app1': 'collected', 'db1': 'unreachable'}
-
-Layout of the archive (one top folder ``rs-bundle-<site>-<UTC time>/``)::
-
-    manifest.json        every member: host, source, exit code, duration, size, truncated,
-                         sha256; hosts and their status; what was not collected and why
-    redactions.json      rule, member, count and line numbers of every redaction (no values)
-    results/             results.json, junit.xml, report.html of the same run
-    site/                the site description and its .env files, redacted
-    hosts/<host>/        facts.json, os/, sysctl/, limits/, docker/, containers/, time/,
-                         disks/, memory/, network/, processes/, journal/
-"""
 
 from __future__ import annotations
 
@@ -37,12 +17,10 @@ from .. import __version__
 from ..catalogue import Catalogue
 from ..site import Site
 from . import items as it
-from .archive import BundleError, BundleLeak, Member, json_bytes, write_bundle
-from .collect import HostCollection, Limits, collect_site
+from .archive import BundleError, Member, json_bytes, write_bundle
+from .collect import HostCollection, collect_site
+from .options import BundleOptions
 from .redaction import BundleRedactor, Obfuscator, Redaction, Scanner, site_secret_names
-
-__all__ = ["BundleError", "BundleLeak", "BundleOptions", "BundleSummary", "Limits",
-           "assemble", "make_bundle"]
 
 RULE_DOCS = {
     "pem-private-key": "PEM private key blocks",
@@ -52,17 +30,6 @@ RULE_DOCS = {
     "secret-assignment": "the value of NAME=value / NAME: value / --name=value when NAME "
                          "says password, secret, token, api/access/private key, salt",
 }
-
-
-@dataclass(frozen=True)
-class BundleOptions:
-    output: Path
-    limits: Limits = field(default_factory=Limits)
-    redact_patterns: tuple[str, ...] = ()
-    obfuscate: bool = False
-    # For tests that prove the self-scan: rules switched off, values it must also look for.
-    disabled_rules: frozenset[str] = frozenset()
-    canaries: tuple[str, ...] = ()
 
 
 @dataclass

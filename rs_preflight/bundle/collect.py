@@ -21,22 +21,10 @@ from ..errors import PreflightError
 from ..facts import SECTIONS, Context, FactUnavailable
 from ..site import Host, Site
 from . import items as it
+from .options import Limits
 
 PARALLEL_HOSTS = 16
 DOCKER_REQUIREMENT = "RS-DOCKER-01"  # its roles are the hosts that run Docker
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps and timeouts (defaults documented in README, "Support bundle")."""
-
-    item_timeout: float = 15.0
-    host_timeout: float = 180.0
-    max_item_bytes: int = 4 * 1024 * 1024
-    max_host_bytes: int = 32 * 1024 * 1024
-    log_lines: int = 2000
-    max_containers: int = 64
-    since: str = "-24h"
 
 
 @dataclass

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..runner import RS_KEY
-from . import BundleError, BundleOptions, BundleSummary, Limits, default_output, make_bundle
+from .archive import BundleError
+from .options import BundleOptions, Limits
+
+if TYPE_CHECKING:
+    from .build import BundleSummary
 
 MAX_SHOWN = 20  # "not collected" lines printed; manifest.json has them all
 
@@ -80,6 +84,9 @@ class BundleAtFinish:
         return result
 
     def make(self, session: pytest.Session) -> None:
+        from ..runner import RS_KEY
+        from .build import default_output, make_bundle
+
         config = session.config
         preflight = config.stash.get(RS_KEY, None)
         write = _writer(config)
