@@ -71,7 +71,9 @@ def static_items(since: str) -> list[Item]:
         Item("os/uname.txt", "uname -a"),
         _file("os/os-release", "/etc/os-release"),
         Item("os/uptime.txt", "uptime"),
-        Item("os/ps.txt", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args"),
+        # without this script's own processes (their arguments are this whole script)
+        Item("os/ps.txt", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args | "
+             "grep -v -F -e \"$M\"", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args"),
         Item("sysctl/all.txt", "sysctl -a 2>/dev/null"),
         Item("sysctl/persisted.txt", "grep -s -H '' /etc/sysctl.conf /etc/sysctl.d/*.conf; true",
              "/etc/sysctl.conf /etc/sysctl.d/*.conf"),
@@ -166,7 +168,7 @@ def build_script(marker: str, items: Iterable[Item], facts: Iterable[str], *, ct
     q = shlex.quote
     tail = max_item_bytes + 256  # room for the end marker: more than the cap means truncated
     lines = [f"M={q(marker)}; T={int(max(1, item_timeout))}; C={tail}; L={int(log_lines)}; "
-             f"NC={int(max_containers)}", PRELUDE]
+             f"NC={int(max_containers)}; export M", PRELUDE]
     for name in facts:
         if name in DOCKER_FACTS and not docker:
             continue

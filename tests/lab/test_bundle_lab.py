@@ -1,9 +1,9 @@
 """The support bundle against real namespace hosts over SSH (issue 8).
 
-Two sites share an app host (bapp80, real dockerd):
-- healthy: bapp80 [app] + bdb83 [db], bundled by a normal run with ``--rs-bundle``;
-- broken: bapp80 + bjob81 [job] whose ``docker`` hangs (a fake ``docker`` script earlier in
-  PATH: ``exec sleep``) + brt82 [realtime], powered off (``LabHost.stop()``), bundled by
+Two sites share an app host (bapp84, real dockerd):
+- healthy: bapp84 [app] + bdb87 [db], bundled by a normal run with ``--rs-bundle``;
+- broken: bapp84 + bjob85 [job] whose ``docker`` hangs (a fake ``docker`` script earlier in
+  PATH: ``exec sleep``) + brt86 [realtime], powered off (``LabHost.stop()``), bundled by
   ``rs-preflight bundle``.
 
 There are no real containers: container logs are files where Docker's json-file driver keeps
@@ -40,7 +40,7 @@ CANARY = {k: f"CANARY{k}{secrets.token_hex(8)}" for k in
 LOG_ID = secrets.token_hex(32)
 BIG_ID = secrets.token_hex(32)
 HANG = "#!/bin/sh\nexec sleep 600\n"  # a docker CLI whose daemon never answers
-CLACKS = "#!/bin/sh\nexec sleep 100000\n"
+CLACKS = "#!/bin/sh\nsleep 100000\n"  # no exec: the process keeps its name and arguments
 
 
 def container_log(lines: list[str]) -> str:
@@ -57,27 +57,27 @@ def specs() -> list[HostSpec]:
         f"DATABASE_URL=postgres://rs:{CANARY['urlpw']}@db:5432/rservice",  # not known
         f"mail settings SMTP_PASSWORD={CANARY['smtppw']} port=587"])
     return [
-        HostSpec("bapp80", 80, ubuntu, services=["docker"], extra_files={
+        HostSpec("bapp84", 84, ubuntu, services=["docker"], extra_files={
             f"/var/lib/docker/containers/{LOG_ID}/{LOG_ID}-json.log": log,
             "/etc/sysctl.d/99-rservice.conf":
                 f"# backup to s3://rs:{CANARY['sysctlpw']}@backup.lab\nfs.file-max = 2097152\n",
             "/usr/local/bin/clacks": CLACKS}),
-        HostSpec("bjob81", 81, ubuntu, extra_files={
+        HostSpec("bjob85", 85, ubuntu, extra_files={
             "/usr/local/bin/docker": HANG,
             "/etc/docker/daemon.json": json.dumps({"registry-mirrors": [
                 f"https://rs:{CANARY['mirrorpw']}@mirror.lab"]})}),
-        HostSpec("brt82", 82, ubuntu),
-        HostSpec("bdb83", 83, ubuntu),
+        HostSpec("brt86", 86, ubuntu),
+        HostSpec("bdb87", 87, ubuntu),
     ]
 
 
 @pytest.fixture(scope="module")
 def hosts(host_lab: HostLab) -> dict[str, LabHost]:
     got = {h.name: h for h in host_lab.add_many(specs())}
-    app = got["bapp80"]
+    app = got["bapp84"]
     # extra_files are 0644: make the scripts executable (setup, inside the host)
     app.run("chmod 755 /usr/local/bin/clacks", check=True)
-    got["bjob81"].run("chmod 755 /usr/local/bin/docker", check=True)
+    got["bjob85"].run("chmod 755 /usr/local/bin/docker", check=True)
     app.run(f"nohup /usr/local/bin/clacks --password={CANARY['argpw']} {CANARY['envpw']} "
             ">/dev/null 2>&1 &", check=True)
     big = f"/var/lib/docker/containers/{BIG_ID}/{BIG_ID}-json.log"
@@ -123,7 +123,7 @@ def rs_preflight(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def healthy(hosts: dict[str, LabHost], host_lab: HostLab,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("bundle-healthy")
-    site = write_site(folder, host_lab, hosts, {"bapp80": "app", "bdb83": "db"})
+    site = write_site(folder, host_lab, hosts, {"bapp84": "app", "bdb87": "db"})
     out = folder / "healthy.tar.gz"
     proc = rs_preflight(folder, "--site", str(site), "-k", "RS-OS", "--rs-bundle", str(out))
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -137,8 +137,8 @@ def broken(hosts: dict[str, LabHost], host_lab: HostLab,
            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("bundle-broken")
     site = write_site(folder, host_lab, hosts,
-                      {"bapp80": "app", "bjob81": "job", "brt82": "realtime"})
-    hosts["brt82"].stop()
+                      {"bapp84": "app", "bjob85": "job", "brt86": "realtime"})
+    hosts["brt86"].stop()
     out = folder / "broken.tar.gz"
     proc = rs_preflight(folder, "bundle", "--site", str(site), "-k", "RS-OS", "-o", str(out),
                         "--item-timeout", "3")
@@ -170,19 +170,19 @@ def test_healthy_site_bundle_has_every_host_and_the_run(healthy: dict[str, Any])
     manifest, members = healthy["manifest"], healthy["members"]
     assert "bundle written" in healthy["proc"].stdout
     assert {n: h["status"] for n, h in manifest["hosts"].items()} == {
-        "bapp80": "collected", "bdb83": "collected"}
+        "bapp84": "collected", "bdb87": "collected"}
     assert all(h["round_trips"] == 1 for h in manifest["hosts"].values())
     for path in ("results/results.json", "results/junit.xml", "site/site.yaml", "site/env/.env",
-                 "redactions.json", "hosts/bapp80/os/uname.txt", "hosts/bapp80/docker/info.txt",
-                 "hosts/bapp80/sysctl/all.txt", "hosts/bapp80/processes/rservice.txt",
-                 "hosts/bapp80/facts.json", "hosts/bdb83/disks/df.txt",
-                 f"hosts/bapp80/containers/{LOG_ID[:12]}-json.log"):
+                 "redactions.json", "hosts/bapp84/os/uname.txt", "hosts/bapp84/docker/info.txt",
+                 "hosts/bapp84/sysctl/all.txt", "hosts/bapp84/processes/rservice.txt",
+                 "hosts/bapp84/facts.json", "hosts/bdb87/disks/df.txt",
+                 f"hosts/bapp84/containers/{LOG_ID[:12]}-json.log"):
         assert path in members, path
-    assert "hosts/bdb83/docker/info.txt" not in members  # db is not a Docker role
-    assert b"Server Version" in members["hosts/bapp80/docker/info.txt"]
-    assert b"=== pid" in members["hosts/bapp80/processes/rservice.txt"]
-    assert b"Max open files" in members["hosts/bapp80/processes/rservice.txt"]
-    assert b"rs_app booted" in members[f"hosts/bapp80/containers/{LOG_ID[:12]}-json.log"]
+    assert "hosts/bdb87/docker/info.txt" not in members  # db is not a Docker role
+    assert b"Server Version" in members["hosts/bapp84/docker/info.txt"]
+    assert b"=== pid" in members["hosts/bapp84/processes/rservice.txt"]
+    assert b"Max open files" in members["hosts/bapp84/processes/rservice.txt"]
+    assert b"rs_app booted" in members[f"hosts/bapp84/containers/{LOG_ID[:12]}-json.log"]
     assert json.loads(members["results/results.json"])["results"]
 
 
@@ -191,10 +191,10 @@ def test_healthy_bundle_has_no_canary_and_says_what_it_redacted(healthy: dict[st
     assert_no_canary(healthy)
     redactions = json.loads(healthy["members"]["redactions.json"])
     rules = {(r["member"], r["rule"]) for r in redactions["redactions"]}
-    log = f"hosts/bapp80/containers/{LOG_ID[:12]}-json.log"
+    log = f"hosts/bapp84/containers/{LOG_ID[:12]}-json.log"
     assert {(log, "site-secret"), (log, "url-credentials"), (log, "secret-assignment"),
-            ("hosts/bapp80/os/ps.txt", "secret-assignment"),
-            ("hosts/bapp80/sysctl/persisted.txt", "url-credentials"),
+            ("hosts/bapp84/os/ps.txt", "secret-assignment"),
+            ("hosts/bapp84/sysctl/persisted.txt", "url-credentials"),
             ("site/env/.env", "site-secret")} <= rules
     assert redactions["self_scan"]["known_values"] >= 2
 
@@ -202,39 +202,39 @@ def test_healthy_bundle_has_no_canary_and_says_what_it_redacted(healthy: dict[st
 def test_healthy_manifest_matches_the_archive(healthy: dict[str, Any]) -> None:
     assert_manifest_matches(healthy)
     items = {e["path"]: e for e in healthy["manifest"]["items"]}
-    uname = items["hosts/bapp80/os/uname.txt"]
-    assert (uname["host"], uname["source"], uname["exit_code"]) == ("bapp80", "uname -a", 0)
+    uname = items["hosts/bapp84/os/uname.txt"]
+    assert (uname["host"], uname["source"], uname["exit_code"]) == ("bapp84", "uname -a", 0)
     assert uname["duration_s"] is not None and uname["truncated"] is False
 
 
 def test_a_50mb_log_is_cut_to_the_item_cap(healthy: dict[str, Any]) -> None:
     entry = next(e for e in healthy["manifest"]["items"]
-                 if e["path"] == f"hosts/bapp80/containers/{BIG_ID[:12]}-json.log")
+                 if e["path"] == f"hosts/bapp84/containers/{BIG_ID[:12]}-json.log")
     assert entry["truncated"] is True
     assert entry["collected_size"] == Limits().max_item_bytes
     assert entry["source_size"] > 50 * 1000 * 1000
-    data = healthy["members"][f"hosts/bapp80/containers/{BIG_ID[:12]}-json.log"]
+    data = healthy["members"][f"hosts/bapp84/containers/{BIG_ID[:12]}-json.log"]
     assert b"last SMTP_PASSWORD=<redacted>" in data  # the newest lines are the ones kept
 
 
 def test_journal_is_collected_or_said_unavailable(healthy: dict[str, Any]) -> None:
     missing = {(m["host"], m["item"]): m["reason"] for m in healthy["manifest"]["not_collected"]}
-    for host in ("bapp80", "bdb83"):
+    for host in ("bapp84", "bdb87"):
         if f"hosts/{host}/journal/chrony.txt" not in healthy["members"]:
             assert missing[(host, "journal/chrony.txt")].startswith("not available")
 
 
 def test_site_with_a_host_down_gives_a_partial_bundle(broken: dict[str, Any]) -> None:
     hosts = broken["manifest"]["hosts"]
-    assert hosts["brt82"]["status"] == "unreachable"
-    assert "brt82" in broken["proc"].stdout
-    reasons = [m for m in broken["manifest"]["not_collected"] if m["host"] == "brt82"]
+    assert hosts["brt86"]["status"] == "unreachable"
+    assert "brt86" in broken["proc"].stdout
+    reasons = [m for m in broken["manifest"]["not_collected"] if m["host"] == "brt86"]
     assert reasons and "SSH connect" in reasons[0]["reason"]
-    assert hosts["bapp80"]["status"] == "collected"
-    assert "hosts/bapp80/os/uname.txt" in broken["members"]
-    assert not any(p.startswith("hosts/brt82/") for p in broken["members"])
+    assert hosts["bapp84"]["status"] == "collected"
+    assert "hosts/bapp84/os/uname.txt" in broken["members"]
+    assert not any(p.startswith("hosts/brt86/") for p in broken["members"])
     errors = [r for r in json.loads(broken["members"]["results/results.json"])["results"]
-              if r["host"] == "brt82"]
+              if r["host"] == "brt86"]
     assert errors and all(r["outcome"] == "error" for r in errors)
     assert_manifest_matches(broken)
     assert_no_canary(broken)
@@ -242,12 +242,12 @@ def test_site_with_a_host_down_gives_a_partial_bundle(broken: dict[str, Any]) ->
 
 def test_a_hanging_docker_costs_one_timeout_and_is_said(broken: dict[str, Any]) -> None:
     missing = {m["item"]: m["reason"] for m in broken["manifest"]["not_collected"]
-               if m["host"] == "bjob81"}
+               if m["host"] == "bjob85"}
     for item in ("docker/version.txt", "docker/info.txt", "docker/ps.txt"):
         assert missing[item] == "skipped: docker version did not answer within 3s"
-    assert broken["manifest"]["hosts"]["bjob81"]["status"] == "collected"
+    assert broken["manifest"]["hosts"]["bjob85"]["status"] == "collected"
     # files need no daemon: daemon.json is there, its mirror password redacted
-    assert b"https://rs:<redacted>@mirror.lab" in broken["members"]["hosts/bjob81/docker/"
+    assert b"https://rs:<redacted>@mirror.lab" in broken["members"]["hosts/bjob85/docker/"
                                                                     "daemon.json"]
 
 
@@ -259,6 +259,6 @@ def test_self_scan_catches_what_a_disabled_rule_let_through(
                             canaries=tuple(CANARY.values()))
     with pytest.raises(BundleLeak) as err:
         make_bundle(site, load_catalogue(), options)
-    assert err.value.member.startswith("hosts/bapp80/"), err.value.member
+    assert err.value.member.startswith("hosts/bapp84/"), err.value.member
     assert CANARY["envpw"] not in str(err.value)
     assert list(tmp_path.iterdir()) == []  # no archive, no temp file
