@@ -214,12 +214,12 @@ def test_patroni_cluster_running_replica_is_not_streaming() -> None:
 
 
 def test_patroni_cluster_leader_must_run() -> None:
-    """A paused cluster keeps the leader key while the leader's PostgreSQL is stopped."""
-    doc = {"pause": True, "members": [{"name": "a", "role": "leader", "state": "stopped"},
-                                      {"name": "b", "role": "replica", "state": "streaming"},
-                                      {"name": "c", "role": "replica", "state": "streaming"}]}
+    """A leader whose PostgreSQL is not running (starting, crashed…) is no working primary."""
+    doc = {"members": [{"name": "a", "role": "leader", "state": "crashed"},
+                       {"name": "b", "role": "replica", "state": "streaming"},
+                       {"name": "c", "role": "replica", "state": "streaming"}]}
     v = pg.patroni_cluster(doc, 3, "db1:8008")
-    assert v.outcome == FAILED and "leader not running: a (stopped)" in v.message
+    assert v.outcome == FAILED and "leader not running: a (crashed)" in v.message
 
 
 # -- OpenSearch ------------------------------------------------------------------------------------
