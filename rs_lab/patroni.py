@@ -31,7 +31,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import psycopg
 import requests
+from psycopg.conninfo import make_conninfo
 
 from rs_lab.netns import LabError, Namespace, end_pids, ns_pids, wait_port
 from rs_lab.postgres import RUN_AS, Role, bindir
@@ -43,6 +45,9 @@ ETCD = "/usr/bin/etcd"
 API_PORT = 8008
 PG_PORT = 5432
 ETCD_PORT = 2379
+NFT_TABLE = "rs_lab_patroni"
+SUPERUSER = Role("postgres", "lab-patroni-su-pw")
+REPLICATOR = Role("replicator", "lab-patroni-rep-pw")
 
 Doc = dict[str, Any]
 
@@ -57,8 +62,8 @@ class PatroniSpec:
     etcd_index: int = 240
     first_index: int = 241
     version: int = 15
-    superuser: Role = Role("postgres", "lab-patroni-su-pw")
-    replicator: Role = Role("replicator", "lab-patroni-rep-pw")
+    superuser: Role = SUPERUSER
+    replicator: Role = REPLICATOR
 
 
 @dataclass
@@ -309,6 +314,26 @@ class PatroniCluster:
                               env={**os.environ, "HOME": str(m.folder)})
         if proc.returncode != 0:
             raise LabError(f"pg_ctl stop on {m.name}: {proc.stderr.strip()}")
+
+    # -- faults -----------------------------------------------------------------------------
+    def block_replication(self, m: Member, leader: Member) -> None:
+        """Member ``m`` can no longer reach the leader's PostgreSQL (nftables in ``m``'s
+        namespace: TCP reset), and the leader ends its WAL sender for ``m``: ``m``'s PostgreSQL
+        keeps running in recovery without streaming."""
+        m.ns.run(["nft", "-f", "-"], input=(
+            f"table inet {NFT_TABLE} {{\n chain out {{\n  type filter hook output priority 0;\n"
+            f"  ip daddr {leader.address} tcp dport {PG_PORT} reject with tcp reset\n }}\n}}\n"))
+        s = self.spec
+        info = make_conninfo(hostaddr=leader.address, port=PG_PORT, dbname="postgres",
+                             user=s.superuser.name, password=s.superuser.password,
+                             sslmode="disable", connect_timeout=5)
+        with psycopg.connect(info, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_replication"
+                         " WHERE application_name = %s", (m.name,))
+
+    def unblock_replication(self, m: Member) -> None:
+        """Undo :meth:`block_replication` (no-op when nothing is blocked)."""
+        m.ns.run(["nft", "delete", "table", "inet", NFT_TABLE], check=False)
 
 
 __all__ = ["API_PORT", "Member", "PatroniCluster", "PatroniSpec"]
