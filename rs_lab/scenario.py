@@ -114,7 +114,12 @@ SVC = {"dns": 0, "lb": 1, "mail": 2, "pg-reader": 3, "ntp": 4}
 PARTS = frozenset({"hosts", "ntp", "dns", "lb", "mail", "pg", "search", "share"})
 HEALTHY_SYSCTLS = {"fs.file-max": "2097152", "vm.max_map_count": "262144"}
 HEALTHY_DAEMON_JSON = ('{\n  "log-driver": "json-file",\n'
-                       '  "log-opts": {"max-size": "100m", "max-file": "10"}\n}\n')
+                       '  "log-opts": {"max-size": "100m", "max-file": "10"},\n'
+                       '  "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 8192,'
+                       ' "Hard": 100000}}\n}\n')
+# Docker Compose v2 as a CLI plugin (scripts/setup-compose unpacks Debian 13's build there; the
+# machine's / is every host's lower layer, so a symlink makes it the hosts' plugin)
+COMPOSE_PLUGIN = "/opt/rs-lab/compose/docker-compose"
 SYSCTL_FILE = "/etc/sysctl.d/99-rservice.conf"
 SHARE_EXPORT = "/srv/rs-share"
 STATE_FILE = "lab-state.json"
@@ -188,7 +193,7 @@ class Scenario:
     search: str = "3.5.0"                                        # opensearch_standin.VARIANTS
     env_overrides: dict[str, str | None] = field(default_factory=dict)
     storage_path: str = "/mnt/rs-share"
-    docker: bool = False
+    docker: bool = True
     echo: bool | None = None        # header-echo backends; None: only in phase post
     wait_ntp: bool = False          # up() waits until every chrony client is synchronised
     overlays: tuple[tuple[str, str | None], ...] = ()
@@ -619,7 +624,9 @@ class LabSite:
                         mem_kb=plan.mem_kb(), disks=disks,
                         ntp_server=ntp if plan.ntp else None,
                         clock_offset_s=plan.clock_offset_s,
-                        services=["docker"] if wants_docker else [])
+                        services=["docker"] if wants_docker else [],
+                        symlinks={"/usr/libexec/docker/cli-plugins/docker-compose":
+                                  COMPOSE_PLUGIN} if wants_docker else {})
 
     def _start_ntp(self) -> None:
         from rs_lab.ntp import NtpServer

@@ -109,17 +109,20 @@ def test_each_host_answers_over_ssh_with_its_own_facts(small_site: LabSite, name
     out = ssh(small_site, name, ". /etc/os-release; echo $ID $VERSION_ID; hostname; nproc; "
                                 "awk '/MemTotal/ {print $2}' /proc/meminfo; "
                                 "cat /proc/sys/fs/file-max /proc/sys/vm/max_map_count; "
-                                "ulimit -Sn; ulimit -Hn; cat /etc/docker/daemon.json; "
+                                "ulimit -Sn; ulimit -Hn; tr -d '\\n' < /etc/docker/daemon.json; "
+                                "echo; "
                                 "df -BG --output=size / | tail -1; cat /etc/sysctl.d/*.conf")
     lines = out.splitlines()
     assert lines[0] == "ubuntu 24.04"
     assert lines[1:3] == [name, str(plan.cpus)]
     assert int(lines[3]) == plan.mem_kb()
     assert lines[4:8] == ["2097152", "262144", "8192", "100000"]
-    daemon = json.loads("\n".join(lines[8:12]))
+    daemon = json.loads(lines[8])
     assert daemon == {"log-driver": "json-file", "log-opts": {"max-size": "100m",
-                                                              "max-file": "10"}}
-    assert lines[12].strip() == "30G"
+                                                              "max-file": "10"},
+                      "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 8192,
+                                                     "Hard": 100000}}}
+    assert lines[9].strip() == "30G"
     assert "fs.file-max = 2097152" in out and "vm.max_map_count = 262144" in out
 
 
