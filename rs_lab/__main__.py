@@ -1,6 +1,6 @@
 """``python -m rs_lab`` (``scripts/lab``): the lab for a person.
 
-    scripts/lab up small [--overlay NAME[@HOST] ...] [--dir DIR] [--phase post] [--docker]
+    scripts/lab up small [--overlay NAME[@HOST] ...] [--dir DIR] [--phase post] [--no-docker]
     rs-preflight --site <the printed site file>
     scripts/lab status [--dir DIR]
     scripts/lab down [--dir DIR]

@@ -36,8 +36,10 @@ What stands where (the ``small`` profile, guide §8.2; REQUIREMENTS.md sizing ta
 * **OpenSearch STAND-IN** (:mod:`rs_lab.opensearch_standin`, not OpenSearch: none can be installed
   here) on **job1's address**, port 9200: ``ELASTICSEARCH_URLS=http://job1.rs.lab:9200``.
 * **NTP**: chronyd at stratum 8 in its own namespace (:mod:`rs_lab.ntp`).
-* **No Docker daemon** by default (``docker=True`` starts dockerd, vfs, in app/job/realtime
-  hosts: about 75 MB and a few seconds each); no Docker Compose v2 (not in Debian 12).
+* **Docker**: dockerd (Debian's 20.10, vfs) in app/job/realtime hosts, about 75 MB each
+  (``docker=False`` leaves it out), with ``daemon.json`` default-ulimits nofile 8192/100000 and
+  Docker Compose v2 as CLI plugin (Debian 13's 2.26.1, unpacked by ``scripts/setup-compose``;
+  Debian 12 has none). No images and no containers: pulls cannot work here.
 * Redis, RabbitMQ and memcached are **not** run (nothing checks them before installation);
   ``REDIS_HOST``/``RABBIT_MQ_HOST`` name rt1's address and ``MEMCACHED_HOST`` job1's.
 
