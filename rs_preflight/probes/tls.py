@@ -17,10 +17,12 @@ import select
 import socket
 import ssl
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from . import ProbeError, Unreachable
 
@@ -96,7 +98,11 @@ def trust_store(ca_bundle: Path | None) -> list[x509.Certificate]:
     if path is None:
         raise ProbeError("no CA bundle in the site (tls.ca_bundle) and no system trust store")
     try:
-        return x509.load_pem_x509_certificates(path.read_bytes())
+        with warnings.catch_warnings():
+            # Some system stores still hold old roots with non-positive serials; cryptography
+            # warns about them on every load. Trusting them is the store owner's decision.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            return x509.load_pem_x509_certificates(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise ProbeError(f"cannot read trusted certificates from {path}: {exc}") from exc
 
