@@ -193,8 +193,9 @@ def _explain(doc: SourceDoc, err: jsonschema.ValidationError) -> list[Problem]:
     """Turn one jsonschema error into messages a person can act on."""
     path = tuple(err.absolute_path)
     kind = err.validator
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
     if kind == "additionalProperties" and isinstance(err.instance, dict):
-        allowed = sorted(err.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         extra = [k for k in err.instance if k not in allowed]
         return [doc.problem((*path, k), f"unknown key (allowed: {', '.join(allowed)})")
                 for k in extra]
@@ -202,7 +203,7 @@ def _explain(doc: SourceDoc, err: jsonschema.ValidationError) -> list[Problem]:
         return [doc.problem(path, err.message.replace("is a required property",
                                                       "is required"))]
     if kind == "enum":
-        choices = ", ".join(str(c) for c in err.validator_value)
+        choices = ", ".join(str(c) for c in err.validator_value)  # type: ignore[union-attr]
         if path and path[-1] == "requirement":
             return [doc.problem(path, f"unknown requirement ID {err.instance!r}")]
         return [doc.problem(path, f"{err.instance!r} is not one of: {choices}")]

@@ -43,9 +43,10 @@ class PinnedAdapter(HTTPAdapter):
             request, verify, cert)
         name = getattr(request, "_rs_name", None)
         if name and host_params.get("scheme") == "https":
-            pool_kwargs["server_hostname"] = name      # SNI
+            # urllib3 accepts these pool keys; requests' stubs do not list them
+            pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]  # SNI
             if verify is not False:
-                pool_kwargs["assert_hostname"] = name
+                pool_kwargs["assert_hostname"] = name  # type: ignore[typeddict-unknown-key]
         return host_params, pool_kwargs
 
     def send(self, request: requests.PreparedRequest,  # type: ignore[override]
