@@ -98,7 +98,7 @@ class Pki:
         ``ec256``, ``rsa2048`` or ``rsa1024``; ``hash_alg`` e.g. ``hashes.SHA1()``.
         """
         key = _new_key(key_type)
-        start = not_before or dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
         issuer_name, issuer_key = ((_name(names[0]), key) if self_signed
                                    else (self.inter.subject, self.inter_key))
         builder = (x509.CertificateBuilder()
@@ -143,7 +143,7 @@ def _ca_cert(subject: x509.Name, key: PrivateKey, issuer: x509.Name, issuer_key:
              path_length: int) -> x509.Certificate:
     # CAs predate the leaves they sign, as in real PKIs: an expired leaf (400 → 35 days ago)
     # must have been valid under its issuer once, or its chain can never verify at any time.
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1000)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=1000)
     return (x509.CertificateBuilder()
             .subject_name(subject).issuer_name(issuer).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
