@@ -10,6 +10,7 @@ namespace whose name starts with the prefix, so a crashed run is cleaned by the 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import signal
@@ -80,10 +81,8 @@ def end_pids(pids: Sequence[int], grace: float = 3.0) -> None:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:
@@ -171,10 +170,8 @@ class Namespace:
     def destroy(self) -> None:
         end_pids([p.pid for p in self.procs] + ns_pids(self.name))
         for proc in self.procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
         self.procs.clear()
         sh(["ip", "netns", "del", self.name], check=False)
         sh(["ip", "link", "del", self.veth], check=False)
