@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from rs_lab.pki import Pki
 from rs_preflight.judges import tls as judge
 from rs_preflight.results import ERROR, FAILED, PASSED, Verdict
 
-ORACLES = Path(os.environ.get("RS_ORACLES", Path(__file__).parents[3] / "shared" / "oracles"))
+ORACLES = Path(__file__).parents[1] / "data" / "oracles"  # vendored: tests/data/oracles
 LIMBO = ORACLES / "x509-limbo-nobettertls.json"
 HARNESS = ORACLES / "x509-limbo-pyca-cryptography-50.0.2-results.json"
 # Where cryptography's own limbo harness disagrees with limbo's expectation (oracles/README.md):
@@ -29,10 +28,6 @@ HARNESS = ORACLES / "x509-limbo-pyca-cryptography-50.0.2-results.json"
 # harness there too: same library, same answer.
 EXPLAINED = ("webpki::cn::", "webpki::aki::root-with-aki-",
              "webpki::forbidden-rsa-not-divisible-by-8-in-root")
-
-needs_limbo = pytest.mark.skipif(not (LIMBO.exists() and HARNESS.exists()),
-                                 reason=f"x509-limbo oracle not found in {ORACLES}")
-
 
 def _load(pem: str) -> x509.Certificate:
     with warnings.catch_warnings():  # some limbo certificates are deliberately malformed
@@ -56,7 +51,6 @@ def _ours(case: dict[str, Any]) -> str:
     return "SUCCESS" if why is None else "FAILURE"
 
 
-@needs_limbo
 def test_verdict_agrees_with_x509_limbo_wherever_cryptographys_harness_does() -> None:
     cases, harness = _limbo()
     evaluated = [c for c in cases if c["validation_kind"] == "SERVER"
@@ -78,7 +72,6 @@ SAN_ENCODING_CASES = {"rfc5280::san::noncritical-with-empty-subject",
                       "webpki::san::san-critical-with-nonempty-subject"}
 
 
-@needs_limbo
 def test_name_matching_agrees_with_x509_limbo_san_cases() -> None:
     """RS-TLS-01's name-only judge answers like limbo on every DNS-name SAN/CN case."""
     cases, harness = _limbo()
