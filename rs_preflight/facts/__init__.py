@@ -44,13 +44,18 @@ class Section:
     name: str
     command: Command
     parse: Parser
+    bounded: bool = False  # the command limits its own time (no timeout(1) around it)
 
 
 SECTIONS: dict[str, Section] = {}
 
 
-def section(name: str, command: str | Command) -> Callable[[Parser], Parser]:
-    """Register a fact section: ``command`` runs on the host, the decorated function parses."""
+def section(name: str, command: str | Command, *, bounded: bool = False
+            ) -> Callable[[Parser], Parser]:
+    """Register a fact section: ``command`` runs on the host, the decorated function parses.
+
+    Each command runs under ``timeout`` on the host, unless it is ``bounded`` (it limits its
+    own time, like the flow probes)."""
     if callable(command):
         cmd: Command = command
     else:
@@ -60,7 +65,7 @@ def section(name: str, command: str | Command) -> Callable[[Parser], Parser]:
             return text
 
     def register(parse: Parser) -> Parser:
-        SECTIONS[name] = Section(name, cmd, parse)
+        SECTIONS[name] = Section(name, cmd, parse, bounded)
         return parse
     return register
 
@@ -98,11 +103,24 @@ class HostFacts:
         return self.values[name]
 
 
+TIMED_OUT = 124  # timeout(1)'s exit code when it had to end the command
+
+
+def section_timeout(ctx: Context) -> int:
+    """Seconds one section may take on the host: a third of ``ssh.command_timeout``, so one
+    hanging command (a ``docker`` that never answers) costs that section, not the host."""
+    return max(1, int(ctx.site.ssh.command_timeout // 3))
+
+
 def build_script(ctx: Context, marker: str, names: list[str]) -> str:
+    limit = section_timeout(ctx)
     parts = []
     for name in names:
-        cmd = SECTIONS[name].command(ctx)
-        parts.append(f"printf '\\n{marker} {name}\\n'; ( {cmd} ) 2>&1; "
+        sec = SECTIONS[name]
+        cmd = sec.command(ctx)
+        # timeout(1) on the host ends what hangs there (closing our channel would not)
+        run = f"( {cmd} )" if sec.bounded else f"timeout -k 1 {limit} sh -c {shlex.quote(cmd)}"
+        parts.append(f"printf '\\n{marker} {name}\\n'; {run} 2>&1; "
                      f"printf '\\n{marker} rc=%s\\n' \"$?\"")
     return "\n".join(parts)
 
@@ -140,6 +158,10 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
             continue
         rc, text = raw[name]
         facts.raw[name] = (SECTIONS[name].command(ctx), rc, text)
+        if rc == TIMED_OUT:
+            facts.problems[name] = (f"timed out after {section_timeout(ctx)}s on the host "
+                                    "(a third of ssh.command_timeout)")
+            continue
         try:
             facts.values[name] = SECTIONS[name].parse(rc, text)
         except FactUnavailable as exc:

@@ -43,15 +43,17 @@ def _flows_command(ctx: Context) -> str:
     lines = ["command -v bash >/dev/null || { echo 'NOBASH'; exit 0; }"]
     for i, flow in enumerate(flows):
         dest, port = shlex.quote(flow.destination), shlex.quote(str(flow.port))
+        # every probe in the background, so the section takes one probe timeout, not n
         lines.append(
-            f"t0=$(date +%s%N); e=$(timeout {limit} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
+            f"( t0=$(date +%s%N); e=$(timeout {limit} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
             f"{dest} {port} 2>&1); r=$?; t1=$(date +%s%N); "
-            f"printf 'FLOW {i} %s %s\\n' \"$r\" \"$(( (t1 - t0) / 1000000 ))\"; "
-            f"printf 'ERR {i} %s\\n' \"$(printf '%s' \"$e\" | tail -n 1)\"")
+            f"printf 'FLOW {i} %s %s\\nERR {i} %s\\n' \"$r\" \"$(( (t1 - t0) / 1000000 ))\" "
+            f"\"$(printf '%s' \"$e\" | tail -n 1)\" ) &")
+    lines.append("wait")
     return "\n".join(lines) if flows else "echo NOFLOWS"
 
 
-@section("flows", _flows_command)
+@section("flows", _flows_command, bounded=True)
 def _flows(rc: int, text: str) -> dict[int, dict[str, Any]]:
     """``{flow index: {"state": open|refused|filtered|unreachable|unresolved, "ms", "error"}}``."""
     if "NOBASH" in text:

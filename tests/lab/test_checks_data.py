@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
-import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -32,6 +28,7 @@ from rs_lab.netns import Namespace
 from rs_lab.opensearch_standin import OpenSearchStandIn, SearchSpec
 from rs_lab.pki import Pki
 from rs_lab.postgres import PgServer, PgSpec
+from rs_lab.preflight import Run, run_preflight
 from rs_lab.workdir import remove, service_root
 
 if __package__:
@@ -159,38 +156,19 @@ def write_site(folder: Path, lab: DataLab, *, phase: str, profile: str,
     return path
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    doc: dict[str, Any]
-    output: str
-
-    def __getitem__(self, requirement: str) -> dict[str, Any]:
-        found: list[dict[str, Any]] = [r for r in self.doc["results"]
-                                        if r["requirement"] == requirement]
-        assert len(found) == 1, (requirement, self.output[-3000:])
-        return found[0]
-
-
 def run_checks(lab: DataLab, select: str, *, phase: str = "pre", profile: str = "small",
                args: tuple[str, ...] = (), **env: str) -> Run:
     lab.runs += 1
     folder = lab.root / f"run-{lab.runs}"
     folder.mkdir()
     path = write_site(folder, lab, phase=phase, profile=profile, env=env_values(lab, **env))
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(path),
-                           "-k", select, *args], cwd=folder, capture_output=True, text=True,
-                          timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
-    report = folder / "rs-preflight-report" / "results.json"
-    assert report.exists(), proc.stdout + proc.stderr
-    text = report.read_text()
+    run = run_preflight(path, "-k", select, *args, cwd=folder)
+    text = (folder / "rs-preflight-report" / "results.json").read_text()
     for secret in SECRETS:  # never in any output, not even redacted by luck
-        assert secret not in text and secret not in proc.stdout + proc.stderr
-    doc = json.loads(text)
-    for record in doc["results"]:  # we never hand a secret to the redactor in a message
+        assert secret not in text and secret not in run.output
+    for record in run.doc["results"]:  # we never hand a secret to the redactor in a message
         assert "<redacted>" not in record["message"] + str(record["found"]), record
-    return Run(proc.returncode, doc, proc.stdout + proc.stderr)
+    return run
 
 
 def assert_only(run: Run, ids: tuple[str, ...], failing: dict[str, str],

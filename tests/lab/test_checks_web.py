@@ -16,8 +16,6 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +31,7 @@ from rs_lab.echo import EchoBackend
 from rs_lab.lb import Backend, HaproxyLb, LbSpec, LoadBalancer, NginxLb
 from rs_lab.netns import GATEWAY4, Namespace, addr4, addr6
 from rs_lab.pki import Pki
+from rs_lab.preflight import Run, run_preflight
 
 pytestmark = pytest.mark.lab
 
@@ -159,29 +158,10 @@ def write_site(folder: Path, lab: WebLab, *, phase: str = "post",
     return path
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    doc: dict[str, Any]
-    output: str
-
-    def __getitem__(self, requirement: str) -> dict[str, Any]:
-        found: list[dict[str, Any]] = [r for r in self.doc["results"]
-                                       if r["requirement"] == requirement]
-        assert len(found) == 1, (requirement, self.output[-3000:])
-        return found[0]
-
-
 def run_checks(lab: WebLab, **site: Any) -> Run:
     folder = Path(tempfile.mkdtemp(prefix="run-", dir=lab.workdir))
     path = write_site(folder, lab, **site)
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(path),
-                           "-k", "RS-DNS or RS-TLS or RS-LB"], cwd=folder, capture_output=True,
-                          text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
-    report = folder / "rs-preflight-report" / "results.json"
-    assert report.exists(), proc.stdout + proc.stderr
-    return Run(proc.returncode, json.loads(report.read_text()), proc.stdout + proc.stderr)
+    return run_preflight(path, "-k", "RS-DNS or RS-TLS or RS-LB", cwd=folder)
 
 
 def assert_only(run: Run, failing: dict[str, str]) -> None:
@@ -305,11 +285,7 @@ def test_unreachable_lb_and_missing_resolvers_are_errors(web_lab: WebLab) -> Non
     text = path.read_text().replace(f"dns: {{resolvers: [{web_lab.dns.ipv4}], timeout: 2}}\n",
                                     "")
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(path),
-                           "-k", "RS-DNS or RS-TLS or RS-LB"], cwd=folder, capture_output=True,
-                          text=True, timeout=300)
-    doc = json.loads((folder / "rs-preflight-report" / "results.json").read_text())
-    run = Run(proc.returncode, doc, proc.stdout + proc.stderr)
+    run = run_preflight(path, "-k", "RS-DNS or RS-TLS or RS-LB", cwd=folder)
     for rid in IDS:
         assert run[rid]["outcome"] == "error", run[rid]
     assert "no dns.resolvers" in run["RS-DNS-01"]["message"]

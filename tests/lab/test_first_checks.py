@@ -8,14 +8,13 @@ unknown key is refused.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.preflight import run_preflight
 
 GOOD = HostSpec("good31", 31, os_release("ubuntu", "24.04"),
                 extra_files={"/etc/sysctl.d/99-rs.conf": "fs.file-max = 2097152\n"
@@ -53,11 +52,8 @@ def site_file(folder: Path, lab: HostLab, hosts: dict[str, LabHost], *,
 
 
 def run(folder: Path, site: Path, *args: str) -> tuple[int, dict, str]:
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site),
-                           "-k", " or ".join(FIRST), *args], cwd=folder, capture_output=True,
-                          text=True, timeout=120)
-    doc = json.loads((folder / "rs-preflight-report" / "results.json").read_text())
-    return proc.returncode, doc, proc.stdout + proc.stderr
+    result = run_preflight(site, "-k", " or ".join(FIRST), *args, cwd=folder, timeout=120)
+    return result.code, result.doc, result.output
 
 
 def outcomes(doc: dict) -> dict[tuple[str, str], dict]:
@@ -165,13 +161,55 @@ def test_hostile_values_are_quoted_never_executed(tmp_path: Path, host_lab: Host
         "settings:", f"  DB_WRITER_HOST: {json.dumps('db; touch /tmp/pwned4')}",
         f"  ELASTICSEARCH_URLS: {json.dumps('http://$(touch /tmp/pwned5):9200')}",
     ]) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site),
-                           "-k", "RS-STORAGE or RS-PORT-01"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-    doc = json.loads((tmp_path / "rs-preflight-report" / "results.json").read_text())
-    records = {r["requirement"]: r for r in doc["results"]}
-    assert records["RS-STORAGE-01"]["outcome"] == "failed", proc.stdout
+    result = run_preflight(site, "-k", "RS-STORAGE or RS-PORT-01", cwd=tmp_path, timeout=120)
+    records = {r["requirement"]: r for r in result.doc["results"]}
+    assert records["RS-STORAGE-01"]["outcome"] == "failed", result.output
     assert "does not exist" in records["RS-STORAGE-01"]["message"]
     assert records["RS-PORT-01"]["outcome"] == "failed"  # the names do not resolve
     assert good.run("ls /tmp").stdout.split().count("pwned1") == 0
     assert not [f for f in good.run("ls /tmp").stdout.split() if f.startswith("pwned")]
+
+
+def test_jump_host_reaches_a_host_behind_it(tmp_path: Path, host_lab: HostLab,
+                                            hosts: dict[str, LabHost]) -> None:
+    site = site_file(tmp_path, host_lab, {"bad32": hosts["bad32"]})
+    site.write_text(site.read_text().replace(
+        "  user: root\n", f"  user: root\n  jump_host: root@{hosts['good31'].address4}\n"))
+    _, doc, _ = run(tmp_path, site)
+    os_record = next(r for r in doc["results"] if r["requirement"] == "RS-OS-01")
+    assert os_record["outcome"] == "failed" and "8.10" in os_record["found"]  # reached, judged
+
+
+HANG = Path("/opt/rs-lab/test-bin/docker-that-hangs")
+
+
+@pytest.fixture(scope="module")
+def hanging(host_lab: HostLab) -> Iterator[LabHost]:
+    """A host whose `docker` never answers (a script on the machine's /, the hosts' lower
+    layer, linked as /usr/local/bin/docker)."""
+    HANG.parent.mkdir(parents=True, exist_ok=True)
+    HANG.write_text("#!/bin/sh\nexec sleep 300\n")
+    HANG.chmod(0o755)
+    try:
+        [host] = host_lab.add_many([HostSpec("hang34", 34, os_release("ubuntu", "24.04"),
+                                             symlinks={"/usr/local/bin/docker": str(HANG)})])
+        yield host
+    finally:
+        HANG.unlink(missing_ok=True)
+
+
+def test_a_hanging_command_costs_its_own_checks_only(tmp_path: Path, host_lab: HostLab,
+                                                     hosts: dict[str, LabHost],
+                                                     hanging: LabHost) -> None:
+    site = site_file(tmp_path, host_lab, {"hang34": hanging, "good31": hosts["good31"]})
+    site.write_text(site.read_text().replace("  command_timeout: 10", "  command_timeout: 3"))
+    result = run_preflight(site, "-k", "RS-DOCKER or RS-OS-01 or RS-LIMIT-01", cwd=tmp_path)
+    docker = [r for r in result.doc["results"]
+              if r["host"] == "hang34" and r["requirement"].startswith("RS-DOCKER")]
+    assert docker and {r["outcome"] for r in docker} == {"error"}
+    assert "timed out after 1s on the host" in docker[0]["message"]
+    # the host's other facts were gathered in the same round trip, and judged
+    assert result.records[("RS-OS-01", "hang34")]["outcome"] == "passed"
+    assert result.records[("RS-LIMIT-01", "good31")]["outcome"] == "passed"
+    # timeout(1) ended the hanging command on the host: nothing is left running there
+    assert "sleep 300" not in hanging.run("ps -eo args").stdout

@@ -14,8 +14,6 @@ broken host's dockerd really runs at 1024 (``prlimit`` before exec: lowering wor
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.netns import addr4
 from rs_lab.ntp import NtpServer, wait_synced
+from rs_lab.preflight import run_preflight
 from rs_lab.share import SshfsShare
 
 GIB = 1024 * 1024
@@ -140,11 +139,7 @@ def site(folder: Path, lab_: HostLab, hosts: dict[str, LabHost], roles: dict[str
 def run(folder: Path, site_file: Path, phase: str) -> dict[tuple[str, str | None], dict]:
     out = folder / phase
     out.mkdir(exist_ok=True)
-    subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site_file),
-                    "--phase", phase, "-k", AREAS], cwd=out, capture_output=True, text=True,
-                   timeout=300)
-    doc = json.loads((out / "rs-preflight-report" / "results.json").read_text())
-    return {(r["requirement"], r["host"]): r for r in doc["results"]}
+    return run_preflight(site_file, "--phase", phase, "-k", AREAS, cwd=out).records
 
 
 GOOD_ROLES = {"okapp70": "app", "okjob71": "job, search", "okrt72": "realtime"}

@@ -13,11 +13,8 @@ a fresh folder; ``rs-preflight-report/results.json`` is read.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from rs_lab.preflight import run_preflight
 from rs_lab.scenario import LabSite, Scenario
 
 pytestmark = pytest.mark.lab
@@ -41,15 +39,9 @@ TAG = "rs-preflight-header-probe"
 
 def run_lb_checks(site: LabSite, phase: str = "pre") -> dict[str, dict[str, Any]]:
     folder = Path(tempfile.mkdtemp(prefix="rs-lb-probe-run-", dir=site.workdir))
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site",
-                           str(site.site_file), "--phase", phase, "-k", "RS-LB"], cwd=folder,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    report = folder / "rs-preflight-report" / "results.json"
-    assert report.exists(), proc.stdout + proc.stderr
-    doc = json.loads(report.read_text())
-    assert doc["phase"] == phase
-    return {r["requirement"]: r for r in doc["results"]}
+    run = run_preflight(site.site_file, "--phase", phase, "-k", "RS-LB", cwd=folder)
+    assert run.doc["phase"] == phase
+    return {r["requirement"]: r for r in run.doc["results"]}
 
 
 def leftovers(site: LabSite, name: str) -> list[str]:

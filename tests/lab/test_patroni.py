@@ -11,11 +11,8 @@ down, also on failure.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from typing import Any
 import pytest
 
 from rs_lab.patroni import PATRONI, Member, PatroniCluster, PatroniSpec
+from rs_lab.preflight import run_preflight
 
 pytestmark = pytest.mark.lab
 
@@ -76,18 +74,11 @@ def run_check(cluster: PatroniCluster, folder: Path, *, profile: str = "medium",
              "hosts:", *(f"  pg-{m.name}: {{address: {m.address}, roles: [db], ssh: false}}"
                          for m in members)]
     (folder / "site.yaml").write_text("\n".join(lines) + "\n")
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", "site.yaml",
-                           "-k", "RS-PG-05"], cwd=folder, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    report = folder / "rs-preflight-report" / "results.json"
-    assert report.exists(), proc.stdout + proc.stderr
-    text = report.read_text()
+    run = run_preflight(folder / "site.yaml", "-k", "RS-PG-05", cwd=folder)
+    text = (folder / "rs-preflight-report" / "results.json").read_text()
     for secret in SECRETS:
-        assert secret not in text and secret not in proc.stdout + proc.stderr
-    found = [r for r in json.loads(text)["results"] if r["requirement"] == "RS-PG-05"]
-    assert len(found) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    record: dict[str, Any] = found[0]
-    return record
+        assert secret not in text and secret not in run.output
+    return run["RS-PG-05"]
 
 
 def assert_failed(record: dict[str, Any], *words: str) -> None:

@@ -20,7 +20,6 @@ import smtplib
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from rs_lab.netns import PREFIX
+from rs_lab.preflight import run_preflight
 from rs_lab.scenario import OVERLAYS, LabSite, Scenario, namespace_names
 from rs_lab.webclient import pinned_session
 from rs_preflight.site import load_site
@@ -67,11 +67,8 @@ def ssh(site: LabSite, name: str, command: str) -> str:
 
 def run_checks(site: LabSite, folder: Path, keyword: str = FIRST) -> tuple[int, dict[str, Any]]:
     """``rs-preflight --site <site file> -k keyword`` as a user runs it, in ``folder``."""
-    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", str(site.site_file),
-                           "-k", keyword], cwd=folder, capture_output=True, text=True, timeout=180)
-    report = folder / "rs-preflight-report" / "results.json"
-    assert report.exists(), proc.stdout + proc.stderr
-    return proc.returncode, json.loads(report.read_text())
+    run = run_preflight(site.site_file, "-k", keyword, cwd=folder, timeout=180)
+    return run.code, run.doc
 
 
 def outcomes(doc: dict[str, Any]) -> dict[tuple[str, str | None], str]:
