@@ -45,17 +45,19 @@ class Section:
     command: Command
     parse: Parser
     bounded: bool = False  # the command limits its own time (no timeout(1) around it)
+    group: str | None = None  # once one section of a group times out, the rest are skipped
 
 
 SECTIONS: dict[str, Section] = {}
 
 
-def section(name: str, command: str | Command, *, bounded: bool = False
-            ) -> Callable[[Parser], Parser]:
+def section(name: str, command: str | Command, *, bounded: bool = False,
+            group: str | None = None) -> Callable[[Parser], Parser]:
     """Register a fact section: ``command`` runs on the host, the decorated function parses.
 
     Each command runs under ``timeout`` on the host, unless it is ``bounded`` (it limits its
-    own time, like the flow probes)."""
+    own time, like the flow probes). Sections of one ``group`` (e.g. everything that asks the
+    Docker daemon) are skipped once one of them timed out: a hung daemon costs one timeout."""
     if callable(command):
         cmd: Command = command
     else:
@@ -65,7 +67,7 @@ def section(name: str, command: str | Command, *, bounded: bool = False
             return text
 
     def register(parse: Parser) -> Parser:
-        SECTIONS[name] = Section(name, cmd, parse, bounded)
+        SECTIONS[name] = Section(name, cmd, parse, bounded, group)
         return parse
     return register
 
@@ -120,7 +122,11 @@ def build_script(ctx: Context, marker: str, names: list[str]) -> str:
         cmd = sec.command(ctx)
         # timeout(1) on the host ends what hangs there (closing our channel would not)
         run = f"( {cmd} )" if sec.bounded else f"timeout -k 1 {limit} sh -c {shlex.quote(cmd)}"
-        parts.append(f"printf '\\n{marker} {name}\\n'; {run} 2>&1; "
+        if sec.group:
+            hung = f"rs_hung_{sec.group}"
+            run = (f"if [ -n \"${{{hung}:-}}\" ]; then (exit {TIMED_OUT}); else {run}; fi; "
+                   f"rc=$?; [ $rc -eq {TIMED_OUT} ] && {hung}=1; (exit $rc)")
+        parts.append(f"printf '\\n{marker} {name}\\n'; {{ {run}; }} 2>&1; "
                      f"printf '\\n{marker} rc=%s\\n' \"$?\"")
     return "\n".join(parts)
 

@@ -10,7 +10,7 @@ from . import FactUnavailable, section
 NOT_FOUND = 127  # the shell's "command not found"
 
 
-@section("docker_version", "docker version --format '{{json .}}'")
+@section("docker_version", "docker version --format '{{json .}}'", group="docker")
 def _docker_version(rc: int, text: str) -> dict[str, Any]:
     """``{"installed", "client", "server", "error"}``; server is None when no daemon answers."""
     if rc == NOT_FOUND:
@@ -24,7 +24,7 @@ def _docker_version(rc: int, text: str) -> dict[str, Any]:
             "error": " ".join(errors)[:300] or None}
 
 
-@section("docker_compose", "docker compose version --short")
+@section("docker_compose", "docker compose version --short", group="docker")
 def _docker_compose(rc: int, text: str) -> dict[str, Any]:
     lines = text.strip().splitlines()
     if rc != 0:  # e.g. "docker: 'compose' is not a docker command."
@@ -77,7 +77,7 @@ def _docker_systemd(rc: int, text: str) -> dict[str, int | None]:
     return out
 
 
-@section("containers", "docker ps --format '{{.Names}}' 2>/dev/null; true")
+@section("containers", "docker ps --format '{{.Names}}' 2>/dev/null; true", group="docker")
 def _containers(rc: int, text: str) -> list[str]:
     """Names of running containers (empty without Docker or the rights to ask it)."""
     return [line.strip() for line in text.splitlines() if line.strip()]

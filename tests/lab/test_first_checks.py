@@ -204,12 +204,15 @@ def test_a_hanging_command_costs_its_own_checks_only(tmp_path: Path, host_lab: H
     site = site_file(tmp_path, host_lab, {"hang34": hanging, "good31": hosts["good31"]})
     site.write_text(site.read_text().replace("  command_timeout: 10", "  command_timeout: 3"))
     result = run_preflight(site, "-k", "RS-DOCKER or RS-OS-01 or RS-LIMIT-01", cwd=tmp_path)
-    docker = [r for r in result.doc["results"]
-              if r["host"] == "hang34" and r["requirement"].startswith("RS-DOCKER")]
-    assert docker and {r["outcome"] for r in docker} == {"error"}
-    assert "timed out after 1s on the host" in docker[0]["message"]
+    records = result.records
+    for requirement in ("RS-DOCKER-01", "RS-DOCKER-02"):  # they ask the daemon: could not
+        record = records[(requirement, "hang34")]
+        assert record["outcome"] == "error", record
+        assert "timed out after 1s on the host" in record["message"]
+    # daemon.json is a file, not the daemon: judged (absent, so json-file never rotates)
+    assert records[("RS-DOCKER-03", "hang34")]["outcome"] == "failed"
     # the host's other facts were gathered in the same round trip, and judged
-    assert result.records[("RS-OS-01", "hang34")]["outcome"] == "passed"
-    assert result.records[("RS-LIMIT-01", "good31")]["outcome"] == "passed"
+    assert records[("RS-OS-01", "hang34")]["outcome"] == "passed"
+    assert records[("RS-LIMIT-01", "good31")]["outcome"] == "passed"
     # timeout(1) ended the hanging command on the host: nothing is left running there
     assert "sleep 300" not in hanging.run("ps -eo args").stdout
