@@ -23,12 +23,13 @@ import base64
 import functools
 import hashlib
 import json
-import socket
 import ssl
 import struct
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from rs_lab.webbase import LabHTTPServer
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEAPOT = "I am a teapot"
@@ -108,24 +109,10 @@ class EchoHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, port), handler)
-
-    def server_bind(self) -> None:
-        if self.address_family == socket.AF_INET6:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
-
-
 def serve(hosts: list[str], port: int, handler: type[BaseHTTPRequestHandler],
           cert: str | None = None, key: str | None = None) -> None:
     """Serve ``handler`` on every host (one listener each) until killed."""
-    servers = [_Server(h, port, handler) for h in hosts]
+    servers = [LabHTTPServer(h, port, handler) for h in hosts]
     if cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)

@@ -32,17 +32,16 @@ import base64
 import dataclasses
 import hashlib
 import json
-import socket
 import ssl
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from rs_lab.webbase import Service
+from rs_lab.webbase import LabHTTPServer, Service
 
 REQUIRED_PLUGINS = ("analysis-icu", "analysis-phonenumber")
 
@@ -241,27 +240,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__((host, port), handler)
-
-    def server_bind(self) -> None:
-        if self.address_family == socket.AF_INET6:
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        super().server_bind()
-
-
 def serve(conf: Mapping[str, object]) -> None:
     spec_fields = {f.name for f in dataclasses.fields(SearchSpec)}
     spec = SearchSpec(**{k: v for k, v in dict(conf["spec"]).items()  # type: ignore[arg-type]
                          if k in spec_fields})
     spec.missing = {int(k): tuple(v) for k, v in dict(spec.missing).items()}
     handler = type("Handler", (_Handler,), {"spec": spec})
-    servers = [_Server(h, int(conf["port"]), handler) for h in conf["listen"]]  # type: ignore
+    servers = [LabHTTPServer(h, int(conf["port"]), handler) for h in conf["listen"]]  # type: ignore
     if spec.tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(conf["cert"]), str(conf["key"]))

@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rs_lab.netns import BRIDGE, LabError, Namespace, end_pids, sh
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+class LabHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server on one address, IPv4 or IPv6 (v6-only, so both can listen)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        super().server_bind()
 
 
 def forget_neighbours(ns: Namespace) -> None:

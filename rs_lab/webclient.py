@@ -18,47 +18,10 @@ import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-
-class PinnedAdapter(HTTPAdapter):
-    """Connect to ``pins[host]`` instead of resolving ``host``; SNI and name checks keep host."""
-
-    def __init__(self, pins: Mapping[str, str], **kw: object) -> None:
-        self.pins = {k.lower().rstrip("."): v for k, v in pins.items()}
-        super().__init__(**kw)  # type: ignore[arg-type]
-
-    def _pin(self, url: str) -> tuple[str, str | None, str]:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        addr = self.pins.get(host)
-        if addr is None:
-            raise requests.ConnectionError(f"{host!r} is not pinned; refusing to resolve it")
-        netloc_addr = f"[{addr}]" if ":" in addr else addr
-        if parts.port:
-            netloc_addr += f":{parts.port}"
-        hostheader = host + (f":{parts.port}" if parts.port else "")
-        return parts._replace(netloc=netloc_addr).geturl(), host, hostheader
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert)
-        name = getattr(request, "_rs_pinned_name", None)
-        if name and host_params.get("scheme") == "https":
-            pool_kwargs["server_hostname"] = name
-            if verify is not False:
-                pool_kwargs["assert_hostname"] = name
-        return host_params, pool_kwargs
-
-    def send(self, request, **kw):
-        url, name, hostheader = self._pin(request.url)
-        request.url = url
-        request.headers["Host"] = hostheader
-        request._rs_pinned_name = name  # type: ignore[attr-defined]
-        return super().send(request, **kw)
+from rs_preflight.probes.http import PinnedAdapter
 
 
 def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> requests.Session:
@@ -68,7 +31,7 @@ def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> req
     """
     session = requests.Session()
     session.trust_env = False  # no proxies from the environment
-    adapter = PinnedAdapter(pins)
+    adapter = PinnedAdapter(pins)  # the product's own: one implementation of "curl --resolve"
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if ca is not None:
