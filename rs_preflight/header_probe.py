@@ -51,9 +51,12 @@ SETTLE_S = 15        # how long a load balancer may answer 502/503/504 for a bac
 START_TIMEOUT_S = 15
 TAG = "rs-preflight-header-probe"
 START = "python3 -c %s %s %s"
+# Kill only if the PID still runs our token; then wait until it has really exited: its
+# cmdline empties (exit_mm) before its sockets close (exit_files), so wait for the state to be
+# gone or Z (a zombie holds no files), at most 5 s.
 STOP = ("if grep -aqF -- %s /proc/%s/cmdline 2>/dev/null; then kill -TERM %s; fi; i=0; "
-        "while [ $i -lt 50 ] && grep -aqF -- %s /proc/%s/cmdline 2>/dev/null; "
-        "do sleep 0.1; i=$((i+1)); done")
+        "while [ $i -lt 50 ]; do s=$(sed 's/.*) //;s/ .*//' /proc/%s/stat 2>/dev/null); "
+        "[ -n \"$s\" ] && [ \"$s\" != Z ] || break; sleep 0.1; i=$((i+1)); done")
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ class HeaderProbe:
         if listener is None or thost is None:
             return
         pid = str(listener.pid)
-        thost.run(STOP, self.token, pid, pid, self.token, pid)
+        thost.run(STOP, self.token, pid, pid, pid)
 
     def stop(self) -> None:
         """Stop every listener of this run (only ours: the PID must still run our token)."""

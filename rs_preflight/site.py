@@ -175,9 +175,26 @@ def load_site(path: Path, phase: str | None = None,
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
     if isinstance(doc.data, dict) or (doc.data is None and not doc.problems):
         doc.problems.extend(_schema_problems(doc, catalogue))
+    if doc.problems and isinstance(doc.data, dict):
+        # Even with a schema problem, the rest of the file is still checked (missing files,
+        # unknown waiver hosts, bad .env lines), so one run lists everything to fix.
+        doc.problems.extend(_later_problems(doc, path, catalogue, doc.problems))
     if doc.problems:
         raise SiteError(doc.problems)
     return _Builder(doc, path, catalogue).build(phase)
+
+
+def _later_problems(doc: SourceDoc, path: Path, catalogue: Catalogue,
+                    known: list[Problem]) -> list[Problem]:
+    """What building the model finds, where the invalid parts let it get that far."""
+    builder = _Builder(doc, path, catalogue)
+    try:
+        builder.build(None)
+    except SiteError as exc:
+        return [p for p in exc.problems if p not in known]
+    except (TypeError, KeyError, AttributeError, ValueError):
+        pass  # a part the schema already rejected; what was found until then still counts
+    return [p for p in builder.problems if p not in known]
 
 
 def _schema_problems(doc: SourceDoc, catalogue: Catalogue) -> list[Problem]:

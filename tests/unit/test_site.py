@@ -101,6 +101,23 @@ def test_every_problem_is_listed_with_file_line_and_key(tmp_path: Path) -> None:
     ]
 
 
+def test_schema_problems_do_not_hide_the_others(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        name: bad
+        profile: huge
+        env_files: [nope.env]
+        hosts:
+          app1: {roles: [app]}
+        waivers:
+          - {requirement: RS-OS-02, hosts: [ghost], reason: r, expires: 2030-01-01}
+    """)
+    assert problems(path) == [
+        f"{path}:2: profile: 'huge' is not one of: pilot, small, medium, large",
+        f"{path}:3: env_files[0]: file not found: {tmp_path / 'nope.env'}",
+        f"{path}:7: waivers[0].hosts[0]: no host named 'ghost' in the site",
+    ]
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nhosts:\n  app1: {roles: [app]\n  job1: {}\n")
     [message] = problems(path)
