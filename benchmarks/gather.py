@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from rs_lab.hosts import HostLab, HostSpec, os_release  # noqa: E402
 from rs_preflight.catalogue import load_catalogue  # noqa: E402
-from rs_preflight.facts import SECTIONS, Context, build_script  # noqa: E402
+from rs_preflight.facts import SECTIONS, Context, build_script, commands  # noqa: E402
 from rs_preflight.model import RunState  # noqa: E402
 from rs_preflight.site import Host, Site, SshSettings  # noqa: E402
 
@@ -60,7 +60,7 @@ def naive(site: Site) -> tuple[float, int]:
                                               ssh_identity_file=str(site.ssh.identity_file)))
         ctx = Context(site, host, catalogue)
         for name in sorted(SECTIONS):
-            thost.run("sh -c %s", build_script(ctx, "@@m@@", [name]))
+            thost.run("sh -c %s", build_script(ctx, "@@m@@", commands(ctx, [name])[0]))
             trips += 1
         thost.backend.client.close()
     return time.perf_counter() - t0, trips

@@ -38,6 +38,13 @@ class Requirement:
     severity: Mapping[str, str]
     remediation: str
     thresholds: Mapping[str, Any] = field(default_factory=dict)
+    # the shipped check that verifies it (named by its R-Service ID): another product's
+    # requirement reuses a check kind with thresholds, roles and texts of its own
+    implements: str = ""
+
+    @property
+    def check(self) -> str:
+        return self.implements or self.id
 
     def severity_for(self, phase: str) -> str:
         return self.severity[phase]
@@ -66,6 +73,10 @@ class Catalogue(Mapping[str, Requirement]):
     def __len__(self) -> int:
         return len(self.requirements)
 
+    def implementing(self, check: str) -> list[Requirement]:
+        """The requirements of this catalogue verified by the shipped check ``check``."""
+        return [r for r in self.requirements.values() if r.check == check]
+
 
 def _requirement(rid: str, raw: Mapping[str, Any]) -> Requirement:
     sev = raw["severity"]
@@ -74,6 +85,7 @@ def _requirement(rid: str, raw: Mapping[str, Any]) -> Requirement:
         id=rid, title=raw["title"], section=str(raw["section"]),
         roles=tuple(raw["roles"]), phases=tuple(raw["phases"]), severity=severity,
         remediation=raw.get("remediation", ""), thresholds=raw.get("thresholds") or {},
+        implements=raw.get("implements", ""),
     )
 
 

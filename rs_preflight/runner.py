@@ -37,6 +37,7 @@ from .waivers import load_waivers, waiver_report
 RS_KEY = pytest.StashKey["Preflight"]()
 TARGET_KEY = pytest.StashKey[tuple[Requirement, str | None]]()
 NO_HOST = "~no-host"
+NOT_IN_CATALOGUE = "~not-in-catalogue"
 EVIDENCE_MAX = 4000  # characters of evidence kept per result (head and tail)
 
 
@@ -102,21 +103,35 @@ class Preflight:
         marker = metafunc.definition.get_closest_marker("rs")
         if marker is None or "rs" not in metafunc.fixturenames:
             return
-        unknown = [rid for rid in marker.args if rid not in self.catalogue]
+        # A check is named by the R-Service requirement it was written for; a catalogue
+        # (R-Service's, or another product's) says which of its requirements it verifies.
+        unknown = [rid for rid in marker.args
+                   if rid not in load_catalogue() and not self.catalogue.implementing(rid)]
         if unknown:
             raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown requirement "
                                     f"ID(s) {', '.join(unknown)}")
-        req = self.catalogue[marker.args[0]]
-        params: list[tuple[Requirement, str | None]]
-        if req.site_level:
-            params, ids = [(req, None)], [req.id]
-        else:
+        params: list[tuple[Requirement | None, str | None]] = []
+        ids: list[str] = []
+        for req in self.catalogue.implementing(marker.args[0]):
+            if req.site_level:
+                params.append((req, None))
+                ids.append(req.id)
+                continue
             hosts = self.site.hosts_with(*req.roles)
-            params = [(req, h.name) for h in hosts] or [(req, NO_HOST)]
-            ids = [f"{req.id}@{h.name}" for h in hosts] or [f"{req.id}@no-host"]
+            params += [(req, h.name) for h in hosts] or [(req, NO_HOST)]
+            ids += [f"{req.id}@{h.name}" for h in hosts] or [f"{req.id}@no-host"]
+        if not params:  # this catalogue has no requirement for the check: deselected below
+            params, ids = [(None, NOT_IN_CATALOGUE)], ["not-in-catalogue"]
         metafunc.parametrize("rs", params, ids=ids, indirect=True)
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        unused = [i for i in items if
+                  getattr(getattr(i, "callspec", None), "params", {}).get("rs", (None, None))[1]
+                  == NOT_IN_CATALOGUE]
+        if unused:  # checks the loaded catalogue has no requirement for
+            config.hook.pytest_deselected(items=unused)
+            items[:] = [i for i in items if i not in unused]
         for item in items:
             callspec = getattr(item, "callspec", None)
             if callspec is None or "rs" not in callspec.params:

@@ -58,7 +58,7 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
         "title": "rs-preflight site description",
         **_obj({
             "name": STR,
-            "profile": {"enum": PROFILES},
+            "profile": {"enum": list(catalogue.profiles) or PROFILES},
             "phase": {"enum": PHASES},
             "domain": STR,
             "env_files": {"type": "array", "items": env_file},

@@ -251,7 +251,9 @@ class _Builder:
         if self.problems:
             raise SiteError(self.problems)
         return Site(
-            name=d["name"], file=self.path, profile=d.get("profile", "small"),
+            name=d["name"], file=self.path,
+            profile=d.get("profile", "small" if "small" in self.catalogue.profiles
+                          else next(iter(self.catalogue.profiles), "small")),
             phase=phase or d.get("phase", "pre"), ssh=ssh, hosts=hosts, settings=settings,
             lb_addresses=tuple((d.get("load_balancer") or {}).get("addresses", ())),
             lb_backend_port=(d.get("load_balancer") or {}).get("backend_port"),

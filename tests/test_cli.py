@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# the checkout under test first on the path, whatever else is installed
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rs_preflight.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=ENV)
 
 
 def test_no_site_checks_this_machine(tmp_path: Path) -> None:
@@ -77,7 +82,7 @@ def test_plain_pytest_runs_the_shipped_checks(tmp_path: Path) -> None:
     checks = cli(tmp_path, "checks-path").stdout.strip()
     proc = subprocess.run([sys.executable, "-m", "pytest", checks, "-p", "no:cacheprovider",
                            "--rs-json", "r.json", "-k", "RS-OS-01"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=ENV)
     doc = json.loads((tmp_path / "r.json").read_text())
     assert [r["requirement"] for r in doc["results"]] == ["RS-OS-01"]
     assert proc.returncode == (1 if doc["gate"] == "failed" else 0)

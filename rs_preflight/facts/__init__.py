@@ -114,12 +114,24 @@ def section_timeout(ctx: Context) -> int:
     return max(1, int(ctx.site.ssh.command_timeout // 3))
 
 
-def build_script(ctx: Context, marker: str, names: list[str]) -> str:
+def commands(ctx: Context, names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each section's command for this host, and the sections whose command could not be
+    built (a catalogue without the data it needs): those are problems, the rest still runs."""
+    built: dict[str, str] = {}
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            built[name] = SECTIONS[name].command(ctx)
+        except (KeyError, ValueError, TypeError) as exc:
+            failed[name] = f"no command for this site or catalogue ({type(exc).__name__}: {exc})"
+    return built, failed
+
+
+def build_script(ctx: Context, marker: str, cmds: dict[str, str]) -> str:
     limit = section_timeout(ctx)
     parts = []
-    for name in names:
+    for name, cmd in cmds.items():
         sec = SECTIONS[name]
-        cmd = sec.command(ctx)
         # timeout(1) on the host ends what hangs there (closing our channel would not)
         run = f"( {cmd} )" if sec.bounded else f"timeout -k 1 {limit} sh -c {shlex.quote(cmd)}"
         if sec.group:
@@ -154,16 +166,18 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
     """Run every section on ``host`` in one command and parse each; never raises for a section."""
     names = names or sorted(SECTIONS)
     marker = f"@@rs-{secrets.token_hex(6)}@@"
+    cmds, unbuilt = commands(ctx, names)
     started = time.monotonic()
-    result = thost.run("sh -c %s", build_script(ctx, marker, names))
+    result = thost.run("sh -c %s", build_script(ctx, marker, cmds))
     facts = HostFacts(ctx.host.name, round_trips=1, seconds=time.monotonic() - started)
+    facts.problems.update(unbuilt)
     raw = split_output(result.stdout, marker)
-    for name in names:
+    for name in cmds:
         if name not in raw:
             facts.problems[name] = f"no output (the fact script exited {result.rc})"
             continue
         rc, text = raw[name]
-        facts.raw[name] = (SECTIONS[name].command(ctx), rc, text)
+        facts.raw[name] = (cmds[name], rc, text)
         if rc == TIMED_OUT:
             facts.problems[name] = (f"timed out after {section_timeout(ctx)}s on the host "
                                     "(a third of ssh.command_timeout)")

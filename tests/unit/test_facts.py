@@ -31,3 +31,22 @@ def test_sysctl_and_ulimit_parsers() -> None:
         0, "/etc/sysctl.conf:# vm.max_map_count = 1\n"
            "/etc/sysctl.d/99.conf:vm.max_map_count = 262144\n")
     assert persisted == {"vm.max_map_count": ("262144", "/etc/sysctl.d/99.conf")}
+
+
+def test_a_section_that_cannot_build_its_command_costs_only_itself() -> None:
+    from rs_preflight.catalogue import load_catalogue
+    from rs_preflight.facts import SECTIONS, Context, commands, section
+    from rs_preflight.site import default_site
+
+    @section("test_broken", lambda ctx: ctx.catalogue["NO-SUCH-01"].title)
+    def _parse(rc: int, text: str) -> str:
+        return text
+
+    try:
+        site = default_site()
+        built, failed = commands(Context(site, site.hosts[0], load_catalogue()),
+                                 ["os_release", "test_broken"])
+        assert list(built) == ["os_release"]
+        assert failed["test_broken"].startswith("no command for this site or catalogue")
+    finally:
+        del SECTIONS["test_broken"]
