@@ -1,6 +1,19 @@
-"""Root conftest: the project's own tests. The product's fixtures live in the plugin."""
+"""Root conftest: the project's own tests. The product's fixtures live in the plugin.
+
+Every command the tests start (``python -m rs_preflight.cli``, the lab's services) imports this
+checkout first, even where another copy of rs-preflight is installed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
+
+ROOT = str(Path(__file__).resolve().parent)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [ROOT, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != ROOT]])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

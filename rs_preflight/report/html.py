@@ -15,6 +15,7 @@ Content-Security-Policy allows none), and works from a file attached to a ticket
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,20 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("rs_preflight.report", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=True)
+
+
+def _when(iso: str | None) -> str:
+    """``2026-11-30T08:19:51.047789+00:00`` → ``2026-11-30 08:19:51 UTC`` (a person reads it)."""
+    if not iso:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_ENV.filters["when"] = _when
 
 
 def _css_class(r: Mapping[str, Any]) -> str:
