@@ -48,8 +48,8 @@ def test_domain_resolves_to_lb(rs: Target) -> Verdict:
 
 
 @pytest.mark.rs("RS-DNS-02")
-def test_wildcard(rs: Target) -> Verdict:
-    name = f"{probe.random_label()}.{_domain(rs)}"
+def test_wildcard(rs: Target, rs_tenant_label: str) -> Verdict:
+    name = f"{rs_tenant_label}.{_domain(rs)}"
     return _to_lb(rs, [(name, f"the never-used name {name} (wildcard)")])
 
 

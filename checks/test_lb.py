@@ -28,7 +28,6 @@ from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
 from rs_preflight.probes import ProbeError, Unreachable, http, web_names
-from rs_preflight.probes import dns as dns_probe
 from rs_preflight.results import Verdict, error, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
@@ -49,11 +48,6 @@ RETRY_S = 0.25
 def lb_seen() -> Seen:
     """Echo answers of this run, by (name, address): RS-LB-01/02/03/06 judge the same ones."""
     return {}
-
-
-@pytest.fixture(scope="session")
-def lb_tenant_label() -> str:
-    return dns_probe.random_label()
 
 
 @pytest.fixture(scope="module")
@@ -159,24 +153,24 @@ def _each(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe, what: str,
 
 
 @pytest.mark.rs("RS-LB-01")
-def test_host_kept(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+def test_host_kept(rs: Target, lb_seen: Seen, rs_tenant_label: str,
                    lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "Host header",
+    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "Host header",
                  lambda name, _, echo: judge.host_kept(name, echo))
 
 
 @pytest.mark.rs("RS-LB-02")
-def test_forwarded_for(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+def test_forwarded_for(rs: Target, lb_seen: Seen, rs_tenant_label: str,
                        lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "X-Forwarded-For",
+    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "X-Forwarded-For",
                  lambda _, address, echo: judge.forwarded_for(http.source_address(address),
                                                               echo))
 
 
 @pytest.mark.rs("RS-LB-03")
-def test_forwarded_proto(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+def test_forwarded_proto(rs: Target, lb_seen: Seen, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, lb_tenant_label, lb_listener, "X-Forwarded-Proto",
+    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "X-Forwarded-Proto",
                  lambda _, __, echo: judge.forwarded_proto(echo))
 
 
@@ -240,9 +234,9 @@ def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
 
 
 @pytest.mark.rs("RS-LB-06")
-def test_trusted_proxies(rs: Target, lb_seen: Seen, lb_tenant_label: str,
+def test_trusted_proxies(rs: Target, lb_seen: Seen, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
-    got = _echoes(rs, lb_seen, lb_tenant_label, lb_listener)
+    got = _echoes(rs, lb_seen, rs_tenant_label, lb_listener)
     if isinstance(got, Verdict):
         return got
     trusted = rs.site.settings.get("ITRP_TRUSTED_PROXIES", role="app")

@@ -16,7 +16,6 @@ from rs_preflight import names
 from rs_preflight.judges import tls as judge
 from rs_preflight.model import Target
 from rs_preflight.probes import ProbeError, Unreachable, http, tls, web_names
-from rs_preflight.probes import dns as dns_probe
 from rs_preflight.results import Verdict, error
 
 Seen = dict[tuple[str, str], tls.Handshake | ProbeError]
@@ -26,11 +25,6 @@ Seen = dict[tuple[str, str], tls.Handshake | ProbeError]
 def tls_seen() -> Seen:
     """Handshakes of this run, by (name, address): RS-TLS-01…04 judge the same ones."""
     return {}
-
-
-@pytest.fixture(scope="session")
-def tenant_label() -> str:
-    return dns_probe.random_label()
 
 
 def _timeout(rs: Target) -> float:
@@ -87,13 +81,13 @@ def _each(rs: Target, seen: Seen, tenant: str, what: str,
 
 
 @pytest.mark.rs("RS-TLS-01")
-def test_certificate_names(rs: Target, tls_seen: Seen, tenant_label: str) -> Verdict:
-    return _each(rs, tls_seen, tenant_label, "certificate names",
+def test_certificate_names(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
+    return _each(rs, tls_seen, rs_tenant_label, "certificate names",
                  lambda hs: judge.names_verdict(hs.name, hs.chain[0]))
 
 
 @pytest.mark.rs("RS-TLS-02")
-def test_chain_verifies(rs: Target, tls_seen: Seen, tenant_label: str) -> Verdict:
+def test_chain_verifies(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
     try:
         trusted = tls.trust_store(rs.site.tls_ca_bundle)
     except ProbeError as exc:
@@ -101,20 +95,20 @@ def test_chain_verifies(rs: Target, tls_seen: Seen, tenant_label: str) -> Verdic
     store = f"the CA bundle {rs.site.tls_ca_bundle}" if rs.site.tls_ca_bundle else \
         "the system trust store"
     now = dt.datetime.now(dt.UTC)
-    return _each(rs, tls_seen, tenant_label, "certificate chain",
+    return _each(rs, tls_seen, rs_tenant_label, "certificate chain",
                  lambda hs: judge.chain_verdict(hs.name, hs.chain, trusted, now, store))
 
 
 @pytest.mark.rs("RS-TLS-03")
-def test_not_expiring(rs: Target, tls_seen: Seen, tenant_label: str) -> Verdict:
+def test_not_expiring(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
     now = dt.datetime.now(dt.UTC)
-    return _each(rs, tls_seen, tenant_label, "certificate dates",
+    return _each(rs, tls_seen, rs_tenant_label, "certificate dates",
                  lambda hs: judge.dates_verdict(hs.chain, now, rs.site.tls_warn_days))
 
 
 @pytest.mark.rs("RS-TLS-04")
-def test_strong_enough(rs: Target, tls_seen: Seen, tenant_label: str) -> Verdict:
-    return _each(rs, tls_seen, tenant_label, "TLS strength",
+def test_strong_enough(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
+    return _each(rs, tls_seen, rs_tenant_label, "TLS strength",
                  lambda hs: judge.strength_verdict(hs.version, hs.chain, rs.thresholds))
 
 

@@ -71,6 +71,14 @@ def pytest_configure(config: pytest.Config) -> None:
     bundle.configure(config)  # registers the bundle maker when --rs-bundle is given
 
 
+@pytest.fixture(scope="session")
+def rs_tenant_label() -> str:
+    """One never-used tenant label per run (``rs-preflight-<random>``): the wildcard DNS, the
+    certificate and the load-balancer checks all ask for the same tenant name."""
+    from .probes.dns import random_label
+    return random_label()
+
+
 @pytest.fixture
 def rs(request: pytest.FixtureRequest) -> object:
     """The target of an rs-preflight check: one requirement on one host, or on the site."""
