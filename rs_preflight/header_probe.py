@@ -110,10 +110,22 @@ def run_with_stdin(thost: testinfra.host.Host, data: bytes, timeout: float,
             chan.exec_command(cmd)
             chan.sendall(data)
             chan.shutdown_write()
-            out = chan.makefile("rb").read()
-            err = chan.makefile_stderr("rb").read()
-            return chan.recv_exit_status(), out.decode(errors="replace"), \
-                err.decode(errors="replace")
+            # The launcher answers one line, then exits. Read up to that line, not to EOF:
+            # the detached listener must never be able to hold the session open.
+            out = b""
+            while b"\n" not in out:
+                chunk = chan.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+            deadline = time.monotonic() + 2
+            while not chan.exit_status_ready() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            err = b""
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(4096)
+            rc = chan.recv_exit_status() if chan.exit_status_ready() else 0
+            return rc, out.decode(errors="replace"), err.decode(errors="replace")
         except (OSError, EOFError) as exc:
             raise PreflightError(f"{TAG}: {type(exc).__name__}: {exc}") from exc
         finally:
@@ -183,6 +195,7 @@ class HeaderProbe:
         cfg = {"code": code, "port": port, "token": self.token, "lifetime": self.lifetime,
                "cert": cert, "key": key, "bind": self.bind}
         why = f"cannot start the header probe on {host.name}"
+        begun = time.monotonic()  # its lifetime runs from about now, however long the start
         try:
             thost = connect(host)
             rc, out, err = run_with_stdin(thost, json.dumps(cfg).encode(), START_TIMEOUT_S,
@@ -197,7 +210,7 @@ class HeaderProbe:
             # stored from the pool's threads while ``ensure`` holds the lock (one key each)
             self._thosts[host.name] = thost
             self.listeners[host.name] = Listener(host.name, pid, port,
-                                                 bool(reply.get("tls")), time.monotonic())
+                                                 bool(reply.get("tls")), begun)
             return ""
         if reply.get("error") == "taken":
             return f"backend port {port} on {host.name} is taken: cannot start the header probe"

@@ -82,7 +82,7 @@ def test_pre_phase_passes_through_the_products_own_listener(small_site: LabSite)
     assert_nothing_left(small_site)  # nothing answers behind the LB before the run
     results = run_lb_checks(small_site)
     for rid in ECHOED:
-        assert results[rid]["outcome"] == "passed", results[rid]
+        assert results[rid]["outcome"] == "passed", (rid, results[rid]["message"])
     assert results["RS-LB-04"]["outcome"] == "skipped"      # /teapot exists after installation
     assert "switched" in results["RS-LB-05"]["message"]
     assert_nothing_left(small_site)
@@ -106,7 +106,7 @@ def test_a_broken_load_balancer_fails_the_matching_checks(broken_lb: LabSite) ->
     assert results["RS-LB-03"]["outcome"] == "failed", results["RS-LB-03"]
     assert "no X-Forwarded-Proto" in results["RS-LB-03"]["message"]
     for rid in ("RS-LB-02", "RS-LB-05", "RS-LB-06"):
-        assert results[rid]["outcome"] == "passed", results[rid]
+        assert results[rid]["outcome"] == "passed", (rid, results[rid]["message"])
     assert_nothing_left(broken_lb)
 
 
