@@ -63,6 +63,17 @@ def bridge_up() -> None:
     sh(["ip", "link", "set", BRIDGE, "up"])
 
 
+def bridge_down_if_unused() -> bool:
+    """Remove the lab bridge once nothing is attached to it (every lab of the prefix shares
+    it); True when it was removed."""
+    if sh(["ip", "link", "show", BRIDGE], check=False).returncode != 0:
+        return False
+    if sh(["ip", "-o", "link", "show", "master", BRIDGE], check=False).stdout.strip():
+        return False
+    sh(["ip", "link", "del", BRIDGE], check=False)
+    return True
+
+
 def ns_pids(name: str) -> list[int]:
     """PIDs of every process living in namespace ``name``."""
     out = sh(["ip", "netns", "pids", name], check=False).stdout

@@ -101,6 +101,7 @@ from rs_lab.netns import (
     Namespace,
     addr4,
     addr6,
+    bridge_down_if_unused,
     bridge_up,
     end_pids,
     ns_pids,
@@ -1008,10 +1009,7 @@ def down_from_state(workdir: Path) -> list[str]:
     for slot in SLOTS:
         removed += sweep_slot(slot)
     removed += sweep_hosts()
-    # The bridge is shared by every lab of the prefix: remove it once nothing is attached.
-    if sh(["ip", "link", "show", BRIDGE], check=False).returncode == 0 and not sh(
-            ["ip", "-o", "link", "show", "master", BRIDGE], check=False).stdout.strip():
-        sh(["ip", "link", "del", BRIDGE], check=False)
+    if bridge_down_if_unused():  # shared by every lab of the prefix: last one out
         removed.append(BRIDGE)
     if workdir.exists():
         subprocess.run(["umount", "-R", "-l", str(workdir)], capture_output=True, check=False)

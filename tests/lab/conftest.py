@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # the lab package sits next to the product, not i
     sys.path.insert(0, str(ROOT))
 
 from rs_lab.hosts import HostLab, sweep_hosts  # noqa: E402
+from rs_lab.netns import bridge_down_if_unused  # noqa: E402
 from rs_lab.ntp import NtpServer  # noqa: E402
 from rs_lab.scenario import SLOTS, LabSite, Scenario, sweep_slot  # noqa: E402
 from rs_lab.workdir import remove, service_root  # noqa: E402
@@ -27,11 +28,15 @@ NTP_INDEX = 223
 
 
 @pytest.fixture(scope="session")
-def lab_swept() -> None:
-    """Remove a crashed run's leftovers once, before any lab fixture starts hosts."""
+def lab_swept() -> Iterator[None]:
+    """Remove a crashed run's leftovers once, before any lab fixture starts hosts; after the
+    session (every other lab fixture depends on this one, so it ends last) the lab bridge goes
+    too, once nothing is attached to it."""
     sweep_hosts()
     for slot in SLOTS:
         sweep_slot(slot)
+    yield
+    bridge_down_if_unused()
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +50,8 @@ def host_lab(lab_swept: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="session")
-def ntp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NtpServer]:
+def ntp_server(lab_swept: None, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[NtpServer]:
     """The lab NTP server (chronyd, local stratum 8)."""
     server = NtpServer(NTP_INDEX, tmp_path_factory.mktemp("ntp"))
     try:

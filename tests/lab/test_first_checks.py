@@ -92,12 +92,13 @@ def test_persistence_is_reported(first_run: tuple[int, dict, str]) -> None:
     assert "not persisted" in records[("RS-SYSCTL-01", "bad32")]["message"]
 
 
-def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str]) -> None:
+def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str],
+                                         hosts: dict[str, LabHost]) -> None:
     code, doc, _ = first_run
     gone = [r for r in doc["results"] if r["host"] == "gone33"]
     assert {r["outcome"] for r in gone} == {"error"}
     assert len({r["message"] for r in gone}) == 1  # one cause, said once per check
-    assert "SSH connect to 10.213.0.33:22" in gone[0]["message"]
+    assert f"SSH connect to {hosts['gone33'].address4}:22" in gone[0]["message"]
     assert doc["hosts"]["gone33"] == {"error": gone[0]["message"]}
     assert code == 1
 
