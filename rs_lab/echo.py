@@ -23,13 +23,11 @@ import base64
 import functools
 import hashlib
 import json
-import ssl
 import struct
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler
 
-from rs_lab.webbase import LabHTTPServer
+from rs_lab.webbase import serve_http
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEAPOT = "I am a teapot"
@@ -112,19 +110,7 @@ class EchoHandler(BaseHTTPRequestHandler):
 def serve(hosts: list[str], port: int, handler: type[BaseHTTPRequestHandler],
           cert: str | None = None, key: str | None = None) -> None:
     """Serve ``handler`` on every host (one listener each) until killed."""
-    servers = [LabHTTPServer(h, port, handler) for h in hosts]
-    if cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        for srv in servers:
-            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
-    for t in threads:
-        t.start()
-    sys.stderr.write(f"listening on {hosts} port {port}\n")
-    sys.stderr.flush()
-    for t in threads:
-        t.join()
+    serve_http(hosts, port, handler, cert, key)
 
 
 @functools.cache

@@ -32,16 +32,14 @@ import base64
 import dataclasses
 import hashlib
 import json
-import ssl
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from rs_lab.webbase import LabHTTPServer, Service
+from rs_lab.webbase import Service, serve_http
 
 REQUIRED_PLUGINS = ("analysis-icu", "analysis-phonenumber")
 
@@ -246,19 +244,9 @@ def serve(conf: Mapping[str, object]) -> None:
                          if k in spec_fields})
     spec.missing = {int(k): tuple(v) for k, v in dict(spec.missing).items()}
     handler = type("Handler", (_Handler,), {"spec": spec})
-    servers = [LabHTTPServer(h, int(conf["port"]), handler) for h in conf["listen"]]  # type: ignore
-    if spec.tls:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(conf["cert"]), str(conf["key"]))
-        for srv in servers:
-            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
-    for t in threads:
-        t.start()
-    sys.stderr.write(f"OpenSearch STAND-IN listening on {conf['listen']} port {conf['port']}\n")
-    sys.stderr.flush()
-    for t in threads:
-        t.join()
+    serve_http(list(conf["listen"]), int(conf["port"]), handler,  # type: ignore[call-overload]
+               str(conf["cert"]) if spec.tls else None, str(conf["key"]) if spec.tls else None,
+               name="OpenSearch STAND-IN")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +37,25 @@ class LabHTTPServer(ThreadingHTTPServer):
         if self.address_family == socket.AF_INET6:
             self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         super().server_bind()
+
+
+def serve_http(hosts: list[str], port: int, handler: type[BaseHTTPRequestHandler],
+               cert: str | None = None, key: str | None = None, name: str = "") -> None:
+    """Serve ``handler`` on every host (one listener each, TLS with ``cert``/``key``) until
+    the process is killed."""
+    servers = [LabHTTPServer(h, port, handler) for h in hosts]
+    if cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        for srv in servers:
+            srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    sys.stderr.write(f"{name + ' ' if name else ''}listening on {hosts} port {port}\n")
+    sys.stderr.flush()
+    for t in threads:
+        t.join()
 
 
 def forget_neighbours(ns: Namespace) -> None:
