@@ -27,7 +27,7 @@ from rs_preflight.judges import lb as judge
 from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, Unreachable, http, web_names
+from rs_preflight.probes import ProbeError, http, unreachable, web_names
 from rs_preflight.results import Verdict, error, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
@@ -127,8 +127,7 @@ def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe
 
 def _fetch(rs: Target, seen: Seen, address: str, name: str, probe: HeaderProbe
            ) -> http.Answer | ProbeError:
-    dead = next((e for (_, a), e in seen.items()
-                 if a == address and isinstance(e, Unreachable)), None)
+    dead = unreachable(seen, address)
     if dead is not None:
         return dead
     port = rs.site.tls_port

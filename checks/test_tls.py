@@ -15,7 +15,7 @@ import pytest
 from rs_preflight import names
 from rs_preflight.judges import tls as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, Unreachable, http, tls, web_names
+from rs_preflight.probes import ProbeError, http, tls, unreachable, web_names
 from rs_preflight.results import Verdict, error
 
 Seen = dict[tuple[str, str], tls.Handshake | ProbeError]
@@ -61,9 +61,7 @@ def _handshakes(rs: Target, seen: Seen, tenant: str) -> list[tuple[str, tls.Hand
 
 def _one(address: str, name: str, port: int, timeout: float, seen: Seen
          ) -> tls.Handshake | ProbeError:
-    # an address that refused or timed out once costs no more time for the other names
-    dead = next((e for (_, a), e in seen.items()
-                 if a == address and isinstance(e, Unreachable)), None)
+    dead = unreachable(seen, address)
     if dead is not None:
         return dead
     try:

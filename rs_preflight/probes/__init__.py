@@ -8,6 +8,8 @@ SNI and ``Host`` — the runner's own resolver is never asked. Probes return pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..errors import PreflightError
 
 
@@ -20,6 +22,13 @@ class Unreachable(ProbeError):
 
 
 __all__ = ["ProbeError", "Unreachable", "web_names"]
+
+
+def unreachable(seen: Mapping[tuple[str, str], object], address: str) -> Unreachable | None:
+    """The error of an ``address`` that already refused or timed out in this run (``seen`` by
+    (name, address)), so the other names cost no more time there."""
+    return next((e for (_, a), e in seen.items()
+                 if a == address and isinstance(e, Unreachable)), None)
 
 
 def web_names(settings: dict[str, str], domain: str, tenant_label: str) -> list[str]:
