@@ -27,7 +27,7 @@ from rs_preflight.judges import lb as judge
 from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http, unreachable, web_names
+from rs_preflight.probes import ProbeError, Unreachable, http, unreachable, web_names
 from rs_preflight.results import Verdict, error, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
@@ -219,16 +219,23 @@ def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
                      f"the site's resolvers")
     verdicts = []
     for address in addresses:
-        try:
-            upgrade = http.websocket(address, name, port=rs.site.tls_port,
-                                     timeout=_timeout(rs))
-            while upgrade.status in GATEWAY and lb_listener.settling():
-                time.sleep(RETRY_S)
+        while True:
+            try:
                 upgrade = http.websocket(address, name, port=rs.site.tls_port,
                                          timeout=_timeout(rs))
+            except ProbeError as exc:
+                # a load balancer may hold the first connections to a backend it has only just
+                # seen come up: retried like a 502 while our listener settles
+                if lb_listener.settling() and not isinstance(exc, Unreachable):
+                    time.sleep(RETRY_S)
+                    continue
+                verdicts.append((f"{name} @ {address}", error(str(exc))))
+                break
+            if upgrade.status in GATEWAY and lb_listener.settling():
+                time.sleep(RETRY_S)
+                continue
             verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
-        except ProbeError as exc:
-            verdicts.append((f"{name} @ {address}", error(str(exc))))
+            break
     return summarize("WebSocket", verdicts)
 
 
