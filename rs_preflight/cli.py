@@ -1,6 +1,6 @@
 """The ``rs-preflight`` command: run the shipped checks through pytest and write the reports.
 
-    rs-preflight [--site FILE] [--phase pre|post] [--report-dir DIR] [--strict]
+    rs-preflight [--site FILE|-] [--phase pre|post] [--report-dir DIR] [--strict]
                  [--allow-errors] [--waivers FILE] [--baseline FILE [--fail-on new]]
                  [pytest args…]
     rs-preflight report RESULTS.json [-o DIR] [--baseline FILE] [--fail-on any|new]
@@ -8,8 +8,15 @@
     rs-preflight schema          # the site description's JSON Schema
     rs-preflight requirements    # the catalogue: ID, severity, roles, title
     rs-preflight checks-path     # where the shipped checks are (for plain pytest)
+    rs-preflight bundle          # run, then write a support bundle (bundle/cli.py)
+    rs-preflight init            # a commented site file from .env files / an inventory
+    rs-preflight --version
 
-A run writes ``results.json``, ``report.html`` and ``junit.xml`` into ``--report-dir``.
+The site: ``--site`` wins, then ``RS_PREFLIGHT_SITE``, then ``./rs-preflight.yaml`` or
+``./site.yaml`` (``sitefind.py``); the first line of the output says which one was used.
+
+A run writes ``results.json``, ``report.html``, ``junit.xml`` and ``gl-code-quality-report.json``
+into ``--report-dir``, which is created and proven writable before any check runs.
 
 Exit codes (the gate: ``results.GatePolicy``):
 
@@ -19,7 +26,8 @@ Exit codes (the gate: ``results.GatePolicy``):
    were not already failing in ``--baseline`` count
 2  interrupted (Ctrl-C, SIGTERM)
 3  internal error
-4  usage error, invalid site description or waivers file, unreadable baseline (nothing ran)
+4  usage error (every subcommand), invalid site description or waivers file, unreadable
+   baseline, unwritable report folder (nothing ran)
 5  no checks selected
 
 ``report`` exits 0 or 1 with the gate of the re-rendered results (4 on a usage error).
@@ -28,106 +36,80 @@ Exit codes (the gate: ``results.GatePolicy``):
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from .catalogue import load_catalogue
-from .report import exit_code, finalize, load_results, write_reports
-from .report.baseline import BaselineError, load_baseline
-from .results import FAIL_ON, GatePolicy
-from .schema import site_schema
+from . import __version__, commands
+from .cliutil import USAGE_ERROR, UsageParser, add_plugin_options, check_report_dir, quiet_pipe
+from .commands import CatalogueError, checks_path, gate_arguments
+from .sitefind import STDIN, find_site
 
 REPORT_DIR = "rs-preflight-report"
+CODEQUALITY = "gl-code-quality-report.json"
 EPILOG = """exit codes:
   0  gate passed: no blocker failed or errored (failed warnings may exist)
   1  gate failed: a blocker failed or could not be checked (errors: unless --allow-errors;
      warnings too with --strict; with --fail-on new only what is new since --baseline)
   2  interrupted
   3  internal error
-  4  usage error, invalid site or waivers file, unreadable baseline (nothing ran)
+  4  usage error, invalid site or waivers file, unreadable baseline, unwritable report
+     folder (nothing ran)
   5  no checks selected"""
+SUBCOMMANDS = {
+    "requirements": "the catalogue: ID, severity per phase, roles, title (--format table|json)",
+    "schema": "the site description's JSON Schema (editors, CI linting)",
+    "report": "re-render the reports of a saved results.json (other policy, baseline)",
+    "bundle": "run the checks, then write a redacted support bundle (.tar.gz)",
+    "checks-path": "where the shipped checks are (for plain pytest)",
+    "init": "write a commented site file from .env files and/or an Ansible inventory",
+}
+DESCRIPTION = """Pre-flight checks for an R-Service site. Arguments it does not know are passed
+to pytest (e.g. -k RS-OS, -m rs_limit, -x).
+
+commands (each with --help; without one, the checks run):
+""" + "\n".join(f"  {name:<13} {text}" for name, text in SUBCOMMANDS.items()) + """
+
+the site: --site FILE (- reads stdin), else $RS_PREFLIGHT_SITE, else ./rs-preflight.yaml or
+./site.yaml in the current folder, else this machine (the first output line says which)."""
 
 
-def checks_path() -> Path:
-    """The check modules: inside the installed package, else the source tree's ``checks/``."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "checks", here.parent / "checks"):
-        if (candidate / "__init__.py").exists():
-            return candidate
-    raise SystemExit("rs-preflight: the shipped checks are missing from this installation")
+def version_line() -> str:
+    return (f"rs-preflight {__version__} (pytest {pytest.__version__}, Python "
+            f"{sys.version.split()[0]})")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rs-preflight", description="Pre-flight checks for an R-Service site. Arguments "
-        "it does not know are passed to pytest (e.g. -k RS-OS, -m rs_limit, -x).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--site", type=Path, help="site description (default: this machine)")
-    parser.add_argument("--phase", choices=("pre", "post"), help="overrides the site's phase")
-    parser.add_argument("--report-dir", type=Path, default=Path(REPORT_DIR),
-                        help="where to write results.json, report.html and junit.xml "
-                             f"(default {REPORT_DIR})")
-    _gate_arguments(parser)
-    parser.add_argument("--waivers", type=Path, metavar="FILE",
-                        help="more waivers (YAML: the site's waivers: format)")
+def _site_arg(value: str) -> Path:
+    return STDIN if value == "-" else Path(value)
+
+
+def _parser(full_help: bool = False) -> UsageParser:
+    """The run's options; with ``full_help`` also the plugin's ``--rs-*`` (help only: the run
+    passes those on to pytest untouched)."""
+    parser = UsageParser(
+        prog="rs-preflight", usage="rs-preflight [COMMAND] [options] [pytest args...]",
+        description=DESCRIPTION, epilog=EPILOG, add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
+    parser.add_argument("--version", action="store_true",
+                        help="show rs-preflight's version (and pytest's, Python's) and exit")
+    run = parser.add_argument_group("the run")
+    run.add_argument("--site", type=_site_arg, metavar="FILE",
+                     help="site description; - reads it from stdin (default: see above)")
+    run.add_argument("--phase", choices=("pre", "post"), help="overrides the site's phase")
+    run.add_argument("--report-dir", type=Path, default=Path(REPORT_DIR), metavar="DIR",
+                     help="where to write results.json, report.html, junit.xml and "
+                          f"{CODEQUALITY} (default {REPORT_DIR})")
+    run.add_argument("--waivers", type=Path, metavar="FILE",
+                     help="more waivers (YAML: the site's waivers: format)")
+    gate_arguments(parser.add_argument_group("the gate"))  # type: ignore[arg-type]
+    if full_help:
+        add_plugin_options(parser)
     return parser
-
-
-def _gate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--strict", action="store_true",
-                        help="failed warnings fail the gate too")
-    parser.add_argument("--allow-errors", action="store_true",
-                        help="checks that could not run do not fail the gate")
-    parser.add_argument("--baseline", type=Path, metavar="FILE",
-                        help="results.json of an earlier run: report new/fixed/still failing")
-    parser.add_argument("--fail-on", choices=FAIL_ON, default="any",
-                        help="new: fail only on failures new since --baseline (default any)")
-
-
-def _report_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rs-preflight report", description="Re-render report.html and junit.xml from "
-        "a saved results.json (optionally against a baseline, with another gate policy).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("results", type=Path, help="a results.json written by rs-preflight")
-    parser.add_argument("-o", "--output", type=Path, metavar="DIR",
-                        help="where to write (default: the results file's folder)")
-    _gate_arguments(parser)
-    return parser
-
-
-def report(argv: Sequence[str]) -> int:
-    """``rs-preflight report``: the gate of the re-rendered results as the exit code."""
-    args = _report_parser().parse_args(argv)
-    if args.fail_on == "new" and args.baseline is None:
-        print("rs-preflight report: --fail-on new needs --baseline FILE", file=sys.stderr)
-        return 4
-    try:
-        doc = load_results(args.results)
-        baseline = load_baseline(args.baseline) if args.baseline else None
-    except BaselineError as exc:
-        print(f"rs-preflight report: {exc}", file=sys.stderr)
-        return 4
-    saved = GatePolicy.from_dict(doc.get("gate_policy"))
-    policy = GatePolicy(strict=args.strict or saved.strict,
-                        allow_errors=args.allow_errors or saved.allow_errors,
-                        fail_on=args.fail_on if args.baseline else "any")
-    if baseline is None and doc.get("baseline"):
-        doc = {k: v for k, v in doc.items() if k != "baseline"}  # the saved comparison stays
-        baseline_file: str | None = None
-    else:
-        baseline_file = str(args.baseline) if args.baseline else None
-    doc = finalize(doc, policy, baseline, baseline_file)
-    out = args.output or args.results.parent
-    write_reports(doc, str, html_path=out / "report.html", junit_path=out / "junit.xml")
-    print(f"rs-preflight: wrote {out / 'report.html'} and {out / 'junit.xml'}; "
-          f"gate {doc['gate']}")
-    return exit_code(doc)
 
 
 def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
@@ -136,7 +118,8 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     argv = [str(checks), "-p", "rs_preflight.plugin", "-p", "no:cacheprovider",
             "--rootdir", str(checks), "-c", str(checks / "pytest.ini"),
             "--rs-json", str(report / "results.json"), "--rs-html", str(report / "report.html"),
-            "--rs-junit", str(report / "junit.xml"), "-rfE"]
+            "--rs-junit", str(report / "junit.xml"),
+            "--rs-codequality", str(report / CODEQUALITY), "-rfE"]
     if not any(a in ("-q", "--quiet", "-v", "--verbose") or a.startswith(("-q", "-v"))
                for a in extra if not a.startswith("--rs")):
         argv.append("-v")  # progress: one line per check, [REQUIREMENT@host]
@@ -157,33 +140,74 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
     return argv + list(extra)
 
 
+def prepare(args: argparse.Namespace, report_dir: Path | None) -> int | None:
+    """Before pytest starts: choose the site (and say which), read stdin, check the report
+    folder. An exit code when the run must not start, else None."""
+    found = find_site(args.site, os.environ, Path.cwd())
+    args.site = found.path
+    print(found.line, flush=True)
+    if found.path == STDIN:
+        from .site import read_stdin
+        read_stdin()  # now: pytest's capture replaces stdin before the plugin loads the site
+    problem = check_report_dir(report_dir) if report_dir is not None else None
+    if problem:
+        print(f"rs-preflight: {problem} (--report-dir)", file=sys.stderr)
+        return USAGE_ERROR
+    return None
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["schema"]:
-        print(json.dumps(site_schema(load_catalogue()), indent=2))
-        return 0
-    if argv[:1] == ["requirements"]:
-        for req in load_catalogue().values():
-            sev = (req.severity["pre"] if len(set(req.severity.values())) == 1
-                   else f"pre {req.severity['pre']}, post {req.severity['post']}")
-            print(f"{req.id:<16} {sev:<28} {','.join(req.roles):<36} {req.title}")
-        return 0
-    if argv[:1] == ["checks-path"]:
-        print(checks_path())
-        return 0
-    if argv[:1] == ["bundle"]:  # the support bundle: rs_preflight/bundle/cli.py
-        from .bundle.cli import main as bundle
-        return bundle(argv[1:])
-    if argv[:1] == ["report"]:
-        return report(argv[1:])
+def run(argv: Sequence[str]) -> int:
     args, extra = _parser().parse_known_args(argv)
+    if args.help:
+        with quiet_pipe():
+            print(_parser(full_help=True).format_help())
+        return 0
+    if args.version:
+        print(version_line())
+        return 0
+    stop = prepare(args, args.report_dir)
+    if stop is not None:
+        return stop
     # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C, so active probes clean up
     signal.signal(signal.SIGTERM, _interrupt)
     return int(pytest.main(pytest_args(args, extra)))
+
+
+def _bundle(argv: Sequence[str]) -> int:
+    from .bundle.cli import main as bundle  # the support bundle: rs_preflight/bundle/cli.py
+    return bundle(argv)
+
+
+def _init(argv: Sequence[str]) -> int:
+    from .initsite import main as init
+    return init(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "requirements": commands.requirements, "schema": commands.schema,
+    "checks-path": commands.checks_path_command,
+    "report": lambda argv: commands.report(argv, EPILOG),
+    "bundle": _bundle, "init": _init,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        return command(argv[1:]) if command else run(argv)
+    except CatalogueError as exc:
+        print(f"rs-preflight: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except SystemExit as exc:  # argparse's --help (0) and our usage errors (4)
+        if isinstance(exc.code, str):  # a message: the installation itself is broken
+            print(exc.code, file=sys.stderr)
+            return int(pytest.ExitCode.INTERNAL_ERROR)
+        return exc.code or 0
 
 
 if __name__ == "__main__":

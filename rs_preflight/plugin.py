@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rs-junit", metavar="PATH", type=Path, default=None,
                     help="write rs-preflight's JUnit XML (a suite per host, severities, "
                          "waivers, warnings as skipped) to PATH")
+    group.addoption("--rs-codequality", metavar="PATH", type=Path, default=None,
+                    help="write a GitLab Code Quality report (failed and unchecked blockers "
+                         "and warnings, for merge requests) to PATH")
     group.addoption("--rs-waivers", metavar="FILE", type=Path, default=None,
                     help="more waivers (YAML, the site's waivers: format), after the site's")
     group.addoption("--rs-baseline", metavar="FILE", type=Path, default=None,
@@ -66,9 +69,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rs(*ids): the requirement IDs an rs-preflight check "
                                        "verifies (see `rs-preflight requirements`)")
+    _check_report_folders(config)
     config.pluginmanager.register(Preflight(config), "rs-preflight")
     from .bundle import plugin as bundle
     bundle.configure(config)  # registers the bundle maker when --rs-bundle is given
+
+
+def _check_report_folders(config: pytest.Config) -> None:
+    """Every report's folder exists and takes files, before any check runs (else exit 4)."""
+    if hasattr(config, "workerinput"):
+        return
+    from .cliutil import check_report_dir
+    for option in ("rs_json", "rs_html", "rs_junit", "rs_codequality"):
+        path = config.getoption(option)
+        problem = check_report_dir(path.parent) if path is not None else None
+        if problem:
+            raise pytest.UsageError(f"--{option.replace('_', '-')}: {problem}")
 
 
 @pytest.fixture(scope="session")

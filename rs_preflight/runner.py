@@ -315,7 +315,8 @@ class Preflight:
             if not hasattr(self.config, "workerinput"):
                 opt = self.config.getoption
                 write_reports(self.report_doc(), self.site.redactor, json_path=opt("rs_json"),
-                              html_path=opt("rs_html"), junit_path=opt("rs_junit"))
+                              html_path=opt("rs_html"), junit_path=opt("rs_junit"),
+                              codequality_path=opt("rs_codequality"))
         finally:
             self.state.cleanup()  # active probes are undone even on interrupt or error
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):

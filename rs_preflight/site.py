@@ -11,8 +11,10 @@ listing *every* problem as ``file:line: key.path: message``; nothing runs on a b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,8 @@ from .schema import site_schema
 from .yamlsrc import SourceDoc, dotted, load_yaml
 
 LOCAL_ROLES = ("app", "job", "realtime", "search", "db")
+STDIN = Path("-")        # ``--site -``: the description comes from stdin
+STDIN_NAME = "<stdin>"   # ... and its problems say ``<stdin>:line``
 
 
 @dataclass(frozen=True)
@@ -166,11 +170,12 @@ def load_site(path: Path, phase: str | None = None,
               catalogue: Catalogue | None = None) -> Site:
     """Load and validate ``path``; raise ``SiteError`` with every problem found."""
     catalogue = catalogue or load_catalogue()
+    name = STDIN_NAME if path == STDIN else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_stdin() if path == STDIN else path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise SiteError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from exc
-    doc = load_yaml(text, str(path))
+        raise SiteError([Problem(name, 0, "", f"cannot read: {exc.strerror or exc}")]) from exc
+    doc = load_yaml(text, name)
     if doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
     if isinstance(doc.data, dict) or (doc.data is None and not doc.problems):
@@ -182,6 +187,12 @@ def load_site(path: Path, phase: str | None = None,
     if doc.problems:
         raise SiteError(doc.problems)
     return _Builder(doc, path, catalogue).build(phase)
+
+
+@functools.cache
+def read_stdin() -> str:
+    """stdin, read once (``rs-preflight --site -`` reads it before pytest captures it)."""
+    return sys.stdin.read()
 
 
 def _later_problems(doc: SourceDoc, path: Path, catalogue: Catalogue,
@@ -236,8 +247,10 @@ class _Builder:
     """Turns validated data into the model; problems found on the way are still collected."""
 
     def __init__(self, doc: SourceDoc, path: Path, catalogue: Catalogue) -> None:
-        self.doc, self.path, self.catalogue = doc, path, catalogue
-        self.folder = path.resolve().parent
+        self.doc, self.catalogue = doc, catalogue
+        self.path = Path(doc.file)  # origins name the file as the user gave it, or <stdin>
+        self.file = None if path == STDIN else path
+        self.folder = Path.cwd() if path == STDIN else path.resolve().parent
         self.data: dict[str, Any] = doc.data or {}
         self.problems: list[Problem] = []
         self.redactor = Redactor()
@@ -251,7 +264,7 @@ class _Builder:
         if self.problems:
             raise SiteError(self.problems)
         return Site(
-            name=d["name"], file=self.path,
+            name=d["name"], file=self.file,
             profile=d.get("profile", "small" if "small" in self.catalogue.profiles
                           else next(iter(self.catalogue.profiles), "small")),
             phase=phase or d.get("phase", "pre"), ssh=ssh, hosts=hosts, settings=settings,

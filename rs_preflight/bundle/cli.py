@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from ..cliutil import UsageParser
 from . import BundleOptions, Limits
 from .plugin import BundleAtFinish
 
@@ -37,11 +38,12 @@ def _regex(value: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = UsageParser(
         prog="rs-preflight bundle",
         description="Run the checks, then write one support bundle (.tar.gz) with every "
                     "host's state, redacted and scanned for secrets before it is written.",
-        epilog="Every option of a normal run (--site, --phase, --waivers, -k …) applies too. "
+        epilog="Every option of a normal run (--site, --phase, --waivers, --rs-catalogue, "
+               "-k …; see rs-preflight --help) applies too; the site is found as for a run. "
                "exit codes: 0 bundle written, 2 interrupted, 3 bundle not written, "
                "4 usage error or invalid site")
     p.add_argument("-o", "--output", type=Path, default=None,
@@ -78,6 +80,9 @@ def main(argv: Sequence[str]) -> int:
     limits = Limits(item_timeout=args.item_timeout, host_timeout=args.host_timeout,
                     max_item_bytes=args.max_item_bytes, max_host_bytes=args.max_host_bytes,
                     log_lines=args.log_lines, since=args.since)
+    stop = cli.prepare(run, None)  # the site as for a run (and say which); no report folder
+    if stop is not None:
+        return stop
     output = args.output or Path.cwd()
     hook = BundleAtFinish(BundleOptions(output, limits, tuple(args.redact_pattern),
                                         args.obfuscate))

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..results import GatePolicy
 from .baseline import compare, key, load_baseline, summary
+from .codequality import render_codequality
 from .html import render_html
 from .junit import render_junit
 
@@ -74,11 +75,12 @@ def load_results(path: Path) -> dict[str, Any]:
 
 def write_reports(doc: Mapping[str, Any], redactor: Callable[[str], str], *,
                   json_path: Path | None = None, html_path: Path | None = None,
-                  junit_path: Path | None = None) -> None:
+                  junit_path: Path | None = None, codequality_path: Path | None = None) -> None:
     """Redact ``doc`` and write each report asked for."""
     clean = redact_doc(doc, redactor)
     renderers: list[tuple[Path | None, Callable[[Mapping[str, Any]], str]]] = [
-        (json_path, _json), (html_path, render_html), (junit_path, render_junit)]
+        (json_path, _json), (html_path, render_html), (junit_path, render_junit),
+        (codequality_path, render_codequality)]
     for path, render in renderers:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,5 +91,5 @@ def _json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-__all__ = ["area_of", "exit_code", "finalize", "load_results", "redact_doc", "render_html",
-           "render_junit", "write_reports"]
+__all__ = ["area_of", "exit_code", "finalize", "load_results", "redact_doc",
+           "render_codequality", "render_html", "render_junit", "write_reports"]
