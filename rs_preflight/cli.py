@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc.code, str):  # a message: the installation itself is broken
             print(exc.code, file=sys.stderr)
             return int(pytest.ExitCode.INTERNAL_ERROR)
-        return exc.code or 0
+        return int(exc.code or 0)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ PHASES = ["pre", "post"]
 PROFILES = ["pilot", "small", "medium", "large"]
 CONNECTIONS = ["ssh", "local", "docker", "ansible"]
 HOST_KEY_POLICIES = ["strict", "accept-new", "insecure"]
+SCHEMA_ID = "https://rs-preflight.dev/schema/site-1.json"  # stable: -2 when it breaks
+SCHEMA_FILE = "rs-preflight.schema.json"  # `rs-preflight schema > rs-preflight.schema.json`
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
     env_file = {"oneOf": [STR, _obj({"path": STR, "roles": roles}, required=["path"])]}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://rs-preflight.example/site.schema.json",
+        "$id": SCHEMA_ID,
         "title": "rs-preflight site description",
         **_obj({
             "name": STR,
