@@ -4,8 +4,9 @@ testinfra's paramiko backend accepts any host key and has no per-command timeout
 paramiko leaves Nagle on (~40 ms per command, ../shared/LAB.md). ``SecureParamikoBackend``
 verifies host keys against known_hosts (``strict`` by default; ``accept-new`` trusts unknown
 keys but never changed ones; ``insecure`` trusts anything, loudly), connects through a socket
-with TCP_NODELAY (optionally through a jump host), and ends any command that runs past the
-command timeout.
+with TCP_NODELAY (optionally through jump hosts), and ends any command that runs past the
+command timeout. Where and as whom it connects is ``sshconfig.route``: the site's keys, then
+``~/.ssh/config`` (or ``ssh.config``) — HostName, User, Port, IdentityFile, ProxyJump.
 
 ``Connections`` holds one connection per host for the whole run. A host that cannot be reached
 costs one connect timeout: the failure is remembered and every later use gets the same error.
@@ -14,6 +15,7 @@ costs one connect timeout: the failure is remembered and every later use gets th
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import socket
 import threading
@@ -27,6 +29,7 @@ from testinfra.backend.paramiko import ParamikoBackend
 
 from .errors import CommandTimeout, HostUnreachable
 from .site import Host, Site, SshSettings
+from .sshconfig import Hop, Route, load_config, route
 
 log = logging.getLogger("rs_preflight.access")
 
@@ -57,9 +60,9 @@ def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def _explain(exc: BaseException, host: Host, port: int, ssh: SshSettings) -> str:
+def _explain(exc: BaseException, hop: Hop, ssh: SshSettings) -> str:
     """A one-line reason an admin can act on, for any connect/login failure."""
-    where = f"{host.address}:{port}"
+    where, port = f"{hop.address}:{hop.port}", hop.port
     if isinstance(exc, TimeoutError | socket.timeout):
         return f"SSH connect to {where} timed out after {ssh.connect_timeout:g}s"
     if isinstance(exc, ConnectionRefusedError):
@@ -68,7 +71,7 @@ def _explain(exc: BaseException, host: Host, port: int, ssh: SshSettings) -> str
         return (f"host key of {where} CHANGED: got {exc.key.get_name()} "
                 f"{exc.key.fingerprint}, known_hosts has {exc.expected_key.fingerprint}")
     if isinstance(exc, paramiko.AuthenticationException):
-        return f"SSH login to {where} as {host.user or ssh.user} failed: {exc}"
+        return f"SSH login to {where} as {hop.user} failed: {exc}"
     if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
         return (f"host key of {where} is not in {ssh.known_hosts or '~/.ssh/known_hosts'}: "
                 "refusing to connect (add it with ssh-keyscan after checking its fingerprint, "
@@ -85,59 +88,74 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
 
     def __init__(self, host: Host, ssh: SshSettings, **kwargs: Any) -> None:
         self.rs_host, self.rs_ssh = host, ssh
-        user = host.user or ssh.user
-        spec = f"{user}@{host.address}" if user else host.address
-        if ":" in host.address:  # IPv6 literal
-            spec = f"{user}@[{host.address}]" if user else f"[{host.address}]"
+        self.route: Route = route(host, ssh, load_config(ssh.config))
+        target = self.route.target
+        address = f"[{target.address}]" if ":" in target.address else target.address
+        spec = f"{target.user}@{address}" if target.user else address
         super().__init__(spec, timeout=int(ssh.connect_timeout) or 1, sudo=ssh.sudo, **kwargs)
-        self._jump: paramiko.SSHClient | None = None
+        self._jumps: list[paramiko.SSHClient] = []
 
     @property
     def port(self) -> int:
-        return self.rs_host.port or self.rs_ssh.port
+        return self.route.target.port
 
     def _sock(self) -> Any:
-        if not self.rs_ssh.jump_host:
-            return _nodelay_socket(self.rs_host.address, self.port, self.rs_ssh.connect_timeout)
-        jump_host, _, jump_port = self.rs_ssh.jump_host.partition(":")
-        jump = self._new_client()
-        user, _, address = jump_host.rpartition("@")
-        sock = _nodelay_socket(address, int(jump_port or 22), self.rs_ssh.connect_timeout)
-        jump.connect(address, int(jump_port or 22), username=user or self.rs_ssh.user,
-                     sock=sock, **self._auth())
-        self._jump = jump
-        transport = jump.get_transport()
-        assert transport is not None
-        return transport.open_channel("direct-tcpip", (self.rs_host.address, self.port),
-                                      ("", 0), timeout=self.rs_ssh.connect_timeout)
+        """A socket to the target: direct, or a channel through each jump host in turn."""
+        hops = [*self.route.jumps, self.route.target]
+        first = "jump host: " if self.route.jumps else ""
+        try:
+            sock: Any = _nodelay_socket(hops[0].address, hops[0].port,
+                                        self.rs_ssh.connect_timeout)
+        except OSError as exc:
+            raise HostUnreachable(first + _explain(exc, hops[0], self.rs_ssh)) from exc
+        for hop, after in itertools.pairwise(hops):
+            jump = self._new_client()
+            self._jumps.append(jump)
+            try:
+                jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
+                             **self._auth(hop))
+            except (OSError, paramiko.SSHException) as exc:
+                raise HostUnreachable(f"jump host: {_explain(exc, hop, self.rs_ssh)}") from exc
+            transport = jump.get_transport()
+            assert transport is not None
+            sock = transport.open_channel("direct-tcpip", (after.address, after.port), ("", 0),
+                                          timeout=self.rs_ssh.connect_timeout)
+        return sock
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
         if self.rs_ssh.known_hosts and self.rs_ssh.known_hosts.exists():
             client.load_host_keys(str(self.rs_ssh.known_hosts))
+        elif self.rs_ssh.known_hosts is None and self.route.known_hosts:
+            for path in self.route.known_hosts:  # ssh_config's UserKnownHostsFile
+                if path.is_file():
+                    client.load_host_keys(str(path))
         elif self.rs_ssh.known_hosts is None:
             client.load_system_host_keys()
         client.set_missing_host_key_policy(_policy(self.rs_ssh.host_key_policy))
         return client
 
-    def _auth(self) -> dict[str, Any]:
+    def _auth(self, hop: Hop) -> dict[str, Any]:
         ssh = self.rs_ssh
-        return {"key_filename": str(ssh.identity_file) if ssh.identity_file else None,
-                "password": ssh.password, "timeout": ssh.connect_timeout,
+        keys = list(hop.identity_files) or None
+        return {"key_filename": keys, "password": ssh.password, "timeout": ssh.connect_timeout,
                 "banner_timeout": ssh.connect_timeout, "auth_timeout": ssh.connect_timeout,
-                "look_for_keys": ssh.identity_file is None and ssh.password is None,
-                "allow_agent": ssh.identity_file is None and ssh.password is None}
+                "look_for_keys": keys is None and ssh.password is None,
+                "allow_agent": keys is None and ssh.password is None}
 
     @functools.cached_property
     def client(self) -> paramiko.SSHClient:
         client = self._new_client()
+        target = self.route.target
         try:
-            client.connect(self.rs_host.address, self.port,
-                           username=self.rs_host.user or self.rs_ssh.user,
-                           sock=self._sock(), **self._auth())
+            client.connect(target.address, target.port, username=target.user,
+                           sock=self._sock(), **self._auth(target))
+        except HostUnreachable:
+            client.close()
+            raise
         except (OSError, paramiko.SSHException) as exc:
             client.close()
-            raise HostUnreachable(_explain(exc, self.rs_host, self.port, self.rs_ssh)) from exc
+            raise HostUnreachable(_explain(exc, target, self.rs_ssh)) from exc
         return client
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
@@ -176,8 +194,8 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
     def close(self) -> None:
         if "client" in self.__dict__:
             self.client.close()
-        if self._jump is not None:
-            self._jump.close()
+        for jump in reversed(self._jumps):
+            jump.close()
 
 
 def make_backend(host: Host, site: Site) -> base.BaseBackend:

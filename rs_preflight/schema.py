@@ -37,7 +37,7 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
     roles = {"type": "array", "items": {"enum": list(catalogue.roles)}, "minItems": 1}
     ssh = _obj({
         "user": STR, "port": PORT, "identity_file": NULLABLE_STR, "known_hosts": NULLABLE_STR,
-        "jump_host": NULLABLE_STR, "sudo": {"type": "boolean"},
+        "jump_host": NULLABLE_STR, "config": NULLABLE_STR, "sudo": {"type": "boolean"},
         "connect_timeout": POS_NUM, "command_timeout": POS_NUM,
         "host_key_policy": {"enum": HOST_KEY_POLICIES},
         "password_env": STR, "password_file": STR,

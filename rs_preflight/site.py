@@ -37,11 +37,14 @@ STDIN_NAME = "<stdin>"   # ... and its problems say ``<stdin>:line``
 
 @dataclass(frozen=True)
 class SshSettings:
+    """The site's ``ssh:`` keys; what it leaves out, ssh_config may say (``sshconfig.py``)."""
+
     user: str | None = None
-    port: int = 22
+    port: int | None = None   # None: ssh_config's Port, else 22
     identity_file: Path | None = None
     known_hosts: Path | None = None
     jump_host: str | None = None
+    config: Path | None = None  # ssh_config file; None: ~/.ssh/config if there is one
     sudo: bool = False
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
@@ -60,6 +63,8 @@ class Host:
     port: int | None = None
     user: str | None = None
     container: str | None = None
+    identity_file: Path | None = None  # from an inventory's ansible_ssh_private_key_file
+    jump_host: str | None = None       # from an inventory's ansible_ssh_common_args (-J)
 
     @property
     def reachable(self) -> bool:
@@ -311,11 +316,12 @@ class _Builder:
 
     def _ssh(self, raw: Mapping[str, Any]) -> SshSettings:
         return SshSettings(
-            user=raw.get("user"), port=raw.get("port", 22),
+            user=raw.get("user"), port=raw.get("port"),
             identity_file=self._path(raw.get("identity_file"), ("ssh", "identity_file")),
             known_hosts=self._path(raw.get("known_hosts"), ("ssh", "known_hosts"),
                                    must_exist=raw.get("host_key_policy") == "strict"),
             jump_host=raw.get("jump_host"), sudo=bool(raw.get("sudo", False)),
+            config=self._path(raw.get("config"), ("ssh", "config")),
             connect_timeout=float(raw.get("connect_timeout", 5)),
             command_timeout=float(raw.get("command_timeout", 30)),
             host_key_policy=raw.get("host_key_policy", "strict"),
