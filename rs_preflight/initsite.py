@@ -156,6 +156,7 @@ def main(argv: Sequence[str]) -> int:
         return USAGE_ERROR
     text = render_site(out.resolve().parent, str(out), args.from_env, args.inventory, here,
                        dt.date.today())
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     try:
         load_site(out, catalogue=_catalogue(args.rs_catalogue))
