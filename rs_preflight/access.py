@@ -60,7 +60,7 @@ def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def _explain(exc: BaseException, hop: Hop, ssh: SshSettings) -> str:
+def _explain(exc: BaseException, hop: Hop, ssh: SshSettings, known: str = "") -> str:
     """A one-line reason an admin can act on, for any connect/login failure."""
     where, port = f"{hop.address}:{hop.port}", hop.port
     if isinstance(exc, TimeoutError | socket.timeout):
@@ -73,7 +73,8 @@ def _explain(exc: BaseException, hop: Hop, ssh: SshSettings) -> str:
     if isinstance(exc, paramiko.AuthenticationException):
         return f"SSH login to {where} as {hop.user} failed: {exc}"
     if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
-        return (f"host key of {where} is not in {ssh.known_hosts or '~/.ssh/known_hosts'}: "
+        known = known or str(ssh.known_hosts or "~/.ssh/known_hosts")
+        return (f"host key of {where} is not in {known}: "
                 "refusing to connect (add it with ssh-keyscan after checking its fingerprint, "
                 "or set ssh.host_key_policy: accept-new)")
     if isinstance(exc, OSError):
@@ -107,7 +108,7 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             sock: Any = _nodelay_socket(hops[0].address, hops[0].port,
                                         self.rs_ssh.connect_timeout)
         except OSError as exc:
-            raise HostUnreachable(first + _explain(exc, hops[0], self.rs_ssh)) from exc
+            raise HostUnreachable(first + _explain(exc, hops[0], self.rs_ssh, self._known)) from exc
         for hop, after in itertools.pairwise(hops):
             jump = self._new_client()
             self._jumps.append(jump)
@@ -115,12 +116,20 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
                 jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
                              **self._auth(hop))
             except (OSError, paramiko.SSHException) as exc:
-                raise HostUnreachable(f"jump host: {_explain(exc, hop, self.rs_ssh)}") from exc
+                raise HostUnreachable(
+                    f"jump host: {_explain(exc, hop, self.rs_ssh, self._known)}") from exc
             transport = jump.get_transport()
             assert transport is not None
             sock = transport.open_channel("direct-tcpip", (after.address, after.port), ("", 0),
                                           timeout=self.rs_ssh.connect_timeout)
         return sock
+
+    @property
+    def _known(self) -> str:
+        """The known_hosts files used, for messages."""
+        if self.rs_ssh.known_hosts is None and self.route.known_hosts:
+            return " / ".join(map(str, self.route.known_hosts)) + " (ssh_config)"
+        return str(self.rs_ssh.known_hosts or "~/.ssh/known_hosts")
 
     def _new_client(self) -> paramiko.SSHClient:
         client = paramiko.SSHClient()
@@ -155,7 +164,7 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             raise
         except (OSError, paramiko.SSHException) as exc:
             client.close()
-            raise HostUnreachable(_explain(exc, target, self.rs_ssh)) from exc
+            raise HostUnreachable(_explain(exc, target, self.rs_ssh, self._known)) from exc
         return client
 
     def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
