@@ -1,13 +1,19 @@
 """The JSON Schema of a site description (``rs-preflight schema`` prints it).
 
-One schema serves validation (jsonschema) and editors (YAML language servers read it).
+One schema serves validation (jsonschema) and editors (YAML language servers read it): every
+key has a description (``schema_docs.py``). Dates are accepted as YAML dates: a plain YAML
+loader (PyYAML) turns ``expires: 2027-03-31`` into a date, not a string, so ``expires`` accepts
+any value that is not a number, boolean, null, list or mapping, and a string only in the
+``date`` format.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .catalogue import Catalogue
+from .schema_docs import describe
 
 PHASES = ["pre", "post"]
 PROFILES = ["pilot", "small", "medium", "large"]
@@ -30,6 +36,10 @@ STR_LIST: dict[str, Any] = {"type": "array", "items": STR}
 POS_NUM: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
 PORT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 65535}
 NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
+# A YAML date: a string in the date format (editors, our own loader) or whatever a plain YAML
+# loader builds for 2027-03-31 (a date object: none of JSON's other types).
+DATE: dict[str, Any] = {"format": "date",
+                        "not": {"type": ["number", "boolean", "null", "array", "object"]}}
 
 
 def site_schema(catalogue: Catalogue) -> dict[str, Any]:
@@ -46,15 +56,16 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
         "address": STR, "roles": roles,
         "ssh": {"type": "boolean"}, "connection": {"enum": CONNECTIONS},
         "port": PORT, "user": STR, "container": STR,
+        "identity_file": STR, "jump_host": STR,
     }, required=["roles"])
     waiver = _obj({
         "requirement": {"enum": sorted(catalogue)},
         "hosts": STR_LIST, "reason": STR,
-        "expires": {"type": "string", "format": "date"},
+        "expires": DATE,
         "by": STR,
     }, required=["requirement", "reason", "expires"])
     env_file = {"oneOf": [STR, _obj({"path": STR, "roles": roles}, required=["path"])]}
-    return {
+    schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "rs-preflight site description",
@@ -80,3 +91,4 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
             "waivers": {"type": "array", "items": waiver},
         }, required=["name"]),
     }
+    return describe(json.loads(json.dumps(schema)))  # a copy: the parts above are shared

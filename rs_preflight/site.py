@@ -382,7 +382,10 @@ class _Builder:
             address = raw.get("address") or (name if connection != "local" else "127.0.0.1")
             hosts[name] = Host(name=name, address=address, roles=tuple(raw["roles"]),
                                connection=connection, port=raw.get("port"),
-                               user=raw.get("user"), container=raw.get("container"))
+                               user=raw.get("user"), container=raw.get("container"),
+                               identity_file=self._path(raw.get("identity_file"),
+                                                        ("hosts", name, "identity_file")),
+                               jump_host=raw.get("jump_host"))
         if not hosts:
             self.problems.append(self.doc.problem(("hosts",), "the site has no hosts "
                                                   "(give hosts: or inventory:)"))
