@@ -17,7 +17,9 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import shlex
 import socket
+import subprocess
 import threading
 from typing import Any
 
@@ -167,7 +169,8 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             raise HostUnreachable(_explain(exc, target, self.rs_ssh, self._known)) from exc
         return client
 
-    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+    def _exec_command(self, command: bytes, stdin: bytes | None = None
+                      ) -> tuple[int, bytes, bytes]:
         transport = self.client.get_transport()
         assert transport is not None
         chan = transport.open_session(timeout=self.rs_ssh.connect_timeout)
@@ -182,6 +185,9 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
         try:
             chan.settimeout(self.rs_ssh.command_timeout)
             chan.exec_command(command)
+            if stdin is not None:
+                chan.sendall(stdin)
+                chan.shutdown_write()
             stdout = b"".join(chan.makefile("rb"))
             stderr = b"".join(chan.makefile_stderr("rb"))
             rc = chan.recv_exit_status()
@@ -218,6 +224,28 @@ def make_backend(host: Host, site: Site) -> base.BaseBackend:
     if host.connection == "ansible":
         return testinfra.backend.get_backend(f"ansible://{host.name}")
     raise HostUnreachable(f"{host.name} is checked over the network only (ssh: false)")
+
+
+def run_with_input(thost: testinfra.host.Host, command: str, data: bytes,
+                   timeout: float | None = None) -> bytes:
+    """Run ``command`` on the host with ``data`` on its stdin; its stdout.
+
+    Over SSH (ours) and locally the data never appears in a process's arguments. testinfra's
+    docker and ansible backends have no stdin: there it goes through ``printf`` (an argument).
+    """
+    backend = thost.backend
+    if isinstance(backend, SecureParamikoBackend):
+        line = backend.encode(backend.get_command(command))
+        return backend._exec_command(line, data)[1]
+    if backend.NAME == "local" and not backend.sudo:
+        try:
+            proc = subprocess.run(["/bin/sh", "-c", command], input=data, capture_output=True,
+                                  check=False, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise CommandTimeout(f"local command ran past {timeout:g}s") from exc
+        return proc.stdout
+    text = data.decode("utf-8", errors="replace")
+    return thost.run(f"printf '%s' {shlex.quote(text)} | {command}").stdout_bytes  # type: ignore[no-any-return]
 
 
 class Connections:

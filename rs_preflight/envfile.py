@@ -15,6 +15,7 @@ from pathlib import Path
 from dotenv.parser import parse_stream
 
 from .errors import Problem
+from .redact import MASK, safe_url
 
 # Which roles read which file (guide §6): .env is read by every role.
 FILE_ROLES: Mapping[str, tuple[str, ...]] = {
@@ -23,7 +24,9 @@ FILE_ROLES: Mapping[str, tuple[str, ...]] = {
     ".env.job": ("job",),
     ".env.realtime": ("realtime",),
 }
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|SALT|_KEY$", re.IGNORECASE)
+# PASS/PASSWD/PWD only as a whole part of the name (RABBIT_MQ_PASS, not PASSENGER_*)
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|SALT|CREDENTIAL|_KEY$|"
+                         r"(?:^|_)(?:PASS|PASSWD|PWD)(?:_|$)", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
@@ -44,8 +47,8 @@ class EnvValue:
         return is_secret_name(self.name)
 
     def shown(self) -> str:
-        """The value as it may appear in output: secrets are masked."""
-        return "<redacted>" if self.secret else self.value
+        """The value as it may appear in output: secrets masked, URL credentials too."""
+        return MASK if self.secret else safe_url(self.value)
 
 
 def roles_of(path: Path) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ from cryptography.x509.oid import NameOID
 from .access import SecureParamikoBackend
 from .errors import PreflightError
 from .probes import header_echo
+from .redact import clip
 from .site import Host, Site
 
 LIFETIME_S = 60      # the listener's own hard deadline
@@ -220,7 +221,7 @@ class HeaderProbe:
         if rc == 127 or "python3: not found" in err or "No such file" in err:
             return f"{why}: python3 is not installed there"
         detail = reply.get("detail") or (err.strip().splitlines() or [f"exit {rc}"])[-1]
-        return f"{why}: {str(detail)[:200]}"
+        return f"{why}: {clip(str(detail), 200)}"
 
     def _stop_one(self, name: str) -> None:
         listener = self.listeners.pop(name, None)

@@ -138,8 +138,8 @@ class FactsView:
             self.read.append(name)
         return self._facts.get(name)
 
-    def evidence(self) -> str | None:
-        return self._facts.evidence(self.read) or None
+    def evidence(self, redact: Callable[[str], str] = str) -> str | None:
+        return self._facts.evidence(self.read, redact=redact) or None
 
 
 @dataclass
@@ -173,7 +173,7 @@ class Target:
 
     def evidence(self) -> str | None:
         """The commands this check's facts came from and their output (None if it read none)."""
-        return self._view.evidence() if self._view is not None else None
+        return self._view.evidence(self.site.redactor) if self._view is not None else None
 
     @property
     def pre_note(self) -> str:

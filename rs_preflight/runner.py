@@ -28,6 +28,7 @@ from . import __version__
 from .catalogue import Catalogue, Requirement, load_catalogue
 from .errors import CheckError, PreflightError, SiteError
 from .model import RunState, Target
+from .redact import RedactingFilter
 from .report import area_of, exit_code, finalize, write_reports
 from .report.baseline import BaselineError, load_baseline
 from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
@@ -144,6 +145,14 @@ class Preflight:
                                      ("severity", req.severity_for(self.site.phase)),
                                      ("guide_section", req.section)]
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Log records are redacted before any handler of pytest's writes them."""
+        logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler"):
+            handler = getattr(logging_plugin, name, None)
+            if handler is not None:
+                handler.addFilter(RedactingFilter(self.site.redactor))
+
     def pytest_configure(self, config: pytest.Config) -> None:
         for area in sorted({rid.split("-")[1].lower() for rid in self.catalogue}):
             config.addinivalue_line("markers", f"rs_{area}: rs-preflight checks of RS-"
@@ -199,6 +208,10 @@ class Preflight:
             report.longrepr = str(exc)  # the message is the report; a traceback is noise
             if call.when == "call" and isinstance(exc, PreflightError):
                 report.when = "setup"  # counted as an error by terminal and JUnit
+        elif report.failed and isinstance(exc, Exception):
+            # A crash: its traceback would print the frames' arguments (URLs, passwords).
+            report.longrepr = f"the check crashed: {type(exc).__name__}: {exc}"
+            report.when = "setup" if call.when == "call" else report.when
         self._redact(report)
         self._record(item, report, call, exc)
         return report
@@ -235,7 +248,8 @@ class Preflight:
             severity=(verdict.severity if verdict and verdict.severity
                       else req.severity_for(self.site.phase)), phase=self.site.phase,
             message=self.site.redactor(text),
-            expected=verdict.expected if verdict else None,
+            expected=self.site.redactor(verdict.expected) if verdict and verdict.expected
+            else None,
             found=self.site.redactor(verdict.found) if verdict and verdict.found else None,
             remediation=req.remediation if outcome in (FAILED, ERROR, WAIVED) else "",
             guide_section=req.section, duration_s=round(duration, 4), title=req.title,
@@ -361,7 +375,7 @@ def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str,
         return FAILED, str(exc)
     if report.when != "call":
         return ERROR, str(exc) if isinstance(exc, PreflightError) else str(report.longrepr)
-    return ERROR, f"the check itself crashed: {type(exc).__name__}: {exc}"
+    return ERROR, f"the check crashed: {type(exc).__name__}: {exc}"
 
 
 def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:

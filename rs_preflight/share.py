@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import testinfra.host
 
 from .errors import CheckError
+from .redact import clip
 from .site import Host
 
 
@@ -43,7 +44,7 @@ class ShareProbe:
         result = thost.run("umask 022; set -C; printf %s %s > %s", "%s", content, path)
         if result.rc != 0:
             raise CheckError(f"could not write the probe file {path} on {host.name}: "
-                             f"{result.stderr.strip()[:200]}")
+                             f"{clip(result.stderr.strip(), 200)}")
         self.probe = Probe(host.name, path, content)
         self._writer_host = thost
         return self.probe

@@ -26,7 +26,7 @@ from .catalogue import Catalogue, load_catalogue
 from .envfile import EnvValue, is_secret_name, parse_env_file, roles_of
 from .errors import Problem, SiteError
 from .inventory import load_inventory
-from .redact import Redactor
+from .redact import Redactor, url_passwords
 from .schema import site_schema
 from .yamlsrc import SourceDoc, dotted, load_yaml
 
@@ -344,6 +344,7 @@ class _Builder:
             for value in values.values():
                 if value.secret and value.value:
                     self.redactor.add(value.value)
+                self._url_secrets(value.value)
         overrides: dict[str, EnvValue] = {}
         if "domain" in self.data:
             overrides["ITRP_DOMAIN"] = EnvValue("ITRP_DOMAIN", self.data["domain"],
@@ -365,7 +366,13 @@ class _Builder:
                                                       f"{name}_file"))
                 continue
             overrides[name] = EnvValue(name, text, origin)
+            self._url_secrets(text)
         return Settings(tuple(files), by_file, overrides)
+
+    def _url_secrets(self, value: str) -> None:
+        """A URL's password in any setting (ELASTICSEARCH_URLS, FAYE_URL, *_URL) is a secret."""
+        for password in url_passwords(value):
+            self.redactor.add(password)
 
     def _hosts(self, ssh: SshSettings) -> tuple[Host, ...]:
         hosts: dict[str, Host] = {}

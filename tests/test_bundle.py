@@ -17,7 +17,8 @@ from rs_preflight.bundle import BundleLeak, BundleOptions, Limits
 from rs_preflight.bundle import items as it
 from rs_preflight.bundle.build import assemble
 from rs_preflight.bundle.collect import HostCollection
-from rs_preflight.bundle.redaction import BundleRedactor, Obfuscator
+from rs_preflight.bundle.redaction import Obfuscator
+from rs_preflight.redact import Redactor
 from rs_preflight.site import Site, load_site
 
 PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
@@ -64,8 +65,8 @@ def test_rules_mask_each_kind_and_record_where_never_what() -> None:
             f'{{"log":"token {known}\\n"}}\n'
             f"employee id EMP-{custom}\n"
             "net.ipv4.ipfrag_secret_interval = 600\n")
-    redactor = BundleRedactor([known], [r"EMP-(?P<mask>\S+)"])
-    out, found = redactor("hosts/app1/x.txt", text)
+    redactor = Redactor([known], [r"EMP-(?P<mask>\S+)"])
+    out, found = redactor.apply("hosts/app1/x.txt", text)
     for value in (known, url_pw, arg_pw, custom, "MIIEvQ"):
         assert value not in out
     assert "postgres://rs:<redacted>@db:5432/rs" in out
@@ -85,13 +86,13 @@ def test_rules_mask_each_kind_and_record_where_never_what() -> None:
 
 def test_site_secret_also_in_json_and_url_spelling() -> None:
     value = 'p@ss"word/1'
-    out, _ = BundleRedactor([value])("m", '{"log":"pw p@ss\\"word/1"} url p%40ss%22word%2F1')
+    out, _ = Redactor([value]).apply("m", '{"log":"pw p@ss\\"word/1"} url p%40ss%22word%2F1')
     assert "ss" not in out.replace("<redacted>", "")
 
 
 def test_disabled_rule_is_off() -> None:
     value = canary("d")
-    out, found = BundleRedactor([value], disabled=frozenset({"site-secret"}))("m", value)
+    out, found = Redactor([value], disabled=frozenset({"site-secret"})).apply("m", value)
     assert out == value and not found
 
 
@@ -101,8 +102,8 @@ def run_script(items: list[it.Item], *, cap: int, timeout: float = 1.0) -> dict[
     marker = f"@@rs-bundle-{secrets.token_hex(4)}@@"
     script = it.build_script(marker, items, [], ctx=None, item_timeout=timeout,
                              max_item_bytes=cap, log_lines=10, max_containers=2, docker=False)
-    out = subprocess.run(["sh", "-c", it.wrap(script, 60, 10_000_000)], capture_output=True,
-                         timeout=60, check=False).stdout
+    out = subprocess.run(["sh", "-c", it.remote_command(60, 10_000_000)], capture_output=True,
+                         input=script.encode(), timeout=60, check=False).stdout
     return {f.path: f for f in it.parse(out, marker, cap)}
 
 
@@ -150,7 +151,7 @@ def test_manifest_matches_the_archive(site: tuple[Site, str], tmp_path: Path) ->
     results.write_text('{"gate": "passed"}\n')
     app = HostCollection("app1", ("app",), "collected", frames=[
         frame("os/uname.txt", b"Linux app1 6.1\n"),
-        frame("containers/abc-json.log", f'{{"log":"pw={secret}\\n"}}\n'.encode())],
+        frame("containers/0123456789ab-json.log", f'{{"log":"pw={secret}\\n"}}\n'.encode())],
         facts={"nproc": 4}, round_trips=1)
     db = HostCollection("db1", ("db",), "unreachable", reason="SSH connect to 192.0.2.41:22 "
                         "timed out after 5s")
@@ -190,8 +191,8 @@ def test_canaries_the_rules_miss_abort_too(site: tuple[Site, str], tmp_path: Pat
     s, _ = site
     loose = canary("loose")
     app = HostCollection("app1", ("app",), "collected",
-                         frames=[frame("os/motd.txt", f"welcome {loose}\n".encode())])
-    with pytest.raises(BundleLeak, match=r"hosts/app1/os/motd.txt: contains a canary"):
+                         frames=[frame("os/uname.txt", f"welcome {loose}\n".encode())])
+    with pytest.raises(BundleLeak, match=r"hosts/app1/os/uname.txt: contains a canary"):
         assemble(s, {"app1": app}, BundleOptions(tmp_path / "b.tar.gz", canaries=(loose,)))
 
 

@@ -3,7 +3,9 @@
 The scan reads the archive *as written* (every member's bytes and every member's name) and
 looks for every known secret value; a hit deletes the temp file and raises ``BundleLeak``
 naming the member. Only a clean archive is renamed to the requested path (mode 0600).
-The same pass checks that the archive holds exactly what the manifest lists, byte for byte.
+The same pass checks that the archive holds exactly what the manifest lists, byte for byte,
+and that every member is a regular file that extracts inside the bundle's folder (tarfile's
+``data_filter``, PEP 706: no absolute name, no ``..``, no link).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def verify(path: Path, root: str, scan: Callable[[bytes], str | None]) -> None:
     manifest: dict[str, Any] | None = None
     with tarfile.open(path, "r:gz") as tar:
         for info in tar:
+            _inside(info, root)
             name = info.name.removeprefix(f"{root}/")
             what = scan(info.name.encode())
             if what:
@@ -104,3 +107,16 @@ def verify(path: Path, root: str, scan: Callable[[bytes], str | None]) -> None:
         diff = sorted(set(listed) ^ set(found)) or sorted(
             p for p in listed if listed[p] != found.get(p))
         raise BundleError(f"the archive does not match its manifest: {', '.join(diff[:5])}")
+
+
+def _inside(info: tarfile.TarInfo, root: str) -> None:
+    """Refuse a member that would not extract as a plain file inside ``root/``."""
+    where = f"{info.name!r} (the member's name)"
+    if not info.isreg() or not info.name.startswith(f"{root}/"):
+        raise BundleError(f"{where}: not a file inside {root}/; no bundle was written")
+    try:
+        tarfile.data_filter(info, "/nonexistent")
+    except tarfile.FilterError as exc:
+        raise BundleError(f"{where}: {type(exc).__name__}; no bundle was written") from exc
+    if os.path.normpath(info.name) != info.name or ".." in info.name.split("/"):
+        raise BundleError(f"{where}: not a normalized path; no bundle was written")

@@ -20,15 +20,16 @@ from . import items as it
 from .archive import BundleError, Member, json_bytes, write_bundle
 from .collect import HostCollection, collect_site
 from .options import BundleOptions
-from .redaction import BundleRedactor, Obfuscator, Redaction, Scanner, site_secret_names
+from .redaction import Obfuscator, Redaction, Scanner, site_secret_names
 
 RULE_DOCS = {
     "pem-private-key": "PEM private key blocks",
     "site-secret": "every secret value the site knows (.env secrets, *_env/*_file), also "
                    "JSON-escaped and URL-encoded",
     "url-credentials": "the password in scheme://user:password@host",
-    "secret-assignment": "the value of NAME=value / NAME: value / --name=value when NAME "
-                         "says password, secret, token, api/access/private key, salt",
+    "secret-assignment": "the value of NAME=value / NAME: value / --name=value / --name "
+                         "value when NAME says password, pass, secret, token, api/access/"
+                         "private key, salt",
 }
 
 
@@ -72,8 +73,7 @@ def _root(site: Site, now: dt.datetime) -> str:
 class _Builder:
     def __init__(self, site: Site, options: BundleOptions) -> None:
         self.site = site
-        self.redactor = BundleRedactor(site.redactor.values, options.redact_patterns,
-                                       options.disabled_rules)
+        self.redactor = site.redactor.derive(options.redact_patterns, options.disabled_rules)
         self.obf = Obfuscator(site) if options.obfuscate else None
         self.members: list[Member] = []
         self.redactions: list[Redaction] = []
@@ -83,7 +83,9 @@ class _Builder:
 
     def add(self, path: str, data: bytes, meta: dict[str, Any]) -> None:
         path = self.name(path)
-        text, found = self.redactor(path, data.decode("utf-8", errors="replace"))
+        text, found = self.redactor.apply(path, data.decode("utf-8", errors="replace"))
+        if path.endswith("/processes/rservice.txt"):
+            text = it.cut_command_lines(text)  # redacted first: a cut leaves no prefix
         text = self.name(text)
         self.redactions += found
         meta = {k: self.name(v) if isinstance(v, str) else v for k, v in meta.items()}
@@ -99,13 +101,18 @@ class _Builder:
         self.add(path, data, {"host": "runner", "source": str(file), "kind": "file"})
 
     def host(self, hc: HostCollection) -> None:
-        base = f"hosts/{hc.host}"
+        try:
+            base = f"hosts/{it.member_host(hc.host)}"
+        except ValueError as exc:
+            raise BundleError(str(exc)) from exc
         shown = {i.path: i for i in it.static_items("")}
         if hc.facts:
             self.add(f"{base}/facts.json", json_bytes(hc.facts),
                      {"host": hc.host, "source": "rs_preflight.facts sections "
                       f"{', '.join(sorted(hc.facts))}", "kind": "facts"})
         for frame in hc.frames:
+            if not it.allowed_path(frame.path):  # collect drops these; never a member name
+                raise BundleError(f"{hc.host}: unexpected item name {frame.path!r}")
             item = shown.get(frame.path)
             self.add(f"{base}/{frame.path}", frame.data, {
                 "host": hc.host, "source": frame.source or (item.shown if item else ""),
@@ -163,12 +170,28 @@ def assemble(site: Site, hosts: Mapping[str, HostCollection], options: BundleOpt
     if b.obf is not None:
         map_path = options.output.with_name(options.output.name.removesuffix(".tar.gz") +
                                             ".private-map.json")
-        fd = os.open(map_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(b.obf.mapping, stream, indent=2)
+        _write_private(map_path, json.dumps(b.obf.mapping, indent=2))
     return BundleSummary(path, map_path, {hc.host: hc.status for hc in hosts.values()},
                          len(b.members) + 1, sum(r.count for r in b.redactions), len(values),
                          missing)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``path`` 0600 without following a symlink planted there: a new file (O_EXCL,
+    O_NOFOLLOW) beside it, then renamed over it (rename replaces a link, never follows it)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except OSError as exc:
+        raise BundleError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists() and not tmp.is_symlink():
+            tmp.unlink()
 
 
 def _by_rule(redactions: list[Redaction]) -> Counter[str]:

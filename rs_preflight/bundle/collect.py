@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..access import Connections
+from ..access import Connections, run_with_input
 from ..catalogue import Catalogue
 from ..errors import PreflightError
 from ..facts import SECTIONS, Context, FactUnavailable
@@ -79,8 +79,9 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
     started = time.monotonic()
     try:
         thost = connections.get(host)
-        result = thost.run("sh -c %s", it.wrap(script, limits.host_timeout,
-                                                limits.max_host_bytes))
+        stdout = run_with_input(thost, it.remote_command(limits.host_timeout,
+                                                         limits.max_host_bytes),
+                                script.encode(), limits.host_timeout + 30)
     except PreflightError as exc:
         out.status, out.reason = "unreachable", str(exc)
         return out
@@ -90,7 +91,7 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
     finally:
         out.seconds = round(time.monotonic() - started, 3)
     out.round_trips = 1
-    frames = it.parse(result.stdout_bytes, marker, limits.max_item_bytes)
+    frames = it.parse(stdout, marker, limits.max_item_bytes)
     sources = {i.path: i.shown for i in it.static_items(limits.since)}
     for frame in frames:
         frame.source = frame.source or sources.get(frame.path, "")
@@ -100,8 +101,19 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
 
 
 def _sort(out: HostCollection, frames: list[it.Frame], limits: Limits) -> None:
-    """Facts into ``facts``, items into ``frames``, what is missing (and why) into ``missing``."""
+    """Facts into ``facts``, items into ``frames``, what is missing (and why) into ``missing``.
+    A frame the script never asked for (or a second one of the same name) was printed by
+    something on the host: dropped, and said."""
+    seen: set[str] = set()
     for frame in frames:
+        if not it.allowed_path(frame.path) or frame.path in seen:
+            out.missing.append({"item": "?", "reason": "dropped a frame the collector did not "
+                                "ask for (printed by something on the host)"})
+            continue
+        seen.add(frame.path)
+        if frame.path == "processes/rservice.txt":
+            frame.data = it.escape_command_lines(frame.data.decode(
+                "utf-8", errors="replace")).encode()
         text = frame.data.decode("utf-8", errors="replace")
         if frame.path.startswith("@fact/"):
             _fact(out, frame.path[6:], frame.rc, text)

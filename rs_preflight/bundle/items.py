@@ -6,6 +6,13 @@ newest ``max_item_bytes`` are kept, like sos's ``--log-size``), and the whole sc
 with ``head -c max_host_bytes``. Items are framed between per-run random markers carrying the
 exit code, start and end time and, for files, the file's size on the host.
 
+The script goes to the host over stdin (``remote_command``), never as an argument (``ps``
+would show it to every local user). What hosts print is data, never names: a frame header
+counts only at the start of a line, a command line comes back hex-encoded and is escaped on
+the runner (``escape_command_lines``: no newline or control character survives), and member
+names come only from the fixed set built here (``allowed_path``, ``member_host``) — a frame
+forged inside a process's arguments cannot name a member.
+
 Read-only: the script only runs ``cat``, ``tail``, ``stat``, ``ps``, ``ss``, ``df``, ``findmnt``,
 ``lsblk``, ``free``, ``sysctl -a``, ``ulimit -a``, ``chronyc -n tracking|sources``,
 ``journalctl``, ``docker version|info|ps`` and ``docker compose version``; it writes nothing.
@@ -25,6 +32,7 @@ import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 from ..facts import SECTIONS
 
@@ -71,9 +79,8 @@ def static_items(since: str) -> list[Item]:
         Item("os/uname.txt", "uname -a"),
         _file("os/os-release", "/etc/os-release"),
         Item("os/uptime.txt", "uptime"),
-        # without this script's own processes (their arguments are this whole script)
-        Item("os/ps.txt", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args | "
-             "grep -v -F -e \"$M\"", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args"),
+        # ps prints control characters in arguments as '?' (procps escape_command)
+        Item("os/ps.txt", "ps -eo pid,ppid,user,nlwp,rss,vsz,stat,lstart,args"),
         Item("sysctl/all.txt", "sysctl -a 2>/dev/null"),
         Item("sysctl/persisted.txt", "grep -s -H '' /etc/sysctl.conf /etc/sysctl.d/*.conf; true",
              "/etc/sysctl.conf /etc/sysctl.d/*.conf"),
@@ -113,7 +120,10 @@ def _processes_command() -> str:
         "for s in $(pgrep containerd-shim); do pgrep -P \"$s\"; done; } | sort -un); "
         "tcp=$(ss -Htanp 2>/dev/null); "
         "for p in $pids; do [ -r /proc/$p/status ] || continue; "
-        "echo \"=== pid $p: $(tr '\\0' ' ' < /proc/$p/cmdline | cut -c1-400)\"; "
+        # the command line as hex: what a process put in its arguments cannot shape our
+        # output (newlines, forged frames); decoded, escaped, redacted and cut on the runner
+        f"echo \"=== pid $p: hex:$(od -An -v -tx1 /proc/$p/cmdline | tr -d ' \\n' "
+        f"| head -c {2 * MAX_CMDLINE_BYTES})\"; "
         "grep -E '^(Name|State|PPid|Threads|VmRSS|VmSize):' /proc/$p/status; "
         "echo \"open files: $(ls /proc/$p/fd 2>/dev/null | wc -l)\"; cat /proc/$p/limits; "
         "echo 'tcp states:'; printf '%s\\n' \"$tcp\" | grep \"pid=$p,\" | awk '{print $1}' "
@@ -150,7 +160,8 @@ fi
 [ -d "$R/containers" ] || R=/var/lib/docker
 n=0
 for d in "$R"/containers/*/; do
-  id=$(basename "$d"); f="$d$id-json.log"; [ -f "$f" ] || continue
+  id=$(basename "$d"); case $id in *[!0-9a-f]*|'') continue;; esac
+  f="$d$id-json.log"; [ -f "$f" ] || continue
   n=$((n+1))
   if [ "$n" -gt "$NC" ]; then
     printf '\n%s B %s containers/more.txt -\n%s E 0 %s -\n' "$M" "$(_now)" "$M" "$(_now)"; break
@@ -186,12 +197,70 @@ def build_script(marker: str, items: Iterable[Item], facts: Iterable[str], *, ct
     return "\n".join(lines) + "\n"
 
 
-def wrap(script: str, host_timeout: float, max_host_bytes: int) -> str:
-    """The whole script under the host's time budget and size cap (both on the host)."""
-    q = shlex.quote
+def remote_command(host_timeout: float, max_host_bytes: int) -> str:
+    """The command the host runs: it reads the script from stdin (whole, before running it:
+    no item can read the rest of the script), under the host's time budget and size cap."""
     t = int(max(1, host_timeout))
     return (f"if command -v timeout >/dev/null 2>&1; then H='timeout -k 5 {t}'; else H=; fi; "
-            f"$H sh -c {q(script)} 2>&1 </dev/null | head -c {int(max_host_bytes)}")
+            f"$H sh -c 'S=$(cat); exec </dev/null; eval \"$S\"' 2>&1 "
+            f"| head -c {int(max_host_bytes)}")
+
+
+CONTAINER_LOG = re.compile(r"containers/[0-9a-f]{12}-json\.log")
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
+
+
+@cache
+def _static_paths() -> frozenset[str]:
+    return frozenset(i.path for i in static_items(""))
+
+
+def allowed_path(path: str) -> bool:
+    """Whether ``path`` is one the collector asked for (the only names a member can have)."""
+    if path.startswith("@fact/"):
+        return path[6:] in FACTS
+    return path in _static_paths() or path == "containers/more.txt" or bool(
+        CONTAINER_LOG.fullmatch(path))
+
+
+def member_host(name: str) -> str:
+    """A site host's name as a folder of the archive; anything else is refused."""
+    if not HOST_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"host name {name!r} cannot name a folder of the bundle")
+    return name
+
+
+CMDLINE = re.compile(r"^(=== pid \d+: )hex:([0-9a-f]*)$", re.MULTILINE)
+SHOWN_CMDLINE = re.compile(r"^(=== pid \d+: )(.*)$", re.MULTILINE)
+MAX_CMDLINE_BYTES = 8192  # read per process; the member keeps MAX_CMDLINE_CHARS after redaction
+MAX_CMDLINE_CHARS = 400
+
+
+def _escape(arg: bytes) -> str:
+    text = arg.decode("utf-8", errors="replace")
+    return "".join(c if c.isprintable() and c != "\\" else
+                   c.encode("unicode_escape").decode("ascii") if c != "\\" else "\\\\"
+                   for c in text)
+
+
+def escape_command_lines(text: str) -> str:
+    """``=== pid N: hex:…`` lines → the arguments, space-separated, each escaped (no
+    newline, no control character; a backslash doubled). Not cut: redact, then
+    ``cut_command_lines``."""
+    def one(m: re.Match[str]) -> str:
+        raw = bytes.fromhex(m.group(2)[: len(m.group(2)) // 2 * 2])
+        return m.group(1) + " ".join(_escape(a) for a in raw.rstrip(b"\0").split(b"\0"))
+    return CMDLINE.sub(one, text)
+
+
+def cut_command_lines(text: str) -> str:
+    """Each command line cut to ``MAX_CMDLINE_CHARS`` (on redacted text only)."""
+    def one(m: re.Match[str]) -> str:
+        line = m.group(2)
+        if len(line) <= MAX_CMDLINE_CHARS:
+            return m.group(0)
+        return f"{m.group(1)}{line[:MAX_CMDLINE_CHARS]} [… cut]"
+    return SHOWN_CMDLINE.sub(one, text)
 
 
 @dataclass
@@ -217,7 +286,8 @@ def _float(text: bytes) -> float | None:
 def parse(output: bytes, marker: str, max_item_bytes: int) -> list[Frame]:
     """Split the script's output into frames; enforce the per-item cap exactly."""
     mark = re.escape(marker.encode())
-    pattern = re.compile(rb"\n?" + mark + rb" ([BE]) ([^\n]*)(?:\n|$)")
+    # a header counts only at the start of a line (what an item prints in mid-line is data)
+    pattern = re.compile(rb"(?:\A|\n)" + mark + rb" ([BE]) ([^\n]*)(?:\n|$)")
     frames: list[Frame] = []
     current: tuple[str, str, float | None, int] | None = None  # path, source, start, offset
     for m in pattern.finditer(output):

@@ -22,6 +22,7 @@ import testinfra.host
 
 from ..catalogue import Catalogue
 from ..errors import CheckError
+from ..redact import clip, cut
 from ..site import Host, Site
 
 Parser = Callable[[int, str], Any]
@@ -87,13 +88,15 @@ class HostFacts:
     round_trips: int = 0
     seconds: float = 0.0
 
-    def evidence(self, names: list[str], limit: int = 1500) -> str:
-        """What the host said for ``names``: each command and its (trimmed) output."""
+    def evidence(self, names: list[str], limit: int = 1500,
+                 redact: Callable[[str], str] = str) -> str:
+        """What the host said for ``names``: each command and its output, redacted, then
+        trimmed (in that order: a secret across the cut leaves no prefix)."""
         parts = []
         for name in names:
             if name in self.raw:
                 command, rc, text = self.raw[name]
-                shown = text if len(text) <= limit else text[:limit] + "\n[… trimmed]"
+                shown = cut(redact(text), limit)
                 parts.append(f"$ {command}   # on {self.host}, exit {rc}\n{shown}")
         return "\n".join(parts)
 
@@ -187,7 +190,7 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
         except FactUnavailable as exc:
             facts.problems[name] = str(exc)
         except (ValueError, KeyError, IndexError) as exc:
-            facts.problems[name] = f"unexpected output ({exc}): {text[:120]!r}"
+            facts.problems[name] = f"unexpected output ({exc}): {clip(text, 120)!r}"
     return facts
 
 

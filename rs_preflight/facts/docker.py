@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..redact import clip
 from . import FactUnavailable, section
 
 NOT_FOUND = 127  # the shell's "command not found"
@@ -21,14 +22,14 @@ def _docker_version(rc: int, text: str) -> dict[str, Any]:
     errors = [line for line in text.splitlines() if not line.startswith("{") and line.strip()]
     return {"installed": True, "client": (data.get("Client") or {}).get("Version"),
             "server": (server or {}).get("Version") if server else None,
-            "error": " ".join(errors)[:300] or None}
+            "error": clip(" ".join(errors), 300) or None}
 
 
 @section("docker_compose", "docker compose version --short", group="docker")
 def _docker_compose(rc: int, text: str) -> dict[str, Any]:
     lines = text.strip().splitlines()
     if rc != 0:  # e.g. "docker: 'compose' is not a docker command."
-        return {"version": None, "error": (lines[0] if lines else f"exit {rc}")[:200]}
+        return {"version": None, "error": clip(lines[0] if lines else f"exit {rc}", 200)}
     return {"version": lines[-1].strip().lstrip("v"), "error": None}
 
 
@@ -39,7 +40,7 @@ def _daemon_json(rc: int, text: str) -> dict[str, Any]:
     if text.strip() == "@@absent@@":
         return {"present": False, "text": "", "config": {}, "error": None}
     if rc != 0:
-        raise FactUnavailable(f"/etc/docker/daemon.json unreadable: {text.strip()[:120]}")
+        raise FactUnavailable(f"/etc/docker/daemon.json unreadable: {clip(text.strip(), 120)}")
     try:
         config = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:

@@ -12,6 +12,7 @@ import shlex
 from typing import Any
 
 from ..matrix import flows_for
+from ..redact import clip
 from . import Context, FactUnavailable, section
 
 TIMEOUT_EXIT = 124  # timeout(1): the command timed out
@@ -21,7 +22,7 @@ TIMEOUT_EXIT = 124  # timeout(1): the command timed out
 def _listening(rc: int, text: str) -> dict[int, str]:
     """``{port: process}`` of TCP listeners (process is empty without the rights to see it)."""
     if rc != 0:
-        raise FactUnavailable(f"ss failed (exit {rc}): {text.strip()[:120]}")
+        raise FactUnavailable(f"ss failed (exit {rc}): {clip(text.strip(), 120)}")
     out: dict[int, str] = {}
     for line in text.splitlines():
         parts = line.split()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import shlex
 
+from ..redact import clip
 from . import FactUnavailable, section
 
 
 @section("os_release", "cat /etc/os-release || cat /usr/lib/os-release")
 def _os_release(rc: int, text: str) -> dict[str, str]:
     if rc != 0:
-        raise FactUnavailable(f"/etc/os-release unreadable: {text.strip()[:120]}")
+        raise FactUnavailable(f"/etc/os-release unreadable: {clip(text.strip(), 120)}")
     values: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, value = line.partition("=")
@@ -59,7 +60,7 @@ def _ulimit(rc: int, text: str) -> dict[str, int | None]:
 def _processes(rc: int, text: str) -> list[tuple[str, str]]:
     """``[(comm, args)]`` of every running process."""
     if rc != 0 or not text.strip():
-        raise FactUnavailable(f"ps failed (exit {rc}): {text.strip()[:120]}")
+        raise FactUnavailable(f"ps failed (exit {rc}): {clip(text.strip(), 120)}")
     out = []
     for line in text.splitlines():
         comm, _, args = line.strip().partition(" ")

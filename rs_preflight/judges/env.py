@@ -1,6 +1,7 @@
 """Judges of R-Service's settings (.env files): RS-ENV-01 … RS-ENV-05.
 
-Secret values are compared and measured here but never put into a message.
+Secret values are compared and measured here but never put into a message; other values
+reach messages only through ``EnvValue.shown`` / ``redact.safe_url`` (URL credentials masked).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
 from ..envfile import EnvValue
+from ..redact import safe_url
 from ..results import Verdict, error, failed, passed, worst
 
 Vars = Mapping[str, EnvValue]
@@ -69,9 +71,9 @@ def https_on(values: Vars) -> Verdict:
     if value is None:
         return failed("ITRP_SSL is not set (R-Service needs it true)", "ITRP_SSL=true", "unset")
     if value.value.strip().lower() != "true":
-        return failed(f"ITRP_SSL is {value.value!r} ({value.origin})", "ITRP_SSL=true",
-                      value.value)
-    return passed("ITRP_SSL is true", "ITRP_SSL=true", value.value)
+        return failed(f"ITRP_SSL is {value.shown()!r} ({value.origin})", "ITRP_SSL=true",
+                      value.shown())
+    return passed("ITRP_SSL is true", "ITRP_SSL=true", value.shown())
 
 
 def enumerations(values: Vars, enums: Mapping[str, Sequence[str]],
@@ -94,9 +96,9 @@ def _url_problem(name: str, url: str, schemes: Sequence[str]) -> str | None:
         parsed = urllib.parse.urlsplit(url.strip())
         parsed.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        return f"{name} entry {url!r} is not a URL ({exc})"
+        return f"{name} entry {safe_url(url)!r} is not a URL ({exc})"
     if parsed.scheme not in schemes or not parsed.hostname:
-        return f"{name} entry {url!r} is not a {'/'.join(schemes)} URL with a host"
+        return f"{name} entry {safe_url(url)!r} is not a {'/'.join(schemes)} URL with a host"
     return None
 
 
@@ -110,7 +112,7 @@ def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bo
         host = parsed.hostname or ""
         if parsed.scheme != "https":
             verdicts.append(failed(f"FAYE_URL is not https ({faye.origin})", "https://…",
-                                   faye.value))
+                                   faye.shown()))
         elif domain and not (host == domain or host.endswith(f".{domain}")):
             verdicts.append(failed(f"FAYE_URL host {host} is not under {domain}",
                                    f"*.{domain}", host))
@@ -121,7 +123,7 @@ def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bo
             full = url if "://" in url else f"http://{url}"
             problem = _url_problem("ELASTICSEARCH_URLS", full, ("http", "https"))
             if problem:
-                verdicts.append(failed(problem, "http(s)://host[:port]", url))
+                verdicts.append(failed(problem, "http(s)://host[:port]", safe_url(url)))
             else:
                 search_hosts.append(urllib.parse.urlsplit(full).hostname or "")
     host_vars = ("DB_WRITER_HOST", "DB_READER_HOST", "REDIS_HOST", "FAYE_REDIS_HOST",

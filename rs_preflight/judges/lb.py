@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from ..probes.http import Answer, Echo, Upgrade
+from ..redact import clip
 from ..results import Verdict, error, failed, passed
 
 
@@ -79,7 +80,7 @@ def health(what: str, answer: Answer, body: str | None = None) -> Verdict:
     """RS-LB-04: 200, and when ``body`` is given, exactly that body (a 200 page is not enough)."""
     expected = "200" + (f" with body {body!r}" if body is not None else "")
     got = answer.text.strip()
-    found = f"{answer.status}" + (f" body {got[:60]!r}" if body is not None else "")
+    found = f"{answer.status}" + (f" body {clip(got, 60)!r}" if body is not None else "")
     if answer.status != 200:
         return failed(f"{what} answers {answer.status}", expected, found)
     if body is not None and got != body:

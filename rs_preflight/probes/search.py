@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from ..redact import safe_url
 from . import ProbeError, Unreachable
 from .http import PinnedAdapter
 
@@ -48,11 +49,15 @@ def urls(value: str | None) -> list[str]:
 
 
 def shown(url: str) -> str:
-    """``url`` without any user:password part, for messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = host + (f":{parts.port}" if parts.port else "")
+    """``url`` without any user:password part, for messages. Never raises: a URL that does
+    not parse (a bad port) is shown through ``redact.safe_url``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = host + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return safe_url(url)
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
