@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 import subprocess
 import sys
+import urllib.parse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import xmlschema
 
 from rs_preflight.catalogue import load_catalogue
 from rs_preflight.errors import SiteError
+from rs_preflight.redact import variants
 from rs_preflight.report import finalize, render_html, render_junit
 from rs_preflight.report.baseline import compare
 from rs_preflight.results import GatePolicy
@@ -322,3 +326,79 @@ def test_report_command_rerenders(gate: Any, pytester: pytest.Pytester) -> None:
     proc = subprocess.run([*cli, "nope.json"], cwd=pytester.path, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 4 and "cannot read" in proc.stderr
+
+
+# --- canaries: one redactor for every output (issue 11) --------------------------------------
+def token(n: int = 20) -> str:
+    """A random canary whose 8-character prefix is its own (no shared CANARY… start)."""
+    alphabet = string.ascii_letters + string.digits
+    return "Q" + "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+CRASH_CHECK = '''
+import json, logging, pathlib, pytest
+
+def connect(url, password):  # pytest's traceback would print both arguments
+    raise ValueError("cannot reach " + url)
+
+@pytest.mark.rs("RS-ENV-01")
+def test_crash(rs):
+    c = json.loads(pathlib.Path("canaries.json").read_text())
+    logging.getLogger("rs_preflight.checks").warning("connecting with token=%s", c["log"])
+    return connect(c["crash_url"], c["crash_arg"])
+'''
+
+
+def leaks(text: str, canaries: dict[str, str]) -> list[str]:
+    """The canaries (or an 8-character prefix of any spelling of one) found in ``text``."""
+    found = []
+    for name, value in canaries.items():
+        if any(v[:8] in text for v in variants(value) | {value}):
+            found.append(name)
+    return found
+
+
+def test_canaries_in_every_place_reach_no_output(gate: Any, pytester: pytest.Pytester,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    c = {k: token() for k in ("known", "smtp", "rabbit", "es1", "es2", "faye", "hook",
+                              "apitoken", "password", "dsn", "log", "crash_url", "crash_arg",
+                              "cut", "unknown_url")}
+    c["special"] = token(6) + '/p@ss"w%rd:' + token(6)  # JSON-escaped and URL-encoded below
+    monkeypatch.setenv("RS_T_SMTP", c["smtp"])
+    (pytester.path / ".env").write_text(
+        f"ITRP_SSL=true\nDB_WRITER_PASSWORD={c['known']}\nRABBIT_MQ_PASS={c['rabbit']}\n"
+        f"DB_READER_PASSWORD='{c['special']}'\n"
+        f"ELASTICSEARCH_URLS=https://admin:{c['es1']}@search1:99999,"
+        f"https://admin:{c['es2']}@127.0.0.1:1\n"
+        f"FAYE_URL=http://faye:{c['faye']}@rt.example.com/faye\n")
+    pytester.makefile(".yaml", site=SITE.replace(
+        "settings: {SMTP_PASSWORD_env: RS_T_SMTP}",
+        "settings: {SMTP_PASSWORD_env: RS_T_SMTP, ITRP_SSL: true, "
+        f"RSERVICE_WEBHOOK_URL: 'https://hook:{c['hook']}@hooks.example.com/in'}}"))
+    (pytester.path / "canaries.json").write_text(json.dumps(
+        {**c, "crash_url": f"https://admin:{c['crash_url']}@search1:9200",
+         "log": c["log"]}))
+    pytester.makepyfile(test_crash=CRASH_CHECK)
+    from rs_preflight.runner import EVIDENCE_MAX
+    half = EVIDENCE_MAX // 2
+    # a known value across the head cut, an unknown --password value across the tail cut
+    evidence = ("$ ps -eo args\n" + "a" * (half - 24) + c["known"] + "b" * (half * 2)
+                + f" --password {c['cut']} " + "c" * (half - 8))
+    message = (f"clacks --api-token={c['apitoken']} --password {c['password']} "
+               f"{json.dumps(c['special'])} {urllib.parse.quote(c['special'], safe='')} "
+               f"DSN postgres://rs:{c['dsn']}@db/rs unknown https://u:{c['unknown_url']}@x")
+    result, doc = gate({"RS-OS-01@app1": ["failed", message, "x", message, None, evidence]},
+                       "--log-cli-level=WARNING", "-p", "no:randomly")
+    outputs = {"terminal": result.stdout.str() + result.stderr.str(),
+               **{name: (pytester.path / "out" / name).read_text()
+                  for name in ("results.json", "report.html", "junit.xml")}}
+    # every place was reached: the crash, the log line, the URL settings, the evidence cut
+    assert "the check crashed: ValueError: cannot reach https://admin:<redacted>@search1" in \
+        outputs["results.json"]
+    assert "connecting with token=<redacted>" in outputs["terminal"]
+    assert "characters left out" in outputs["results.json"]
+    hits = {name: leaks(text, c) for name, text in outputs.items()}
+    assert hits == {name: [] for name in outputs}
+    record = {(r["requirement"], r["host"]): r for r in doc["results"]}[("RS-OS-01", "app1")]
+    assert "a<redacted>\n… (" in record["evidence"]  # masked whole, then cut
+    assert "--api-token=<redacted> --password <redacted>" in record["message"]

@@ -63,6 +63,11 @@ def collect_site(site: Site, catalogue: Catalogue, limits: Limits) -> dict[str, 
         connections.close()
 
 
+def new_marker() -> str:
+    """The frames' marker: random per host and run (tests replace it to forge frames)."""
+    return f"@@rs-bundle-{secrets.token_hex(6)}@@"
+
+
 def collect_host(connections: Connections, site: Site, host: Host, catalogue: Catalogue,
                  limits: Limits, droles: set[str]) -> HostCollection:
     out = HostCollection(host.name, host.roles, "collected")
@@ -70,7 +75,7 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
         out.status, out.reason = "skipped", "checked over the network only (ssh: false)"
         return out
     docker = bool(droles & set(host.roles))
-    marker = f"@@rs-bundle-{secrets.token_hex(6)}@@"
+    marker = new_marker()
     script = it.build_script(marker, it.static_items(limits.since), it.FACTS,
                              ctx=Context(site, host, catalogue),
                              item_timeout=limits.item_timeout,
