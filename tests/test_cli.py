@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +97,39 @@ def test_phase_flag(tmp_path: Path, phase: str) -> None:
     [record] = doc["results"]
     assert record["phase"] == phase
     assert record["severity"] == {"pre": "warning", "post": "blocker"}[phase]
+
+
+def test_url_and_named_secrets_reach_no_output(tmp_path: Path) -> None:
+    """The shipped checks over URL settings with credentials (one with a bad port: the
+    formatter must not crash), RABBIT_MQ_PASS, a webhook URL in the site file: no canary, nor
+    an 8-character prefix of one, in stdout, stderr or any report."""
+    alphabet = string.ascii_letters + string.digits
+    c = {k: "Q" + "".join(secrets.choice(alphabet) for _ in range(20))
+         for k in ("known", "rabbit", "es1", "es2", "faye", "hook")}
+    (tmp_path / ".env").write_text(
+        f"ITRP_SSL=true\nITRP_DOMAIN=example.com\nDB_WRITER_PASSWORD={c['known']}\n"
+        f"RABBIT_MQ_PASS={c['rabbit']}\n"
+        f"ELASTICSEARCH_URLS=https://admin:{c['es1']}@search1:99999,"
+        f"https://admin:{c['es2']}@127.0.0.1:1\n"
+        f"FAYE_URL=http://faye:{c['faye']}@rt.example.com/faye\n")
+    (tmp_path / "site.yaml").write_text(
+        "name: canary\nenv_files: [.env]\n"
+        f"settings: {{ITRP_SSL: true, RSERVICE_WEBHOOK_URL: 'https://hook:{c['hook']}@hooks."
+        "example.com/in'}\nhosts:\n"
+        "  app1: {address: 192.0.2.1, roles: [app], ssh: false}\n"
+        "  search1: {address: 127.0.0.1, roles: [search], ssh: false}\n")
+    proc = cli(tmp_path, "--site", "site.yaml", "-k", "RS-ENV or RS-SEARCH")
+    out = tmp_path / "rs-preflight-report"
+    texts = {"stdout": proc.stdout, "stderr": proc.stderr,
+             **{p.name: p.read_text() for p in out.iterdir()}}
+    assert set(texts) == {"stdout", "stderr", "results.json", "report.html", "junit.xml"}
+    doc = json.loads(texts["results.json"])
+    records = {r["requirement"]: r for r in doc["results"]}
+    # the URLs were shown (masked), the checks ran to a verdict, none crashed
+    assert "http://faye:<redacted>@rt.example.com/faye" in records["RS-ENV-05"]["found"]
+    assert "https://admin:<redacted>@search1:99999" in records["RS-ENV-05"]["message"]
+    assert records["RS-SEARCH-01"]["outcome"] == "error"
+    assert "https://admin:<redacted>@search1:99999" in records["RS-SEARCH-01"]["message"]
+    assert not any("crashed" in r["message"] for r in doc["results"])
+    hits = {name: [k for k, v in c.items() if v[:8] in text] for name, text in texts.items()}
+    assert hits == {name: [] for name in texts}

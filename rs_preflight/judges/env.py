@@ -60,7 +60,8 @@ def secrets_strong(values: Vars, names: Sequence[str], min_length: int,
             problems.append(f"{a} and {b} have the same value")
     expected = f">= {min_length} random characters each, all different"
     if problems:
-        return failed("weak secrets: " + "; ".join(problems), expected, "; ".join(problems))
+        return failed("weak secrets (values never shown) — " + "; ".join(problems), expected,
+                      "; ".join(problems))
     return passed(f"{len(present)} secrets are long, random-looking and distinct", expected,
                   "ok")
 
