@@ -115,35 +115,34 @@ class _Lines:
 Rule = Callable[[str], tuple[str, list[int]]]  # text -> (text, offsets of masks in it)
 
 
-def _masking(pattern: re.Pattern[str], keep: re.Pattern[str] | None = None) -> Rule:
-    """A rule masking the ``mask`` group of ``pattern`` (else the whole match); a value
-    matching ``keep`` entirely stays."""
-    grouped = "mask" in pattern.groupindex
-
+def _masking(*patterns: re.Pattern[str], keep: re.Pattern[str] | None = None) -> Rule:
+    """A rule masking the ``mask`` group of each pattern (else the whole match) in one pass;
+    a value matching ``keep`` entirely, or already masked, stays."""
     def apply(text: str) -> tuple[str, list[int]]:
-        starts: list[int] = []
-
-        def sub(m: re.Match[str]) -> str:
-            if grouped:
-                value = m.group("mask")
-                if value is None or value.startswith(MASK) or (
+        spans: list[tuple[int, int]] = []
+        for pattern in patterns:
+            grouped = "mask" in pattern.groupindex
+            for m in pattern.finditer(text):
+                start, end = m.span("mask") if grouped else m.span()
+                value = text[start:end]
+                if start < 0 or value.startswith(MASK) or (
                         keep is not None and keep.fullmatch(value)):
-                    return m.group(0)
-                starts.append(m.start("mask"))
-                return text[m.start():m.start("mask")] + MASK + text[m.end("mask"):m.end()]
-            starts.append(m.start())
-            return MASK
-        return pattern.sub(sub, text), starts
-    return apply
-
-
-def _both(*rules: Rule) -> Rule:
-    def apply(text: str) -> tuple[str, list[int]]:
+                    continue
+                spans.append((start, end))
+        out: list[str] = []
         starts: list[int] = []
-        for rule in rules:
-            text, found = rule(text)
-            starts += found
-        return text, starts
+        last = length = 0
+        for start, end in sorted(spans):
+            if start < last:  # overlaps a span already masked
+                continue
+            out.append(text[last:start])
+            length += start - last
+            starts.append(length)
+            out.append(MASK)
+            length += len(MASK)
+            last = end
+        out.append(text[last:])
+        return "".join(out), starts
     return apply
 
 
@@ -202,8 +201,8 @@ class Redactor:
                 rules["site-secret"] = _masking(
                     re.compile("|".join(re.escape(n) for n in needles)))
             rules["url-credentials"] = _masking(URL_CREDENTIALS)
-            rules["secret-assignment"] = _both(_masking(SECRET_ASSIGNMENT, PLAIN_VALUE),
-                                               _masking(SECRET_OPTION, PLAIN_VALUE))
+            rules["secret-assignment"] = _masking(SECRET_ASSIGNMENT, SECRET_OPTION,
+                                                  keep=PLAIN_VALUE)
             for i, pattern in enumerate(self._patterns, 1):
                 rules[f"pattern-{i}"] = _masking(re.compile(pattern))
             self._rules = {k: v for k, v in rules.items() if k not in self._disabled}

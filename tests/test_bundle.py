@@ -7,17 +7,20 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import string
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from rs_preflight.bundle import BundleLeak, BundleOptions, Limits
+from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, collect, make_bundle
 from rs_preflight.bundle import items as it
+from rs_preflight.bundle.archive import BundleError, Member, write_bundle
 from rs_preflight.bundle.build import assemble
 from rs_preflight.bundle.collect import HostCollection
 from rs_preflight.bundle.redaction import Obfuscator
+from rs_preflight.catalogue import load_catalogue
 from rs_preflight.redact import Redactor
 from rs_preflight.site import Site, load_site
 
@@ -27,6 +30,12 @@ PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgE
 
 def canary(tag: str) -> str:
     return f"CANARY{tag}{secrets.token_hex(8)}"
+
+
+def unique() -> str:
+    """A canary whose 8-character prefix is its own (to look for prefixes)."""
+    return "Q" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                         for _ in range(20))
 
 
 @pytest.fixture
@@ -59,16 +68,21 @@ def members(archive: Path) -> dict[str, bytes]:
 
 def test_rules_mask_each_kind_and_record_where_never_what() -> None:
     known, url_pw, arg_pw, custom = (canary(t) for t in ("k", "u", "a", "c"))
+    opt1, opt2, opt3 = (canary(t) for t in ("o1", "o2", "o3"))
     text = (f"line one {known}\n{PEM}\n"
             f"DATABASE_URL=postgres://rs:{url_pw}@db:5432/rs\n"
             f"clacks --password={arg_pw} --verbose\n"
             f'{{"log":"token {known}\\n"}}\n'
             f"employee id EMP-{custom}\n"
-            "net.ipv4.ipfrag_secret_interval = 600\n")
+            "net.ipv4.ipfrag_secret_interval = 600\n"
+            f"clacks --api-token={opt1} --password {opt2} --passive yes bypass=on2\n"
+            f"RABBIT_MQ_PASS={opt3} compass: north\n")
     redactor = Redactor([known], [r"EMP-(?P<mask>\S+)"])
     out, found = redactor.apply("hosts/app1/x.txt", text)
-    for value in (known, url_pw, arg_pw, custom, "MIIEvQ"):
+    for value in (known, url_pw, arg_pw, custom, "MIIEvQ", opt1, opt2, opt3):
         assert value not in out
+    assert "--api-token=<redacted> --password <redacted> --passive yes bypass=on2" in out
+    assert "RABBIT_MQ_PASS=<redacted> compass: north" in out
     assert "postgres://rs:<redacted>@db:5432/rs" in out
     assert "--password=<redacted> --verbose" in out
     assert "ipfrag_secret_interval = 600" in out       # numbers are not secrets
@@ -79,6 +93,7 @@ def test_rules_mask_each_kind_and_record_where_never_what() -> None:
     assert by_rule["pem-private-key"].lines == (2,)
     assert by_rule["url-credentials"].lines == (3,)    # lines of the redacted text
     assert by_rule["pattern-1"].lines == (6,)
+    assert by_rule["secret-assignment"].lines == (4, 8, 9)
     record = json.dumps([r.to_dict() for r in found])
     for value in (known, url_pw, arg_pw, custom):
         assert value not in record
@@ -224,3 +239,102 @@ def test_default_limits_are_documented() -> None:
     limits = Limits()
     assert (limits.max_item_bytes, limits.max_host_bytes) == (4 << 20, 32 << 20)
     assert (limits.item_timeout, limits.host_timeout, limits.log_lines) == (15, 180, 2000)
+
+
+# -- integrity: what hosts print is data, never names ------------------------------------------
+
+def test_command_lines_are_escaped_and_cut_only_after_redaction() -> None:
+    args = [b"/bin/sh", b"clacks", b"line1\nline2\x1b[31m", b"--password", b"x" * 600]
+    hexed = b"".join(a + b"\0" for a in args).hex()
+    text = it.escape_command_lines(f"=== pid 7: hex:{hexed}\nName: clacks\n")
+    line = text.splitlines()[0]
+    assert line.startswith("=== pid 7: /bin/sh clacks line1\\nline2\\x1b[31m --password xxx")
+    assert text.splitlines()[1] == "Name: clacks"
+    cut = it.cut_command_lines(Redactor().apply("m", text)[0])
+    assert cut.splitlines()[0] == ("=== pid 7: /bin/sh clacks line1\\nline2\\x1b[31m "
+                                   "--password <redacted>")  # masked whole, then (not) cut
+    long = it.cut_command_lines("=== pid 8: " + "y" * 500 + "\n")
+    assert long == "=== pid 8: " + "y" * it.MAX_CMDLINE_CHARS + " [… cut]\n"
+
+
+def test_a_header_counts_only_at_the_start_of_a_line() -> None:
+    out = b"\n@@m@@ B 1.0 os/uname.txt \nLinux x @@m@@ B 1.0 ../../evil \n@@m@@ E 0 2.0 -\n"
+    [frame] = it.parse(out, "@@m@@", 1000)
+    assert frame.path == "os/uname.txt" and b"../../evil" in frame.data
+
+
+def test_member_names_come_from_the_fixed_set() -> None:
+    assert it.allowed_path("os/uname.txt") and it.allowed_path("@fact/nproc")
+    assert it.allowed_path("containers/0123456789ab-json.log")
+    for bad in ("../../../../tmp/x", "hosts/app1/../../x", "/etc/passwd", "os/motd.txt",
+                "containers/../../x-json.log", "@fact/../x"):
+        assert not it.allowed_path(bad), bad
+    assert it.member_host("app1.example-2") == "app1.example-2"
+    for bad in ("..", "a/b", "../x", "", ".hidden", "a..b"):
+        with pytest.raises(ValueError):
+            it.member_host(bad)
+
+
+def test_forged_frame_in_a_process_arguments_names_no_member(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reproduction of issue 11: a local process whose arguments hold a frame header (the
+    marker made known, as if read from ``ps``) once produced ``hosts/app1/../../../../…``."""
+    marker = "@@rs-bundle-0123456789ab@@"
+    monkeypatch.setattr(collect, "new_marker", lambda: marker)
+    known, token, pw = (unique() for _ in range(3))
+    (tmp_path / ".env").write_text(f"DB_WRITER_PASSWORD={known}\n")
+    (tmp_path / "site.yaml").write_text("name: forged\nenv_files: [.env]\nsettings: "
+                                        "{ITRP_SSL: true}\nhosts:\n"
+                                        "  app1: {connection: local, roles: [db]}\n")
+    clacks = tmp_path / "clacks"  # pgrep -x clacks: the processes item reports it
+    clacks.write_text("#!/bin/sh\nwhile :; do sleep 1; done\n")
+    clacks.chmod(0o755)
+    forged = (f"x\n{marker} E 0 1.0 -\n{marker} B 1.0 ../../../../../{tmp_path.name}-evil "
+              f"src\nforged content\n{marker} E 0 2.0 -\n")
+    args = [f"--api-token={token}", "--password", pw, forged]
+    shown = " ".join(["/bin/sh", str(clacks), *(it._escape(a.encode()) for a in args)])
+    pad = "p" * (it.MAX_CMDLINE_CHARS - 10 - len(shown) - 1)  # the known value across the cut
+    proc = subprocess.Popen([str(clacks), *args, pad, known])
+    try:
+        out = tmp_path / "b.tar.gz"
+        make_bundle(load_site(tmp_path / "site.yaml"), load_catalogue(), BundleOptions(out))
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        tar.extractall(tmp_path / "x", filter="data")  # would raise for a member outside
+    assert all(".." not in n.split("/") and not n.startswith("/") for n in names)
+    assert not (tmp_path.parent / f"{tmp_path.name}-evil").exists()
+    root = names[0].split("/")[0]
+    assert {n.split("/")[0] for n in names} == {root}
+    got = members(out)
+    report = got["hosts/app1/processes/rservice.txt"].decode()
+    [line] = [ln for ln in report.splitlines() if str(clacks) in ln]
+    assert f"--api-token=<redacted> --password <redacted> x\\n{marker} E 0 1.0" in line
+    assert line.endswith("p <redacted>")  # across the cut: masked whole, never a prefix
+    for path, data in got.items():
+        for value in (known, token, pw):
+            assert value[:8].encode() not in data, path
+    assert not any("forged content" in n for n in names)
+
+
+def test_the_archive_check_refuses_a_member_outside_its_folder(tmp_path: Path) -> None:
+    out = tmp_path / "b.tar.gz"
+    with pytest.raises(BundleError, match=r"not a normalized path; no bundle was written"):
+        write_bundle(out, "root", [Member("hosts/app1/../../../x", b"x")], {},
+                     lambda data: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_symlink_at_the_map_path_is_replaced_not_followed(site: tuple[Site, str],
+                                                           tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    out = tmp_path / "b.tar.gz"
+    (tmp_path / "b.private-map.json").symlink_to(victim)
+    summary = assemble(site[0], {}, BundleOptions(out, obfuscate=True))
+    assert victim.read_text() == "keep me\n"
+    assert summary.map_path is not None and not summary.map_path.is_symlink()
+    assert (summary.map_path.stat().st_mode & 0o777) == 0o600
+    assert (out.stat().st_mode & 0o777) == 0o600
