@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -28,15 +29,20 @@ from typing import Any
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
-from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, make_bundle
+from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, collect, make_bundle
+from rs_preflight.bundle import items as it
 from rs_preflight.catalogue import load_catalogue
 from rs_preflight.site import load_site
 
 pytestmark = pytest.mark.lab
 
 MIB = 1024 * 1024
-CANARY = {k: f"CANARY{k}{secrets.token_hex(8)}" for k in
-          ("envpw", "envkey", "urlpw", "smtppw", "argpw", "mirrorpw", "sysctlpw")}
+# "Q" + random hex: each canary's 8-character prefix is its own (the tests look for prefixes)
+CANARY = {k: f"Q{secrets.token_hex(10)}{k}" for k in
+          ("envpw", "envkey", "urlpw", "smtppw", "argpw", "mirrorpw", "sysctlpw", "apitoken",
+           "optpw", "rabbit")}
+CLACKS_ARGS = [f"--password={CANARY['argpw']}", CANARY["envpw"],
+               f"--api-token={CANARY['apitoken']}", "--password", CANARY["optpw"]]
 LOG_ID = secrets.token_hex(32)
 BIG_ID = secrets.token_hex(32)
 HANG = "#!/bin/sh\nexec sleep 600\n"  # a docker CLI whose daemon never answers
@@ -78,8 +84,11 @@ def hosts(host_lab: HostLab) -> dict[str, LabHost]:
     # extra_files are 0644: make the scripts executable (setup, inside the host)
     app.run("chmod 755 /usr/local/bin/clacks", check=True)
     got["bjob85"].run("chmod 755 /usr/local/bin/docker", check=True)
-    app.run(f"nohup /usr/local/bin/clacks --password={CANARY['argpw']} {CANARY['envpw']} "
-            ">/dev/null 2>&1 &", check=True)
+    # a known value across the bundle's 400-character cut of command lines
+    shown = " ".join(["/bin/sh", "/usr/local/bin/clacks", *CLACKS_ARGS])
+    pad = "p" * (it.MAX_CMDLINE_CHARS - 6 - len(shown) - 2)
+    args = " ".join(shlex.quote(a) for a in [*CLACKS_ARGS, pad, CANARY["envkey"]])
+    app.run(f"nohup /usr/local/bin/clacks {args} >/dev/null 2>&1 &", check=True)
     big = f"/var/lib/docker/containers/{BIG_ID}/{BIG_ID}-json.log"
     app.run(f"mkdir -p /var/lib/docker/containers/{BIG_ID} && python3 -c "
             "\"import json,sys; f=open(sys.argv[1],'w'); line=json.dumps({'log':'x'*10200+"
@@ -93,8 +102,10 @@ def write_site(folder: Path, lab: HostLab, hosts: dict[str, LabHost], roles: dic
                ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / ".env").write_text(f"ITRP_DOMAIN=bundle.lab\nDB_WRITER_PASSWORD={CANARY['envpw']}"
-                                 f"\nSECRET_KEY_BASE={CANARY['envkey']}\n")
-    lines = ["name: bundle-lab", "profile: small", "env_files: [.env]", "ssh:", "  user: root",
+                                 f"\nSECRET_KEY_BASE={CANARY['envkey']}\n"
+                                 f"RABBIT_MQ_PASS={CANARY['rabbit']}\nITRP_SSL=true\n")
+    lines = ["name: bundle-lab", "profile: small", "env_files: [.env]",
+             "settings: {ITRP_SSL: true}", "ssh:", "  user: root",
              f"  identity_file: {lab.identity_file}", f"  known_hosts: {lab.known_hosts}",
              "  connect_timeout: 3", "  command_timeout: 10", "hosts:"]
     lines += [f"  {n}: {{address: {hosts[n].address4}, roles: [{r}]}}" for n, r in roles.items()]
@@ -128,8 +139,10 @@ def healthy(hosts: dict[str, LabHost], host_lab: HostLab,
     proc = rs_preflight(folder, "--site", str(site), "-k", "RS-OS", "--rs-bundle", str(out))
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     members, names = read(out)
+    reports = list((folder / "rs-preflight-report").iterdir())
+    assert {p.name for p in reports} == {"results.json", "report.html", "junit.xml"}
     return {"proc": proc, "members": members, "names": names, "site": site, "folder": folder,
-            "manifest": json.loads(members["manifest.json"])}
+            "manifest": json.loads(members["manifest.json"]), "reports": reports}
 
 
 @pytest.fixture(scope="module")
@@ -149,11 +162,17 @@ def broken(hosts: dict[str, LabHost], host_lab: HostLab,
 
 
 def assert_no_canary(bundle: dict[str, Any]) -> None:
-    for value in CANARY.values():
-        for name in bundle["names"]:
-            assert value not in name
-        for path, data in bundle["members"].items():
-            assert value.encode() not in data, f"{value} leaked in {path}"
+    """No canary, nor its 8-character prefix, in a member's name or bytes, in the run's
+    stdout/stderr or in any report file it wrote beside the bundle."""
+    places = {f"member {p}": d for p, d in bundle["members"].items()}
+    places["member names"] = "\n".join(bundle["names"]).encode()
+    places["stdout"] = bundle["proc"].stdout.encode()
+    places["stderr"] = bundle["proc"].stderr.encode()
+    for report in bundle.get("reports", []):
+        places[str(report)] = report.read_bytes()
+    hits = [(name, where) for name, value in CANARY.items() for where, data in places.items()
+            if value[:8].encode() in data]
+    assert hits == [], hits
 
 
 def assert_manifest_matches(bundle: dict[str, Any]) -> None:
@@ -194,6 +213,8 @@ def test_healthy_bundle_has_no_canary_and_says_what_it_redacted(healthy: dict[st
     log = f"hosts/bapp84/containers/{LOG_ID[:12]}-json.log"
     assert {(log, "site-secret"), (log, "url-credentials"), (log, "secret-assignment"),
             ("hosts/bapp84/os/ps.txt", "secret-assignment"),
+            ("hosts/bapp84/processes/rservice.txt", "secret-assignment"),
+            ("hosts/bapp84/processes/rservice.txt", "site-secret"),
             ("hosts/bapp84/sysctl/persisted.txt", "url-credentials"),
             ("site/env/.env", "site-secret")} <= rules
     assert redactions["self_scan"]["known_values"] >= 2
@@ -262,3 +283,40 @@ def test_self_scan_catches_what_a_disabled_rule_let_through(
     assert err.value.member.startswith("hosts/bapp84/"), err.value.member
     assert CANARY["envpw"] not in str(err.value)
     assert list(tmp_path.iterdir()) == []  # no archive, no temp file
+
+
+def test_command_lines_are_escaped_redacted_then_cut(healthy: dict[str, Any]) -> None:
+    report = healthy["members"]["hosts/bapp84/processes/rservice.txt"].decode()
+    [line] = [ln for ln in report.splitlines() if "/usr/local/bin/clacks" in ln]
+    assert ("--password=<redacted> <redacted> --api-token=<redacted> --password <redacted> "
+            "ppp") in line
+    assert line.endswith("p <redacted>")  # the value across the cut: whole, never a prefix
+
+
+def test_a_forged_frame_on_a_lab_host_names_no_member(
+        hosts: dict[str, LabHost], healthy: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11's reproduction on a real host over SSH: a process's arguments hold a frame
+    header with the run's marker (made known here, as if read from ps)."""
+    marker = "@@rs-bundle-0123456789ab@@"
+    monkeypatch.setattr(collect, "new_marker", lambda: marker)
+    forged = (f"x\n{marker} E 0 1.0 -\n{marker} B 1.0 ../../../../../../tmp/rs-forged src\n"
+              f"forged\n{marker} E 0 2.0 -\n{marker} B 1.0 os/uname.txt src\nnot uname\n")
+    app = hosts["bapp84"]
+    pid = app.run(f"nohup /usr/local/bin/clacks {shlex.quote(forged)} >/dev/null 2>&1 & "
+                  "echo $!", check=True).stdout.strip()
+    try:
+        out = tmp_path / "forged.tar.gz"
+        make_bundle(load_site(healthy["site"]), load_catalogue(), BundleOptions(out))
+    finally:
+        app.run(f"kill {int(pid)}")  # the process this test started, by PID
+    members, names = read(out)
+    root = names[0].split("/")[0]
+    assert all(n.startswith(f"{root}/") and ".." not in n.split("/") for n in names)
+    with tarfile.open(out) as tar:
+        tar.extractall(tmp_path / "x", filter="data")  # raises for a member outside
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [root]
+    assert not any("rs-forged" in n for n in names)
+    assert members["hosts/bapp84/os/uname.txt"].startswith(b"Linux")
+    report = members["hosts/bapp84/processes/rservice.txt"].decode()
+    assert f"x\\n{marker} E 0 1.0 -\\n{marker} B 1.0 ../../" in report  # escaped data
