@@ -112,9 +112,10 @@ class BundleAtFinish:
             if len(self.summary.not_collected) > MAX_SHOWN:
                 write(f"  (and {len(self.summary.not_collected) - MAX_SHOWN} more: "
                       "manifest.json, not_collected)")
-            for missing in self.summary.not_collected[:MAX_SHOWN]:
-                write(f"  not collected: {missing['host']} {missing['item']}: "
-                      f"{missing['reason']}")
+            redact = preflight.site.redactor if preflight is not None else str
+            for missing in self.summary.not_collected[:MAX_SHOWN]:  # reasons quote hosts
+                write(redact(f"  not collected: {missing['host']} {missing['item']}: "
+                             f"{missing['reason']}"))
 
 
 def _writer(config: pytest.Config) -> Callable[[str], None]:
