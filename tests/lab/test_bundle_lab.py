@@ -10,8 +10,10 @@ There are no real containers: container logs are files where Docker's json-file 
 them, ``/var/lib/docker/containers/<id>/<id>-json.log``, which is what the collector reads
 (as ``docker logs`` does). One of them is 50 MB. Canary secrets are planted in the .env file
 (known to the site), in container logs, in a file a collector cats (daemon.json, a sysctl.d
-file) and in command output (a process's arguments, shown by ``ps`` and the process report):
-none may appear anywhere in either archive.
+file) and in command output (a process's arguments — ``--password=…``, ``--api-token=…``,
+``--password VALUE``, a known value across the 400-character cut — shown by ``ps`` and the
+process report): none, nor its 8-character prefix, may appear in either archive, the run's
+reports or its stdout/stderr. A forged frame header in a process's arguments names no member.
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ def assert_no_canary(bundle: dict[str, Any]) -> None:
         places[str(report)] = report.read_bytes()
     hits = [(name, where) for name, value in CANARY.items() for where, data in places.items()
             if value[:8].encode() in data]
+    print(f"canaries: {len(CANARY)} planted, {len(places)} places checked, {len(hits)} hits")
     assert hits == [], hits
 
 
