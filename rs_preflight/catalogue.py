@@ -21,6 +21,10 @@ from typing import Any
 
 import yaml
 
+from .errors import SiteError
+from .inputs import read_text
+from .yamlsrc import load_yaml
+
 PHASES = ("pre", "post")
 SEVERITIES = ("blocker", "warning", "info")
 SITE_ROLE = "site"
@@ -97,9 +101,28 @@ def parse_catalogue(raw: Mapping[str, Any]) -> Catalogue:
 
 @functools.cache
 def load_catalogue(path: Path | None = None) -> Catalogue:
-    """Load a catalogue file; the default is R-Service's, shipped in the package."""
+    """Load a catalogue file; the default is R-Service's, shipped in the package.
+
+    A file that cannot be used (not a regular file, too large, not UTF-8, YAML that is broken
+    or too expensive, not of the catalogue's shape) raises ``SiteError`` with its location."""
     if path is None:
         text = resources.files("rs_preflight").joinpath("data/catalogue.yaml").read_text("utf-8")
-    else:
-        text = path.read_text("utf-8")
-    return parse_catalogue(yaml.safe_load(text))
+        return parse_catalogue(yaml.safe_load(text))
+    doc = load_yaml(read_text(path, "catalogue"), str(path))
+    if doc.problems:
+        raise SiteError(doc.problems)
+    shape = (KeyError, TypeError, AttributeError, ValueError)
+    data = doc.data
+    try:
+        return parse_catalogue(data)
+    except shape as exc:
+        where: tuple[str, ...] = ()
+        reqs = data.get("requirements") if isinstance(data, Mapping) else None
+        for rid, body in reqs.items() if isinstance(reqs, Mapping) else ():
+            try:
+                _requirement(rid, body)
+            except shape:
+                where = ("requirements", str(rid))
+                break
+        raise SiteError([doc.problem(where, f"not a requirements catalogue: "
+                                            f"{type(exc).__name__}: {exc}")]) from exc

@@ -7,6 +7,7 @@ expanded or executed: ``$(...)`` stays text.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from dotenv.parser import parse_stream
 
 from .errors import Problem
+from .inputs import InputError, read_text
 from .redact import MASK, safe_url
 
 # Which roles read which file (guide §6): .env is read by every role.
@@ -60,7 +62,14 @@ def parse_env_file(path: Path) -> tuple[dict[str, EnvValue], list[Problem]]:
     """Read one .env file; lines that do not parse become problems, the rest is kept."""
     values: dict[str, EnvValue] = {}
     problems: list[Problem] = []
-    with path.open(encoding="utf-8") as stream:
+    try:
+        text = read_text(path, "env")
+    except InputError as exc:
+        return values, [exc.problem]
+    if "\x00" in text:  # python-dotenv would keep it; no shell or Docker accepts it
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return values, [Problem(str(path), line, "", "a NUL character is not allowed")]
+    with io.StringIO(text) as stream:
         for binding in parse_stream(stream):
             line = binding.original.line
             if binding.error or (binding.key is None and binding.original.string.strip() and \

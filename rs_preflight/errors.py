@@ -28,7 +28,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.path or '<top>'}: {self.message}"
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file  # 0: the whole file
+        if not self.path and self.line <= 0:
+            return f"{where}: {self.message}"
+        return f"{where}: {self.path or '<top>'}: {self.message}"
+
+
+MAX_SHOWN = 100  # problems printed at most: a hostile file must not print a million lines
 
 
 class SiteError(PreflightError):
@@ -36,7 +42,10 @@ class SiteError(PreflightError):
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.path))
-        super().__init__("\n".join(str(p) for p in self.problems))
+        shown = [str(p) for p in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            shown.append(f"… and {len(self.problems) - MAX_SHOWN} more problems")
+        super().__init__("\n".join(shown))
 
 
 class HostUnreachable(PreflightError):

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .addresses import why_not_address, why_not_port
 from .errors import Problem
 
 if TYPE_CHECKING:
@@ -49,12 +50,15 @@ def load_inventory(path: Path, roles: Sequence[str]) -> tuple[list[Host], list[P
         hvars = ahost.get_vars()
         jump, why = ssh_jump(" ".join(str(hvars.get(k) or "") for k in
                                       ("ansible_ssh_common_args", "ansible_ssh_extra_args")))
+        port, address = _var(hvars, "port"), str(_var(hvars, "host") or ahost.name)
+        if not why and port:
+            why = why_not_port(int(port) if port.isdigit() else port)
+        why = why or why_not_address(address)
         if why:
             problems.append(Problem(str(path), 1, f"inventory.{ahost.name}", why))
             continue
-        port = _var(hvars, "port")
         key = _var(hvars, "ssh_private_key_file") or _var(hvars, "private_key_file")
-        hosts.append(Host(name=ahost.name, address=str(_var(hvars, "host") or ahost.name),
+        hosts.append(Host(name=ahost.name, address=address,
                           roles=host_roles, port=int(port) if port else None,
                           user=_var(hvars, "user"), jump_host=jump,
                           identity_file=_key_path(key, path) if key else None))

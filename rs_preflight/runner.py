@@ -53,7 +53,10 @@ class Preflight:
         self.config = config
         config.stash[RS_KEY] = self
         self._state: RunState | None = None
-        self.catalogue = load_catalogue(config.getoption("rs_catalogue"))
+        try:
+            self.catalogue = load_catalogue(config.getoption("rs_catalogue"))
+        except SiteError as exc:
+            raise pytest.UsageError(f"invalid catalogue:\n{exc}") from exc
         site_file = config.getoption("rs_site")
         self._site: Site | None = None
         if site_file is not None:  # validate now: a broken site stops the run before anything

@@ -22,9 +22,11 @@ from typing import Any
 
 import jsonschema
 
+from .addresses import parse_jump_host, why_not_address, why_not_ip
 from .catalogue import Catalogue, load_catalogue
 from .envfile import EnvValue, is_secret_name, parse_env_file, roles_of
 from .errors import Problem, SiteError
+from .inputs import LIMITS, InputError, check_regular, decode, read_bytes, read_text
 from .inventory import load_inventory
 from .redact import Redactor, url_passwords
 from .schema import site_schema
@@ -176,10 +178,14 @@ def load_site(path: Path, phase: str | None = None,
     """Load and validate ``path``; raise ``SiteError`` with every problem found."""
     catalogue = catalogue or load_catalogue()
     name = STDIN_NAME if path == STDIN else str(path)
-    try:
-        text = read_stdin() if path == STDIN else path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteError([Problem(name, 0, "", f"cannot read: {exc.strerror or exc}")]) from exc
+    if path == STDIN:
+        data = read_stdin()
+        if len(data) > LIMITS["site"]:
+            raise InputError(Problem(name, 0, "", f"too large: at most {LIMITS['site']} bytes "
+                                                  "are read from a site description"))
+        text = decode(data, name)
+    else:
+        text = read_text(path, "site")
     doc = load_yaml(text, name)
     if doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
@@ -195,9 +201,10 @@ def load_site(path: Path, phase: str | None = None,
 
 
 @functools.cache
-def read_stdin() -> str:
-    """stdin, read once (``rs-preflight --site -`` reads it before pytest captures it)."""
-    return sys.stdin.read()
+def read_stdin() -> bytes:
+    """stdin, read once (``rs-preflight --site -`` reads it before pytest captures it), at
+    most one byte more than a site description may have (``load_site`` says it is too large)."""
+    return sys.stdin.buffer.read(LIMITS["site"] + 1)
 
 
 def _later_problems(doc: SourceDoc, path: Path, catalogue: Catalogue,
@@ -265,6 +272,7 @@ class _Builder:
         settings = self._settings()
         hosts = self._hosts(ssh)
         waivers = self._waivers()
+        self._network()
         d = self.data
         if self.problems:
             raise SiteError(self.problems)
@@ -289,10 +297,16 @@ class _Builder:
               ) -> Path | None:
         if not value:
             return None
+        if "\x00" in value:
+            self.problems.append(self.doc.problem(key, "a path must not contain a NUL character"))
+            return None
         path = Path(os.path.expanduser(value))
         path = path if path.is_absolute() else self.folder / path
-        if must_exist and not path.exists():
-            self.problems.append(self.doc.problem(key, f"file not found: {path}"))
+        if must_exist or path.exists():
+            why = "file not found" if not path.exists() else check_regular(path)
+            if why:  # a directory, a FIFO, /dev/zero: never read, never waited for
+                self.problems.append(self.doc.problem(key, f"{why}: {path}"))
+                return None
         return path
 
     def _secret(self, raw: Mapping[str, Any], base: str, key: tuple[str, ...]) -> str | None:
@@ -306,25 +320,32 @@ class _Builder:
             value = os.environ[var]
         elif f"{base}_file" in raw:
             path = self._path(raw[f"{base}_file"], (*key, f"{base}_file"))
-            if path is None or not path.exists():
+            if path is None:
                 return None
-            value = path.read_text(encoding="utf-8").rstrip("\n")
+            try:
+                value = read_text(path, "secret").rstrip("\n")
+            except InputError as exc:  # the site's line, the file's problem (never its text)
+                self.problems.append(self.doc.problem((*key, f"{base}_file"),
+                                                      f"{exc.problem.message}: {path}"))
+                return None
         else:
             return None
         self.redactor.add(value)
         return value
 
     def _ssh(self, raw: Mapping[str, Any]) -> SshSettings:
+        jump_host = self._jump_host(raw.get("jump_host"), ("ssh", "jump_host"))
+        policy = raw.get("host_key_policy", "strict")  # strict unless said otherwise
         return SshSettings(
             user=raw.get("user"), port=raw.get("port"),
             identity_file=self._path(raw.get("identity_file"), ("ssh", "identity_file")),
             known_hosts=self._path(raw.get("known_hosts"), ("ssh", "known_hosts"),
-                                   must_exist=raw.get("host_key_policy") == "strict"),
-            jump_host=raw.get("jump_host"), sudo=bool(raw.get("sudo", False)),
+                                   must_exist=policy == "strict"),
+            jump_host=jump_host, sudo=bool(raw.get("sudo", False)),
             config=self._path(raw.get("config"), ("ssh", "config")),
             connect_timeout=float(raw.get("connect_timeout", 5)),
             command_timeout=float(raw.get("command_timeout", 30)),
-            host_key_policy=raw.get("host_key_policy", "strict"),
+            host_key_policy=policy,
             password=self._secret(raw, "password", ("ssh",)),
         )
 
@@ -334,7 +355,7 @@ class _Builder:
         for i, entry in enumerate(self.data.get("env_files") or []):
             ref = entry if isinstance(entry, str) else entry["path"]
             path = self._path(ref, ("env_files", i))
-            if path is None or not path.exists():
+            if path is None:
                 continue
             roles = roles_of(path) if isinstance(entry, str) else tuple(entry["roles"])
             values, problems = parse_env_file(path)
@@ -378,7 +399,7 @@ class _Builder:
         hosts: dict[str, Host] = {}
         if "inventory" in self.data:
             inv = self._path(self.data["inventory"], ("inventory",))
-            if inv is not None and inv.exists():
+            if inv is not None and self._readable(inv, "inventory", ("inventory",)):
                 found, problems = load_inventory(inv, self.catalogue.roles)
                 self.problems.extend(problems)
                 hosts.update({h.name: h for h in found})
@@ -387,16 +408,55 @@ class _Builder:
             if raw.get("ssh") is False:
                 connection = "none"
             address = raw.get("address") or (name if connection != "local" else "127.0.0.1")
+            if connection not in ("local", "docker"):  # those never connect to the address
+                self._check(why_not_address(address), ("hosts", name, "address"))
+            port = raw.get("port")
             hosts[name] = Host(name=name, address=address, roles=tuple(raw["roles"]),
-                               connection=connection, port=raw.get("port"),
+                               connection=connection, port=int(port) if port else None,
                                user=raw.get("user"), container=raw.get("container"),
                                identity_file=self._path(raw.get("identity_file"),
                                                         ("hosts", name, "identity_file")),
-                               jump_host=raw.get("jump_host"))
+                               jump_host=self._jump_host(raw.get("jump_host"),
+                                                         ("hosts", name, "jump_host")))
         if not hosts:
             self.problems.append(self.doc.problem(("hosts",), "the site has no hosts "
                                                   "(give hosts: or inventory:)"))
         return tuple(hosts.values())
+
+    def _readable(self, path: Path, kind: str, key: tuple[str | int, ...]) -> bool:
+        """``path`` is a regular file within the cap of its kind (a problem if not)."""
+        try:
+            read_bytes(path, kind)
+        except InputError as exc:
+            self.problems.append(self.doc.problem(key, f"{exc.problem.message}: {path}"))
+            return False
+        return True
+
+    def _jump_host(self, value: Any, key: tuple[str | int, ...]) -> Any:
+        """``[user@]host[:port]``, or several, comma-separated (ProxyJump's hops)."""
+        for spec in value.split(",") if isinstance(value, str) and value != "none" else ():
+            try:
+                parse_jump_host(spec.strip())
+            except ValueError as exc:
+                self.problems.append(self.doc.problem(key, f"expected [user@]host[:port]: "
+                                                           f"{exc}"))
+        return value
+
+    def _check(self, why: str | None, key: tuple[str | int, ...]) -> None:
+        if why:
+            self.problems.append(self.doc.problem(key, why))
+
+    def _network(self) -> None:
+        """Addresses the checks will connect to: their syntax, at load time."""
+        d = self.data
+        for i, address in enumerate((d.get("load_balancer") or {}).get("addresses", ())):
+            self._check(why_not_address(address), ("load_balancer", "addresses", i))
+        for i, resolver in enumerate((d.get("dns") or {}).get("resolvers", ())):
+            self._check(why_not_ip(resolver), ("dns", "resolvers", i))
+        path = (d.get("storage") or {}).get("path")
+        if isinstance(path, str) and not path.startswith("/"):
+            self.problems.append(self.doc.problem(("storage", "path"),
+                                                  f"{path!r} is not an absolute path"))
 
     def _waivers(self) -> tuple[Waiver, ...]:
         out = []

@@ -24,6 +24,7 @@ import jsonschema
 
 from .catalogue import Catalogue
 from .errors import Problem, SiteError
+from .inputs import read_text
 from .results import FAILED, WAIVED
 from .schema import site_schema
 from .site import Waiver, _explain
@@ -34,11 +35,7 @@ ACTIVE, EXPIRED, UNUSED, UNMATCHED = "active", "expired", "unused", "unmatched"
 
 def load_waivers(path: Path, catalogue: Catalogue, hosts: Iterable[str]) -> tuple[Waiver, ...]:
     """The waivers of ``path``; ``SiteError`` lists every problem (hosts must be the site's)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SiteError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from exc
-    doc = load_yaml(text, str(path))
+    doc = load_yaml(read_text(path, "waivers"), str(path))
     if doc.problems:
         raise SiteError(doc.problems)
     prefix: tuple[str | int, ...] = ("waivers",) if isinstance(doc.data, dict) else ()
@@ -53,7 +50,7 @@ def load_waivers(path: Path, catalogue: Catalogue, hosts: Iterable[str]) -> tupl
     problems = [p for err in validator.iter_errors(entries if entries is not None else [])
                 for p in _explain(shifted, err)]
     names = set(hosts)
-    for i, raw in enumerate(entries or []):
+    for i, raw in enumerate(entries if isinstance(entries, list) else []):
         for j, host in enumerate(raw.get("hosts", []) if isinstance(raw, dict) else []):
             if host not in names:
                 problems.append(doc.problem((*prefix, i, "hosts", j),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PreflightError
+from ..inputs import InputError, read_text
 from ..results import ERROR, FAILED, PASSED
 
 NEW, STILL, FIXED = "new", "still", "fixed"
@@ -36,14 +37,20 @@ def key(record: Mapping[str, Any]) -> str:
 def load_baseline(path: Path) -> dict[str, Any]:
     """A results.json written by an earlier run."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read: {exc.strerror}") from exc
+        doc = json.loads(read_text(path, "baseline"))
+    except InputError as exc:  # not a regular file, too large, not UTF-8
+        raise BaselineError(str(exc.problem)) from exc
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise BaselineError(f"{path}: not JSON: {exc}") from exc
+    except RecursionError as exc:  # json's C decoder refuses deep nesting this way
+        raise BaselineError(f"{path}: not an rs-preflight results.json (nested too "
+                            f"deeply)") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("results"), list) or any(
-            not isinstance(r, dict) or not {"requirement", "outcome"} <= set(r)
-            for r in doc["results"]):
+            not isinstance(r, dict) or not isinstance(r.get("requirement"), str)
+            or not isinstance(r.get("outcome"), str)
+            or not isinstance(r.get("host"), str | None) for r in doc["results"]):
         raise BaselineError(f"{path}: not an rs-preflight results.json (no results list)")
     return doc
 
