@@ -33,7 +33,8 @@ def _obj(props: dict[str, Any], required: list[str] | None = None, **extra: Any)
 
 STR: dict[str, Any] = {"type": "string", "minLength": 1}
 STR_LIST: dict[str, Any] = {"type": "array", "items": STR}
-POS_NUM: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
+# finite and below a bound: ``.inf`` or 10**400 seconds would pass ``float()`` or break it
+POS_NUM: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0, "maximum": 1e9}
 PORT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 65535}
 NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
 # A YAML date: a string in the date format (editors, our own loader) or whatever a plain YAML
@@ -84,7 +85,8 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
                       "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
             "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT}),
             "dns": _obj({"resolvers": STR_LIST, "timeout": POS_NUM}),
-            "tls": _obj({"ca_bundle": STR, "warn_days": {"type": "integer", "minimum": 0},
+            "tls": _obj({"ca_bundle": STR, "warn_days": {"type": "integer", "minimum": 0,
+                                                      "maximum": 36500},
                          "port": PORT}),
             "time": _obj({"max_skew_ms": POS_NUM}),
             "storage": _obj({"path": STR}),

@@ -188,8 +188,10 @@ def _build(node: yaml.Node, path: Path_, loader: yaml.SafeLoader, doc: SourceDoc
 def _scalar(node: yaml.Node, path: Path_, loader: yaml.SafeLoader, doc: SourceDoc) -> Any:
     try:
         return loader.construct_object(node, deep=True)
-    except (ValueError, TypeError, OverflowError) as exc:
-        # e.g. 2030-13-01 resolves as a date PyYAML cannot build; !!int on a word
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # PyYAML's constructors fail in many ways on odd scalars:
+        # 2030-13-01 resolves as a date it cannot build, ``!!int`` on a word or on nothing
         doc.problems.append(Problem(doc.file, node.start_mark.line + 1, dotted(path),
                                     f"invalid value {str(node.value)[:80]!r}: {exc}"))
         return str(node.value)
