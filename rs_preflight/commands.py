@@ -14,6 +14,7 @@ import yaml
 
 from .catalogue import Catalogue, Requirement, load_catalogue
 from .cliutil import USAGE_ERROR, UsageParser, quiet_pipe, subcommand_parser
+from .errors import SiteError
 from .report import exit_code, finalize, load_results, write_reports
 from .report.baseline import BaselineError, load_baseline
 from .results import FAIL_ON, GatePolicy
@@ -29,6 +30,8 @@ class CatalogueError(Exception):
 def catalogue_from(path: Path | None) -> Catalogue:
     try:
         return load_catalogue(path)
+    except SiteError as exc:  # located: file[:line]: message (not a regular file, too large…)
+        raise CatalogueError(f"--rs-catalogue: {exc}") from exc
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
         raise CatalogueError(f"--rs-catalogue {path}: not a readable catalogue: "
                              f"{getattr(exc, 'strerror', None) or exc}") from exc
