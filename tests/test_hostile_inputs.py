@@ -124,7 +124,7 @@ def test_hostile_site_file(tmp_path: Path, kind: str) -> None:
     path = hostile(tmp_path, kind, "site.yaml")
     run = run_cli(tmp_path, "--site", str(path))
     check(run, path)
-    assert not (tmp_path / "rs-preflight-report").exists()  # nothing ran, nothing written
+    assert not (tmp_path / "rs-preflight-report" / "results.json").exists()  # nothing ran
 
 
 ENV_KINDS = ["20MB", "not-utf8", "directory", "fifo", "dev-zero"]  # a bomb is not YAML there
