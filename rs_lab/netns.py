@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = os.environ.get("RS_LAB_PREFIX", "rsl")
-# One /24 and one /64 per lab; RS_LAB_NET picks another third octet if two labs must coexist.
+# One /24 and one /64 per lab; RS_LAB_NET picks another second octet if two labs must coexist.
+# RS_LAB_NET_PREFIXLEN=16 widens the IPv4 net inside 10.<net>.0.0/16 (still this lab's own) for
+# more than 253 hosts (benchmarks/scale.py); host index n is then 10.<net>.<n // 256>.<n % 256>.
 NET_INDEX = int(os.environ.get("RS_LAB_NET", "213"))
-SUBNET4 = ipaddress.ip_network(f"10.{NET_INDEX}.0.0/24")
+SUBNET4 = ipaddress.ip_network(
+    f"10.{NET_INDEX}.0.0/{int(os.environ.get('RS_LAB_NET_PREFIXLEN', '24'))}")
 SUBNET6 = ipaddress.ip_network(f"fd00:{NET_INDEX}::/64")
 GATEWAY4 = str(SUBNET4.network_address + 1)
 GATEWAY6 = str(SUBNET6.network_address + 1)
