@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     print("== all threads, by self CPU ==\n" + top(stats, "tottime", 45))
     print("== all threads, by cumulative CPU ==\n" + top(stats, "cumulative", 60))
     print("== main thread only, by cumulative CPU ==\n" + top(main_only, "cumulative", 60))
-    return 0
+    return code
 
 
 if __name__ == "__main__":

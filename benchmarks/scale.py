@@ -183,12 +183,13 @@ def write_inputs(folder: Path, lab: HostLab, hosts: list[LabHost], timeout: floa
     return {"site": site, "floor": floor, "naive": naive}
 
 
-def way_argv(way: str, inputs: dict[str, Path], identity: Path) -> list[str]:
+def way_argv(way: str, inputs: dict[str, Path], identity: Path,
+             variants: dict[str, list[str]]) -> list[str]:
     if way == "floor":
         return [sys.executable, str(HERE / "scale_floor.py"), str(inputs["floor"])]
-    if way == "rs-preflight":
+    if way.startswith("rs-preflight"):
         return [sys.executable, "-m", "rs_preflight.cli", "--site", str(inputs["site"]),
-                "--phase", "post", "-q"]
+                "--phase", "post", "-q", *variants.get(way, [])]
     hosts = (inputs["naive"] / "hosts.txt").read_text()
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
             "-p", "no:rs_preflight.plugin", "--rootdir", str(inputs["naive"]),
@@ -206,22 +207,23 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
                               args.floor_workers) for n in args.hosts}
     for rnd in range(args.rounds):
         for n in args.hosts:
-            ways = ["floor", "rs-preflight"]
+            ways = ["floor", "rs-preflight", *args.variant]
             if n <= args.naive_max and not args.unreachable:
                 ways.append("naive")
             shift = rnd % len(ways)
             for way in ways[shift:] + ways[:shift]:
                 pids = [h.pid1 for h in hosts[:n]]
-                cwd = tmp / f"n{n}" / f"{way}-{rnd}"
+                cwd = tmp / f"n{n}" / f"{way.replace(' ', '_')}-{rnd}"
                 cwd.mkdir()
                 before = hosts_cpu(pids)
                 wall, cpu, rss, code, note = measure(
-                    way_argv(way, inputs[n], lab.identity_file), cwd, args.run_timeout)
+                    way_argv(way, inputs[n], lab.identity_file, args.variant), cwd,
+                    args.run_timeout)
                 time.sleep(0.3)  # let the last sessions end and be reaped (not timed)
                 sample = Sample(way, n, rnd, wall, cpu, hosts_cpu(pids) - before, rss, code,
                                 note)
                 samples.append(sample)
-                print(f"round {rnd + 1}/{args.rounds} N={n:<4} {way:<13} wall {wall:7.2f} s "
+                print(f"round {rnd + 1}/{args.rounds} N={n:<4} {way:<20} wall {wall:7.2f} s "
                       f"runner CPU {cpu:7.2f} s hosts CPU {sample.hosts_cpu_s:7.2f} s "
                       f"RSS {rss:6.0f} MB exit {code}  {note}", file=sys.stderr, flush=True)
     return samples
@@ -253,12 +255,13 @@ def median(samples: list[Sample], way: str, n: int, attr: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def table(samples: list[Sample], sizes: list[int], rounds: int, note: str) -> str:
+def table(samples: list[Sample], sizes: list[int], rounds: int, note: str,
+          variants: Sequence[str]) -> str:
     out = [f"Medians of {rounds} interleaved round(s){note}.", "",
            "| hosts | way | wall | runner CPU | runner CPU / host | hosts' CPU | peak RSS |",
            "|---|---|---|---|---|---|---|"]
     for n in sizes:
-        for way in ("floor", "rs-preflight", "naive"):
+        for way in ("floor", "rs-preflight", *variants, "naive"):
             wall = median(samples, way, n, "wall_s")
             if wall is None:
                 continue
@@ -267,21 +270,29 @@ def table(samples: list[Sample], sizes: list[int], rounds: int, note: str) -> st
             rss = median(samples, way, n, "peak_rss_mb") or 0.0
             out.append(f"| {n} | {way} | {wall:.2f} s | {cpu:.2f} s | {1000 * cpu / n:.0f} ms "
                        f"| {hcpu:.2f} s | {rss:.0f} MB |")
-    out += ["", "| hosts | rs-preflight ÷ floor (wall) | naive ÷ rs-preflight (wall) "
-                "| runner CPU rs-preflight ÷ floor | hosts' CPU rs-preflight ÷ floor |",
-            "|---|---|---|---|---|"]
+    out += ["", "| hosts | way | wall ÷ floor | naive wall ÷ this | runner CPU ÷ floor "
+                "| hosts' CPU ÷ floor |", "|---|---|---|---|---|---|"]
     for n in sizes:
-        cells = [ratio(median(samples, a, n, attr), median(samples, b, n, attr))
-                 for a, b, attr in (("rs-preflight", "floor", "wall_s"),
-                                    ("naive", "rs-preflight", "wall_s"),
-                                    ("rs-preflight", "floor", "runner_cpu_s"),
-                                    ("rs-preflight", "floor", "hosts_cpu_s"))]
-        out.append(f"| {n} | {' | '.join(cells)} |")
+        for way in ("rs-preflight", *variants):
+            if median(samples, way, n, "wall_s") is None:
+                continue
+            cells = [ratio(median(samples, a, n, attr), median(samples, b, n, attr))
+                     for a, b, attr in ((way, "floor", "wall_s"), ("naive", way, "wall_s"),
+                                        (way, "floor", "runner_cpu_s"),
+                                        (way, "floor", "hosts_cpu_s"))]
+            out.append(f"| {n} | {way} | {' | '.join(cells)} |")
     return "\n".join(out)
 
 
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.1f}×" if a is not None and b else "—"
+
+
+def variant(text: str) -> tuple[str, list[str]]:
+    name, sep, extra = text.partition("=")
+    if not sep or not name.strip() or not extra.split():
+        raise argparse.ArgumentTypeError("give NAME=PYTEST ARGS, e.g. 'lean=--assert=plain'")
+    return f"rs-preflight {name.strip()}", extra.split()
 
 
 def percent(text: str) -> float:
@@ -310,6 +321,10 @@ def parser() -> argparse.ArgumentParser:
                     help="run the naive suite only up to this many hosts (default 19)")
     ap.add_argument("--unreachable", type=percent, default=0.0, metavar="P%",
                     help="share of hosts that drop SYNs to port 22, e.g. 10%%")
+    ap.add_argument("--variant", type=variant, action="append", default=[],
+                    metavar="NAME=ARGS",
+                    help="also run rs-preflight with these extra pytest arguments as way "
+                         "'rs-preflight NAME' (repeatable), e.g. 'lean=--assert=plain --tb=no'")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
                     help="seconds, for rs-preflight's site and the floor (default 5)")
     ap.add_argument("--floor-workers", type=int, default=64,
@@ -330,6 +345,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.variant = dict(args.variant)
     if not (1 if args.profile is None else 0) <= args.rounds <= 50:
         parser().error("--rounds between 1 and 50 (0 with --profile)")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` tears the lab down like Ctrl-C
@@ -355,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     note = (f", {args.unreachable:.0%} of the hosts unreachable (SYNs dropped), connect "
             f"timeout {args.connect_timeout:g} s" if args.unreachable else "")
-    print(table(samples, args.hosts, args.rounds, note))
+    print(table(samples, args.hosts, args.rounds, note, list(args.variant)))
     if args.json:
         args.json.write_text(json.dumps([asdict(s) for s in samples], indent=1))
     return 0
