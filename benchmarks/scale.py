@@ -210,6 +210,7 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
             ways = ["floor", "rs-preflight", *args.variant]
             if n <= args.naive_max and not args.unreachable:
                 ways.append("naive")
+            ways = [w for w in ways if args.ways is None or w.split()[0] in args.ways]
             shift = rnd % len(ways)
             for way in ways[shift:] + ways[:shift]:
                 pids = [h.pid1 for h in hosts[:n]]
@@ -325,6 +326,8 @@ def parser() -> argparse.ArgumentParser:
                     metavar="NAME=ARGS",
                     help="also run rs-preflight with these extra pytest arguments as way "
                          "'rs-preflight NAME' (repeatable), e.g. 'lean=--assert=plain --tb=no'")
+    ap.add_argument("--ways", type=lambda t: set(t.split(",")), metavar="W,W",
+                    help="run only these of floor, rs-preflight (with its variants), naive")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
                     help="seconds, for rs-preflight's site and the floor (default 5)")
     ap.add_argument("--floor-workers", type=int, default=64,
