@@ -149,6 +149,10 @@ def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, float, f
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C, SIGTERM: the run must not outlive the lab
+            proc.kill()
+            proc.wait()
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - t0
