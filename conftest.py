@@ -25,3 +25,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True with --update-golden: golden-file tests write their expected files."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def catalogue_of(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``catalogue_of(*ids)``: the shipped catalogue cut to ``ids``, as a file for
+    ``--rs-catalogue``. A run of a few test checks against it is complete (every requirement
+    it defines has a check), as a real run of the shipped checks is."""
+    from importlib import resources
+
+    import yaml
+
+    def make(*ids: str) -> Path:
+        shipped = resources.files("rs_preflight").joinpath("data/catalogue.yaml")
+        raw = yaml.safe_load(shipped.read_text("utf-8"))
+        raw["requirements"] = {rid: raw["requirements"][rid] for rid in ids}
+        path = tmp_path_factory.mktemp("catalogue") / "catalogue.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+    return make

@@ -3,10 +3,12 @@
 testinfra's paramiko backend accepts any host key and has no per-command timeout, and
 paramiko leaves Nagle on (~40 ms per command, ../shared/LAB.md). ``SecureParamikoBackend``
 verifies host keys against known_hosts (``strict`` by default; ``accept-new`` trusts unknown
-keys but never changed ones; ``insecure`` trusts anything, loudly), connects through a socket
-with TCP_NODELAY (optionally through jump hosts), and ends any command that runs past the
-command timeout. Where and as whom it connects is ``sshconfig.route``: the site's keys, then
-``~/.ssh/config`` (or ``ssh.config``) — HostName, User, Port, IdentityFile, ProxyJump.
+keys — and saves them to the known_hosts file, so the next run checks them — but never changed
+ones; ``insecure`` trusts anything; both weakened policies are warnings in every report,
+``key_policy_warnings``), connects through a socket with TCP_NODELAY (optionally through jump
+hosts), and ends any command that runs past the command timeout. Where and as whom it connects
+is ``sshconfig.route``: the site's keys, then ``~/.ssh/config`` (or ``ssh.config``) — HostName,
+User, Port, IdentityFile, ProxyJump.
 
 ``Connections`` holds one connection per host for the whole run. A host that cannot be reached
 costs one connect timeout: the failure is remembered and every later use gets the same error.
@@ -17,15 +19,19 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import os
 import shlex
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paramiko
 import testinfra.backend
 import testinfra.host
+from paramiko.hostkeys import HostKeyEntry
 from testinfra.backend import base
 from testinfra.backend.paramiko import ParamikoBackend
 
@@ -36,24 +42,93 @@ from .sshconfig import Hop, Route, load_config, route
 log = logging.getLogger("rs_preflight.access")
 
 
+KeyEvent = Callable[[str], None]  # hears one line per key accepted or not verified
+_SAVE_LOCK = threading.Lock()  # hosts connect in parallel; each key is one appended line
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+
+def save_host_key(path: Path, hostname: str, key: paramiko.PKey) -> bool:
+    """Add ``hostname``'s key to the known_hosts file ``path`` (created 0600, its folder 0700,
+    if missing). Appends one line, so entries paramiko cannot parse (``@cert-authority``, other
+    key types) stay as they are; False when the file already had a key for that name."""
+    with _SAVE_LOCK:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        known = paramiko.HostKeys()
+        if path.exists():
+            known.load(str(path))
+        if known.lookup(hostname):
+            return False
+        line = HostKeyEntry([hostname], key).to_line() or ""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(line)
+        return True
+
+
 class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
-    """Trust a host seen for the first time (never a changed key: paramiko refuses those)."""
+    """Trust a host seen for the first time and save its key to ``path`` (like OpenSSH's
+    StrictHostKeyChecking=accept-new); a changed key is refused by paramiko before this."""
+
+    def __init__(self, path: Path, on_event: KeyEvent) -> None:
+        self.path, self.on_event = path, on_event
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        log.warning("accepting new host key %s %s for %s (ssh.host_key_policy: accept-new)",
-                    key.get_name(), key.fingerprint, hostname)
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        try:
+            saved = save_host_key(self.path, hostname, key)
+        except OSError as exc:  # still accepted for this run; said, not hidden
+            note = f"could not save it to {self.path}: {exc.strerror or exc}"
+        else:
+            note = f"saved to {self.path}" if saved else f"already in {self.path}"
+        message = (f"accepted the new host key {key.get_name()} {key.fingerprint} of "
+                   f"{hostname} without verification (ssh.host_key_policy: accept-new); {note}")
+        log.warning("%s", message)
+        self.on_event(message)
 
 
 class _InsecurePolicy(paramiko.MissingHostKeyPolicy):
+    def __init__(self, on_event: KeyEvent) -> None:
+        self.on_event = on_event
+
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
-        log.warning("NOT verifying the host key of %s (ssh.host_key_policy: insecure)", hostname)
+        message = (f"did NOT verify the host key {key.get_name()} {key.fingerprint} of "
+                   f"{hostname} (ssh.host_key_policy: insecure)")
+        log.warning("%s", message)
+        self.on_event(message)
 
 
-def _policy(name: str) -> paramiko.MissingHostKeyPolicy:
-    return {"strict": paramiko.RejectPolicy(), "accept-new": _AcceptNewPolicy(),
-            "insecure": _InsecurePolicy()}[name]
+def known_hosts_file(ssh: SshSettings) -> Path:
+    """Where host keys are read from and accept-new saves them: the site's file, else
+    ``~/.ssh/known_hosts``."""
+    return ssh.known_hosts or DEFAULT_KNOWN_HOSTS.expanduser()
+
+
+def _policy(ssh: SshSettings, on_event: KeyEvent, save_to: Path | None = None
+            ) -> paramiko.MissingHostKeyPolicy:
+    if ssh.host_key_policy == "accept-new":
+        return _AcceptNewPolicy(save_to or known_hosts_file(ssh), on_event)
+    if ssh.host_key_policy == "insecure":
+        return _InsecurePolicy(on_event)
+    return paramiko.RejectPolicy()
+
+
+def key_policy_warnings(site: Site, events: list[str]) -> list[dict[str, str]]:
+    """``results.json``'s ``warnings``: a weakened host-key policy, and every key it let
+    through this run (``{"kind", "message"}``)."""
+    if site.ssh.host_key_policy == "strict" or not any(
+            h.connection == "ssh" and h.reachable for h in site.hosts):
+        return []
+    if site.ssh.host_key_policy == "accept-new":
+        text = ("ssh.host_key_policy is accept-new: a host key not yet in "
+                f"{known_hosts_file(site.ssh)} is trusted on first use and saved there; "
+                "verify new fingerprints out of band, then use strict")
+    else:
+        text = ("ssh.host_key_policy is insecure: host keys are NOT verified; anyone in the "
+                "network path can answer for a host. Use strict (or accept-new once)")
+    return [{"kind": "host-key-policy", "message": text},
+            *({"kind": "host-key", "message": e} for e in events)]
 
 
 def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
@@ -89,8 +164,10 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
 
     NAME = "rs-paramiko"
 
-    def __init__(self, host: Host, ssh: SshSettings, **kwargs: Any) -> None:
+    def __init__(self, host: Host, ssh: SshSettings, on_key_event: KeyEvent | None = None,
+                 **kwargs: Any) -> None:
         self.rs_host, self.rs_ssh = host, ssh
+        self.on_key_event: KeyEvent = on_key_event or (lambda message: None)
         self.route: Route = route(host, ssh, load_config(ssh.config))
         target = self.route.target
         address = f"[{target.address}]" if ":" in target.address else target.address
@@ -143,7 +220,11 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
                     client.load_host_keys(str(path))
         elif self.rs_ssh.known_hosts is None:
             client.load_system_host_keys()
-        client.set_missing_host_key_policy(_policy(self.rs_ssh.host_key_policy))
+        # accept-new saves where keys are read: the site's file, else ssh_config's first
+        # UserKnownHostsFile, else ~/.ssh/known_hosts
+        save_to = (self.route.known_hosts[0] if self.rs_ssh.known_hosts is None
+                   and self.route.known_hosts else None)
+        client.set_missing_host_key_policy(_policy(self.rs_ssh, self.on_key_event, save_to))
         return client
 
     def _auth(self, hop: Hop) -> dict[str, Any]:
@@ -213,10 +294,11 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             jump.close()
 
 
-def make_backend(host: Host, site: Site) -> base.BaseBackend:
+def make_backend(host: Host, site: Site, on_key_event: KeyEvent | None = None
+                 ) -> base.BaseBackend:
     """The testinfra backend for ``host``: ours for SSH, testinfra's own for the rest."""
     if host.connection == "ssh":
-        return SecureParamikoBackend(host, site.ssh)
+        return SecureParamikoBackend(host, site.ssh, on_key_event)
     if host.connection == "local":
         return testinfra.backend.get_backend("local://", sudo=site.ssh.sudo)
     if host.connection == "docker":
@@ -256,6 +338,7 @@ class Connections:
         self._hosts: dict[str, testinfra.host.Host] = {}
         self._failures: dict[str, HostUnreachable] = {}
         self._locks: dict[str, threading.Lock] = {h.name: threading.Lock() for h in site.hosts}
+        self.key_events: list[str] = []  # keys accepted or not verified (weakened policies)
 
     def get(self, host: Host) -> testinfra.host.Host:
         """The connected testinfra Host; raises the same ``HostUnreachable`` every time."""
@@ -264,7 +347,7 @@ class Connections:
                 raise self._failures[host.name]
             if host.name not in self._hosts:
                 try:
-                    backend = make_backend(host, self.site)
+                    backend = make_backend(host, self.site, self.key_events.append)
                     if isinstance(backend, SecureParamikoBackend):
                         backend.client  # noqa: B018 - connect now: one error per host
                 except HostUnreachable as exc:

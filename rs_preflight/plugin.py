@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .report import report_mode
 from .results import FAIL_ON
 from .runner import RS_KEY, Preflight
 
@@ -28,6 +29,13 @@ def _fail_on(value: str) -> str:
         raise pytest.UsageError(f"--rs-fail-on must be one of {', '.join(FAIL_ON)}, "
                                 f"not {value!r}")
     return value
+
+
+def _report_mode(value: str) -> int:
+    try:
+        return report_mode(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--rs-report-mode: {exc}") from exc
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +60,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rs-codequality", metavar="PATH", type=Path, default=None,
                     help="write a GitLab Code Quality report (failed and unchecked blockers "
                          "and warnings, for merge requests) to PATH")
+    group.addoption("--rs-report-mode", metavar="0600|0640|0644", type=_report_mode,
+                    default=None, help="file mode of the reports (default 0600: the owner only)")
     group.addoption("--rs-waivers", metavar="FILE", type=Path, default=None,
                     help="more waivers (YAML, the site's waivers: format), after the site's")
     group.addoption("--rs-baseline", metavar="FILE", type=Path, default=None,

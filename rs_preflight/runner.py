@@ -10,7 +10,9 @@ Outcome mapping (and why):
 The exit status is the gate (``GatePolicy``): 1 when a blocker failed or errored — warnings too
 with ``--rs-strict``, errors not with ``--rs-allow-errors``, only regressions against
 ``--rs-baseline`` with ``--rs-fail-on new`` — else 0 (``cli.py`` documents every code).
-The reports (JSON, HTML, JUnit) are rendered from one document (``report.finalize``).
+The reports (JSON, HTML, JUnit) are rendered from one document (``report.finalize``), which
+says whether the run was complete (``completeness.py``): a check running when the run was
+interrupted is *error: interrupted*, never passed, and an incomplete run never says "gate passed".
 """
 
 from __future__ import annotations
@@ -25,8 +27,20 @@ from typing import Any
 import pytest
 
 from . import __version__
+from .access import key_policy_warnings
 from .catalogue import Catalogue, Requirement, load_catalogue
+from .completeness import (
+    NO_HOST_ID,
+    Progress,
+    check_id,
+    defined_checks,
+    gate_line,
+    selection_of,
+    summary_lines,
+    targets,
+)
 from .errors import CheckError, PreflightError, SiteError
+from .interrupts import Interrupts
 from .model import RunState, Target
 from .redact import RedactingFilter
 from .report import area_of, exit_code, finalize, write_reports
@@ -79,6 +93,15 @@ class Preflight:
         except BaselineError as exc:
             raise pytest.UsageError(f"--rs-baseline: {exc}") from exc
         self._doc: dict[str, Any] | None = None
+        self.progress = Progress([])  # what the site defines: known at collection
+        self._items: dict[str, pytest.Item] = {}
+        self.interrupts = Interrupts()
+        if self._reports_asked():  # a run of rs-preflight, not a suite it is installed beside
+            self.interrupts.install()
+
+    def _reports_asked(self) -> bool:
+        return any(self.config.getoption(o) is not None
+                   for o in ("rs_json", "rs_html", "rs_junit", "rs_codequality"))
 
     def _load_waivers(self, path: Path | None) -> tuple[Waiver, ...]:
         if path is None:
@@ -117,13 +140,9 @@ class Preflight:
         params: list[tuple[Requirement | None, str | None]] = []
         ids: list[str] = []
         for req in self.catalogue.implementing(marker.args[0]):
-            if req.site_level:
-                params.append((req, None))
-                ids.append(req.id)
-                continue
-            hosts = self.site.hosts_with(*req.roles)
-            params += [(req, h.name) for h in hosts] or [(req, NO_HOST)]
-            ids += [f"{req.id}@{h.name}" for h in hosts] or [f"{req.id}@no-host"]
+            hosts = targets(req, self.site)
+            params += [(req, h) for h in hosts] or [(req, NO_HOST)]
+            ids += [check_id(req.id, h) for h in hosts] or [check_id(req.id, NO_HOST_ID)]
         if not params:  # this catalogue has no requirement for the check: deselected below
             params, ids = [(None, NOT_IN_CATALOGUE)], ["not-in-catalogue"]
         metafunc.parametrize("rs", params, ids=ids, indirect=True)
@@ -155,6 +174,40 @@ class Preflight:
             handler = getattr(logging_plugin, name, None)
             if handler is not None:
                 handler.addFilter(RedactingFilter(self.site.redactor))
+
+    # --- completeness: what was selected, started, finished (completeness.py) -------------
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            cid = _check_of(item)
+            if cid is not None:
+                self.progress.deselected.add(cid)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.progress.selected = {i.nodeid: cid for i in session.items
+                                  if (cid := _check_of(i)) is not None}
+        self._items = {i.nodeid: i for i in session.items if i.nodeid in self.progress.selected}
+        if self._in_use():
+            self.progress.defined = defined_checks(self.catalogue, self.site)
+            self.interrupts.install()
+
+    def _in_use(self) -> bool:
+        """True in a run of rs-preflight: checks were collected or reports asked for."""
+        return bool(self.progress.selected or self.progress.deselected or self._state
+                    or self._reports_asked())
+
+    def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]
+                                ) -> None:
+        if nodeid in self.progress.selected:
+            self.progress.started[nodeid] = self.progress.selected[nodeid]
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, KeyboardInterrupt):
+            self.progress.interrupted_by = self.interrupts.received or "SIGINT"
+        else:  # pytest.exit() from a plugin or a check
+            self.progress.interrupted_by = f"pytest.exit: {excinfo.value}"
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.interrupts.restore()
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for area in sorted({rid.split("-")[1].lower() for rid in self.catalogue}):
@@ -230,13 +283,19 @@ class Preflight:
     def _record(self, item: pytest.Item, report: pytest.TestReport,
                 call: pytest.CallInfo[None], exc: BaseException | None) -> None:
         req, host_name = item.stash[TARGET_KEY]
+        if call.when == "setup" and report.passed:  # running, not passed: the call decides
+            item.stash[SETUP_S] = report.duration
+            return
         previous = self.state.results.get(item.nodeid)
+        if call.when == "teardown" and previous is None:
+            return  # the call never reported (interrupted): sessionfinish records it
         if previous is not None and previous.outcome != PASSED and call.when == "teardown":
             return
         outcome, message = _outcome(report, exc)
         verdict = item.stash.get(VERDICT_KEY, None)
         host = self.site.host(host_name) if host_name and host_name != NO_HOST else None
-        duration = report.duration + (previous.duration_s if previous else 0.0)
+        duration = report.duration + (previous.duration_s if previous
+                                      else item.stash.get(SETUP_S, 0.0))
         if call.when == "teardown" and outcome == PASSED and previous is not None:
             previous.duration_s = round(duration, 4)
             return
@@ -270,11 +329,36 @@ class Preflight:
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
             doc = build_doc(self.state, self.catalogue)
+            doc.update(self.progress.fields(self._selection(), self.state.results))
+            doc["warnings"] = key_policy_warnings(self.site, self.state.connections.key_events)
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
             self._doc = finalize(doc, self.policy, self.baseline,
                                  str(baseline_file) if baseline_file else None)
         return self._doc
+
+    def _selection(self) -> dict[str, Any]:
+        config = self.config
+        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+        return selection_of(config.option, config.args, explicit,
+                            config.getoption("rs_catalogue"), self.catalogue)
+
+    def _record_interrupted(self) -> None:
+        """The checks running when the run stopped: *error: interrupted*, never passed."""
+        for nodeid in self.progress.running(self.state.results):
+            item = self._items.get(nodeid)
+            if item is None or TARGET_KEY not in item.stash:
+                continue
+            req, host_name = item.stash[TARGET_KEY]
+            host = self.site.host(host_name) if host_name and host_name != NO_HOST else None
+            self.state.results[nodeid] = Result(
+                id=nodeid, requirement=req.id, host=host.name if host else None,
+                roles=list(host.roles) if host else [], outcome=ERROR,
+                severity=req.severity_for(self.site.phase), phase=self.site.phase,
+                message=f"interrupted: the run was stopped ({self.progress.interrupted_by}) "
+                        "while this check was running; it did not decide",
+                remediation=req.remediation, guide_section=req.section, title=req.title,
+                area=area_of(req.id))
 
     def pytest_report_collectionfinish(self, config: pytest.Config,
                                        items: list[pytest.Item]) -> str | None:
@@ -290,7 +374,7 @@ class Preflight:
                 f"first check ({', '.join(hosts)}); each check shows [REQUIREMENT@host] with -v")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.results:
+        if not self._in_use():
             return
         doc = self.report_doc()
         write = terminalreporter.write_line
@@ -318,22 +402,30 @@ class Preflight:
                   f"{len(b['still'])} still failing")
             for k in b["new"]:
                 write(f"    NEW {k}")
-        write(f"gate: {'FAILED' if gating else 'passed'} ({len(gating)} result(s) fail the gate: "
-              f"{_policy_text(self.policy)})")
+        for line in summary_lines(doc):
+            write(line)
+        write(gate_line(doc, _policy_text(self.policy)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self._state is None:
+        if not self._in_use():
             return
+        self.interrupts.hold()  # a second signal cannot cut the reports or the clean-up short
+        if exitstatus == pytest.ExitCode.INTERRUPTED and self.progress.interrupted_by is None:
+            self.progress.interrupted_by = self.interrupts.received or "SIGINT"
+        self.progress.stopped = (str(session.shouldstop or session.shouldfail or "")
+                                 or None)
         try:
-            if not self.state.results:
-                return
+            if self.progress.interrupted_by is not None:
+                self._record_interrupted()
             self.state.finished = dt.datetime.now(dt.UTC)
             if not hasattr(self.config, "workerinput"):
+                # written even when nothing was selected: no stale "passed" stays behind
                 opt = self.config.getoption
                 write_reports(self.report_doc(), self.site.redactor, json_path=opt("rs_json"),
                               html_path=opt("rs_html"), junit_path=opt("rs_junit"),
-                              codequality_path=opt("rs_codequality"))
+                              codequality_path=opt("rs_codequality"),
+                              mode=opt("rs_report_mode"))
         finally:
             self.state.cleanup()  # active probes are undone even on interrupt or error
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -363,6 +455,18 @@ def _trim(text: str) -> str:
 
 
 VERDICT_KEY = pytest.StashKey[Verdict]()
+SETUP_S = pytest.StashKey[float]()
+
+
+def _check_of(item: pytest.Item) -> str | None:
+    """The check id (``RS-OS-01@app1``) of an rs-preflight item, None for anything else."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if "rs" not in params or not isinstance(params["rs"], tuple):
+        return None
+    req, host = params["rs"]
+    if req is None or host == NOT_IN_CATALOGUE:
+        return None
+    return check_id(req.id, NO_HOST_ID if host == NO_HOST else host)
 
 
 def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str, str]:

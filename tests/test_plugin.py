@@ -62,14 +62,19 @@ CANARY = "canary-Secr3t-0451-zz"
 ENV = f"ITRP_SSL=true\nDB_WRITER_PASSWORD={CANARY}\n"
 
 
+REQUIREMENTS = ("RS-ENV-03", "RS-OS-01", "RS-OS-02", "RS-PORT-02", "RS-SINGLETON-01",
+                "RS-LIMIT-03")  # what CHECKS implement: a run of all of them is complete
+
+
 @pytest.fixture
-def run(pytester: pytest.Pytester):
+def run(pytester: pytest.Pytester, catalogue_of):
     pytester.makepyfile(test_checks=CHECKS)
+    catalogue = catalogue_of(*REQUIREMENTS)
     pytester.makefile(".yaml", site=SITE)
     (pytester.path / ".env").write_text(ENV)
 
     def go(*args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
-        result = pytester.runpytest("--rs-site", "site.yaml",
+        result = pytester.runpytest("--rs-site", "site.yaml", "--rs-catalogue", str(catalogue),
                                     "--rs-json", "out/results.json", "--junitxml",
                                     "out/junit.xml", "-o", "junit_family=xunit1", "-rA", *args)
         doc = json.loads((pytester.path / "out/results.json").read_text())
@@ -125,10 +130,11 @@ def test_waivers_named_and_expiring(run) -> None:
 
 def test_gate_exit_code_counts_blockers_only(run) -> None:
     result, doc, _ = run()
-    assert result.ret == 1 and doc["gate"] == "failed"
-    # only the warning-severity check and passing ones: the gate passes
+    assert result.ret == 1 and doc["gate"] == "failed" and doc["complete"] is True
+    # only the warning-severity check and passing ones: nothing fails the gate, but a run
+    # narrowed by -k is incomplete — its exit code is the gate of what ran
     result, doc, _ = run("-k", "warning_fails or site_level_pass")
-    assert doc["gate"] == "passed" and result.ret == 0
+    assert doc["gate"] == "incomplete" and result.ret == 0 and doc["complete"] is False
 
 
 def test_phase_option_wins(run) -> None:

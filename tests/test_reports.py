@@ -201,9 +201,13 @@ waivers:
 '''
 
 
+REQUIREMENTS = ("RS-OS-01", "RS-OS-02", "RS-ENV-03")  # what CHECKS implement
+
+
 @pytest.fixture
-def gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
+def gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, catalogue_of: Any) -> Any:
     pytester.makepyfile(test_checks=CHECKS)
+    catalogue = str(catalogue_of(*REQUIREMENTS))  # a run of all CHECKS is complete
     pytester.makefile(".yaml", site=SITE)
     (pytester.path / ".env").write_text(f"ITRP_SSL=true\nDB_WRITER_PASSWORD={CANARY}\n")
     monkeypatch.setenv("RS_T_SMTP", SITE_CANARY)
@@ -211,7 +215,8 @@ def gate(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
     def go(verdicts: dict[str, list[str]], *args: str, out: str = "out"
            ) -> tuple[pytest.RunResult, dict[str, Any]]:
         (pytester.path / "verdicts.json").write_text(json.dumps(verdicts))
-        result = pytester.runpytest("--rs-site", "site.yaml", "--rs-json", f"{out}/results.json",
+        result = pytester.runpytest("--rs-site", "site.yaml", "--rs-catalogue", catalogue,
+                                    "--rs-json", f"{out}/results.json",
                                     "--rs-html", f"{out}/report.html",
                                     "--rs-junit", f"{out}/junit.xml", *args)
         path = pytester.path / out / "results.json"
@@ -241,13 +246,15 @@ def test_exit_codes(gate: Any, verdicts: dict[str, list[str]], args: tuple[str, 
     assert doc["gate_policy"]["strict"] is ("--rs-strict" in args)
 
 
-def test_waiver_statuses_everywhere(gate: Any, pytester: pytest.Pytester) -> None:
+def test_waiver_statuses_everywhere(gate: Any, pytester: pytest.Pytester,
+                                    catalogue_of: Any) -> None:
     (pytester.path / "more.yaml").write_text(
         "- {requirement: RS-OS-02, hosts: [app1], reason: old, expires: 2001-01-01}\n"
         "- {requirement: RS-OS-01, hosts: [job1], reason: legacy, expires: 2999-01-01}\n"
         "- {requirement: RS-LIMIT-03, reason: no realtime, expires: 2999-01-01}\n")
+    with_limit = str(catalogue_of(*REQUIREMENTS, "RS-LIMIT-03"))  # no check implements it
     result, doc = gate({"RS-OS-02@job1": ["failed", "kesl is running"], **WARNING},
-                       "--rs-waivers", "more.yaml")
+                       "--rs-waivers", "more.yaml", "--rs-catalogue", with_limit)
     status = {(w["requirement"], tuple(w["hosts"])): w["status"] for w in doc["waivers"]}
     assert status == {("RS-OS-02", ("job1",)): "active", ("RS-OS-02", ("app1",)): "expired",
                       ("RS-OS-01", ("job1",)): "unused", ("RS-LIMIT-03", ()): "unmatched"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
 
     Per record: ``gating``, ``gate_kind``, ``gate_note``, ``baseline`` (new/still/fixed/None)
     and ``area``; for the run: ``gate``, ``gate_failures``, ``gate_policy``, ``baseline``.
+    ``gate`` is ``failed`` when a result fails the gate (complete or not), else ``incomplete``
+    when the run was not complete (``complete: false``, ``completeness.py``), else ``passed``;
+    a document without ``complete`` (written before schema 2) counts as complete.
     """
     out = copy.deepcopy(dict(doc))
     statuses = compare(out["results"], baseline["results"]) if baseline is not None else {}
@@ -46,14 +50,18 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
             record["outcome"], record["severity"], record["baseline"])
     out["gate_policy"] = policy.to_dict()
     out["gate_failures"] = sum(1 for r in out["results"] if r["gating"])
-    out["gate"] = "failed" if out["gate_failures"] else "passed"
+    out["gate"] = ("failed" if out["gate_failures"]
+                   else "passed" if out.get("complete", True) else "incomplete")
     if baseline is not None:
         out["baseline"] = summary(baseline_file or "", baseline, statuses)
     return out
 
 
 def exit_code(doc: Mapping[str, Any]) -> int:
-    """The gate as an exit code: 1 failed, 0 passed (``cli.py`` documents all codes)."""
+    """The gate as an exit code: 2 interrupted, 1 failed, 0 passed — or incomplete because
+    narrowed (``-k``, ``-x``): the gate of what ran (``cli.py`` documents all codes)."""
+    if doc.get("interrupted"):
+        return 2
     return 1 if doc.get("gate") == "failed" else 0
 
 
@@ -73,23 +81,50 @@ def load_results(path: Path) -> dict[str, Any]:
     return load_baseline(path)
 
 
+REPORT_MODE = 0o600  # reports name hosts, addresses and findings: the owner's only
+REPORT_MODES = (0o600, 0o640, 0o644)
+
+
+def report_mode(value: str) -> int:
+    """``0600`` → 0o600, one of ``REPORT_MODES`` (``--rs-report-mode``); ValueError otherwise."""
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        mode = -1
+    if mode not in REPORT_MODES:
+        raise ValueError(f"a report mode is one of {', '.join(f'{m:04o}' for m in REPORT_MODES)}"
+                         f", not {value!r}")
+    return mode
+
+
+def write_private(path: Path, text: str, mode: int = REPORT_MODE) -> None:
+    """Write ``text`` to ``path`` with exactly ``mode`` (also when the file existed with
+    another); a new folder is 0700, or 0755 when the mode lets others read."""
+    path.parent.mkdir(mode=0o755 if mode & 0o044 else 0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), mode)
+        out.write(text)
+
+
 def write_reports(doc: Mapping[str, Any], redactor: Callable[[str], str], *,
                   json_path: Path | None = None, html_path: Path | None = None,
-                  junit_path: Path | None = None, codequality_path: Path | None = None) -> None:
-    """Redact ``doc`` and write each report asked for."""
+                  junit_path: Path | None = None, codequality_path: Path | None = None,
+                  mode: int | None = None) -> None:
+    """Redact ``doc`` and write each report asked for (mode 0600 unless ``mode`` says)."""
     clean = redact_doc(doc, redactor)
     renderers: list[tuple[Path | None, Callable[[Mapping[str, Any]], str]]] = [
         (json_path, _json), (html_path, render_html), (junit_path, render_junit),
         (codequality_path, render_codequality)]
     for path, render in renderers:
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(redactor(render(clean)), encoding="utf-8")
+            write_private(path, redactor(render(clean)), REPORT_MODE if mode is None else mode)
 
 
 def _json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-__all__ = ["area_of", "exit_code", "finalize", "load_results", "redact_doc",
-           "render_codequality", "render_html", "render_junit", "write_reports"]
+__all__ = ["REPORT_MODE", "REPORT_MODES", "area_of", "exit_code", "finalize", "load_results",
+           "redact_doc", "render_codequality", "render_html", "render_junit", "report_mode",
+           "write_private", "write_reports"]

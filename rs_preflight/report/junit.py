@@ -23,6 +23,13 @@ same reason), so each suite's ``<properties>`` carry the run and the host (site,
 profile, host, roles, gate) and each case's ``<system-out>`` carries its own as ``key: value``
 lines (requirement, host, roles, severity, phase, guide_section, outcome, waiver, baseline) —
 GitLab and Jenkins show both on the case's page.
+
+An incomplete run (``complete: false``) says so first: a suite ``rs-preflight <site> run``
+before the hosts' (properties ``complete``, ``interrupted``, ``gate``) with one case,
+``rs-preflight run: INCOMPLETE``, that is an ``<error type="interrupted">`` when the run was
+interrupted and a ``<skipped type="incomplete">`` when it was narrowed (``-k``, ``-x``) — its
+message names the reasons and the checks that did not run. Every suite carries the
+``complete`` property when the document has it.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ def _suite(doc: Mapping[str, Any], host: str, records: list[Mapping[str, Any]]) 
     for name, value in (("site", doc.get("site")), ("phase", doc.get("phase")),
                         ("profile", doc.get("profile")), ("host", host),
                         ("roles", ",".join(roles or [])), ("gate", doc.get("gate")),
-                        ("version", doc.get("version"))):
+                        ("version", doc.get("version")), *_completeness(doc)):
         ET.SubElement(props, "property", name=name, value=_text(value))
     for r in records:
         case = ET.SubElement(suite, "testcase", classname=f"{host}.{r.get('area') or 'rs'}",
@@ -110,6 +117,38 @@ def _suite(doc: Mapping[str, Any], host: str, records: list[Mapping[str, Any]]) 
     return suite
 
 
+def _completeness(doc: Mapping[str, Any]) -> list[tuple[str, object]]:
+    if "complete" not in doc:
+        return []
+    return [("complete", str(bool(doc["complete"])).lower()),
+            ("interrupted", str(bool(doc.get("interrupted"))).lower())]
+
+
+def _run_suite(doc: Mapping[str, Any]) -> ET.Element:
+    """The marker of an incomplete run, first in the file."""
+    interrupted = bool(doc.get("interrupted"))
+    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} run",
+                       hostname="runner", package="rs-preflight", tests="1",
+                       failures="0", errors="1" if interrupted else "0",
+                       skipped="0" if interrupted else "1", time="0.000")
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("site", doc.get("site")), ("phase", doc.get("phase")),
+                        ("gate", doc.get("gate")), *_completeness(doc)):
+        ET.SubElement(props, "property", name=name, value=_text(value))
+    case = ET.SubElement(suite, "testcase", classname="rs-preflight.run",
+                         name="rs-preflight run: INCOMPLETE", time="0.000")
+    reasons = list(doc.get("incomplete_reasons") or ["the run was not complete"])
+    element, kind = ("error", "interrupted") if interrupted else ("skipped", "incomplete")
+    node = ET.SubElement(case, element, type=kind,
+                         message=_text(f"INCOMPLETE (gate {doc.get('gate')}): {reasons[0]}"))
+    not_run = list(doc.get("not_run") or [])
+    node.text = _text("\n".join([*reasons, *(["not run: " + ", ".join(not_run)]
+                                             if not_run else [])]))
+    if doc.get("start"):
+        suite.set("timestamp", str(doc["start"]))
+    return suite
+
+
 def render_junit(doc: Mapping[str, Any]) -> str:
     """The JUnit XML of a finalized results document (pure: same input, same text)."""
     by_host: dict[str, list[Mapping[str, Any]]] = {}
@@ -117,6 +156,8 @@ def render_junit(doc: Mapping[str, Any]) -> str:
         by_host.setdefault(r.get("host") or "site", []).append(r)
     root = ET.Element("testsuites", name="rs-preflight")
     suites = [_suite(doc, host, records) for host, records in sorted(by_host.items())]
+    if doc.get("complete") is False:
+        suites.insert(0, _run_suite(doc))
     for attr in ("tests", "failures", "errors"):
         root.set(attr, str(sum(int(s.get(attr) or 0) for s in suites)))
     root.set("time", f"{sum(float(s.get('time') or 0) for s in suites):.3f}")
