@@ -329,7 +329,8 @@ class Preflight:
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
             doc = build_doc(self.state, self.catalogue)
-            doc.update(self.progress.fields(self._selection(), self.state.results))
+            finished = [n for n, r in self.state.results.items() if not r.extra.get("interrupted")]
+            doc.update(self.progress.fields(self._selection(), finished))
             doc["warnings"] = key_policy_warnings(self.site, self.state.connections.key_events)
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
@@ -358,7 +359,7 @@ class Preflight:
                 message=f"interrupted: the run was stopped ({self.progress.interrupted_by}) "
                         "while this check was running; it did not decide",
                 remediation=req.remediation, guide_section=req.section, title=req.title,
-                area=area_of(req.id))
+                area=area_of(req.id), extra={"interrupted": True})
 
     def pytest_report_collectionfinish(self, config: pytest.Config,
                                        items: list[pytest.Item]) -> str | None:

@@ -30,6 +30,12 @@ def area_of(requirement: str) -> str:
     return parts[1].lower() if len(parts) > 2 else requirement.lower()
 
 
+# a check cut short by an interrupt decided nothing about the site: it makes the run
+# incomplete (``gate: incomplete``), it does not fail the gate
+INTERRUPTED_EFFECT = (False, "interrupted", "interrupted: the run stopped while this check "
+                                            "was running; it decided nothing")
+
+
 def finalize(doc: Mapping[str, Any], policy: GatePolicy,
              baseline: Mapping[str, Any] | None = None, baseline_file: str | None = None
              ) -> dict[str, Any]:
@@ -46,8 +52,9 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
     for record in out["results"]:
         record["area"] = record.get("area") or area_of(record["requirement"])
         record["baseline"] = statuses.get(key(record))
-        record["gating"], record["gate_kind"], record["gate_note"] = policy.effect(
-            record["outcome"], record["severity"], record["baseline"])
+        record["gating"], record["gate_kind"], record["gate_note"] = (
+            INTERRUPTED_EFFECT if (record.get("extra") or {}).get("interrupted")
+            else policy.effect(record["outcome"], record["severity"], record["baseline"]))
     out["gate_policy"] = policy.to_dict()
     out["gate_failures"] = sum(1 for r in out["results"] if r["gating"])
     out["gate"] = ("failed" if out["gate_failures"]
