@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from rs_preflight.report import exit_code, finalize, render_html, render_junit
-from rs_preflight.results import GatePolicy
+from rs_preflight.results import GatePolicy, Result
 
 CHECKS = '''
 import pathlib, time, pytest
@@ -249,8 +249,8 @@ def test_reports_are_private_unless_asked(folder: Path) -> None:
 
 # --- the gate of a document, pure ----------------------------------------------------------
 def doc_of(outcome: str, **fields: Any) -> dict[str, Any]:
-    record = {"id": "x", "requirement": "RS-OS-01", "host": "app1", "roles": ["app"],
-              "outcome": outcome, "severity": "blocker", "phase": "pre", "message": "m"}
+    record = Result(id="x", requirement="RS-OS-01", host="app1", roles=["app"], outcome=outcome,
+                    severity="blocker", phase="pre", message="m", title="t").to_dict()
     return {"site": "s", "phase": "pre", "profile": "small", "version": "0", "start": None,
             "end": None, "results": [record], **fields}
 
