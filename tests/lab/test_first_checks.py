@@ -136,15 +136,47 @@ def test_changed_host_key_is_refused_even_with_accept_new(
     assert record["outcome"] == "error" and "CHANGED" in record["message"]
 
 
-def test_accept_new_trusts_an_unknown_key_loudly(tmp_path: Path, host_lab: HostLab,
-                                                 hosts: dict[str, LabHost]) -> None:
+def test_accept_new_saves_the_key_and_a_strict_run_then_verifies_it(
+        tmp_path: Path, host_lab: HostLab, hosts: dict[str, LabHost]) -> None:
+    good = hosts["good31"]
+    known = tmp_path / "ssh" / "known_hosts"  # missing: accept-new creates it, 0600
+    first = tmp_path / "first"
+    first.mkdir()
+    site = site_file(first, host_lab, {"good31": good}, known_hosts=known, policy="accept-new")
+    code, doc, output = run(first, site)
+    assert {r["outcome"] for r in doc["results"]} == {"passed"}
+    assert code == 0
+    assert known.stat().st_mode & 0o777 == 0o600
+    [line] = known.read_text().splitlines()
+    lab_line = next(ln for ln in host_lab.known_hosts.read_text().splitlines()
+                    if good.address4 in ln.split()[0].split(","))
+    assert line.split()[0] == good.address4 and line.split()[1:] == lab_line.split()[1:3]
+    # loud: a warning line in the terminal summary and in results.json, for the policy and
+    # for the key it let through
+    kinds = [w["kind"] for w in doc["warnings"]]
+    assert kinds == ["host-key-policy", "host-key"], doc["warnings"]
+    assert f"of {good.address4} without verification" in doc["warnings"][1]["message"]
+    assert "WARNING host-key-policy: ssh.host_key_policy is accept-new" in output
+    assert f"saved to {known}" in output
+
+    # the next run, strict, verifies the saved key: it connects and passes
+    strict = site_file(tmp_path, host_lab, {"good31": good}, known_hosts=known)
+    code, doc, output = run(tmp_path, strict)
+    assert {r["outcome"] for r in doc["results"]} == {"passed"}, doc["results"]
+    assert code == 0 and doc["warnings"] == [] and "WARNING" not in output
+
+
+def test_insecure_is_a_warning_in_every_run(tmp_path: Path, host_lab: HostLab,
+                                            hosts: dict[str, LabHost]) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     site = site_file(tmp_path, host_lab, {"good31": hosts["good31"]}, known_hosts=empty,
-                     policy="accept-new")
-    code, doc, _ = run(tmp_path, site)
-    assert {r["outcome"] for r in doc["results"]} == {"passed"}
-    assert code == 0
+                     policy="insecure")
+    code, doc, output = run(tmp_path, site)
+    assert {r["outcome"] for r in doc["results"]} == {"passed"} and code == 0
+    assert [w["kind"] for w in doc["warnings"]] == ["host-key-policy", "host-key"]
+    assert "WARNING host-key-policy: ssh.host_key_policy is insecure" in output
+    assert empty.read_text() == ""  # insecure saves nothing
 
 
 HOSTILE = "/tmp/x'; touch /tmp/pwned1; echo \"$(touch /tmp/pwned2)\" `touch /tmp/pwned3`"
