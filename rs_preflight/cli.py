@@ -174,7 +174,14 @@ def run(argv: Sequence[str]) -> int:
         return stop
     # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C, so active probes clean up
     signal.signal(signal.SIGTERM, _interrupt)
-    return int(pytest.main(pytest_args(args, extra)))
+    code = int(pytest.main(pytest_args(args, extra)))
+    if code == pytest.ExitCode.INTERRUPTED:
+        # The reports are written and the probes undone by now; a worker thread still
+        # finishing abandoned work (an HTTP retry, a TLS handshake) must not hold the exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _bundle(argv: Sequence[str]) -> int:
