@@ -16,6 +16,7 @@ costs one connect timeout: the failure is remembered and every later use gets th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -31,7 +32,7 @@ from typing import Any
 import paramiko
 import testinfra.backend
 import testinfra.host
-from paramiko.hostkeys import HostKeyEntry
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 from testinfra.backend import base
 from testinfra.backend.paramiko import ParamikoBackend
 
@@ -54,7 +55,8 @@ def save_host_key(path: Path, hostname: str, key: paramiko.PKey) -> bool:
     with _SAVE_LOCK:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         known = paramiko.HostKeys()
-        if path.exists():
+        with contextlib.suppress(FileNotFoundError, InvalidHostKey, paramiko.SSHException,
+                                 UnicodeDecodeError):  # a line paramiko cannot read stays
             known.load(str(path))
         if known.lookup(hostname):
             return False
