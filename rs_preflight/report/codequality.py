@@ -62,5 +62,6 @@ def _issue(doc: Mapping[str, Any], r: Mapping[str, Any]) -> dict[str, Any]:
 def render_codequality(doc: Mapping[str, Any]) -> str:
     """The Code Quality JSON of one run (pure: the document in, the text out)."""
     issues = [_issue(doc, r) for r in doc["results"]
-              if r["outcome"] in (FAILED, ERROR) and (r["severity"], r["outcome"]) in SEVERITY]
+              if r["outcome"] in (FAILED, ERROR) and (r["severity"], r["outcome"]) in SEVERITY
+              and not (r.get("extra") or {}).get("interrupted")]  # cut short: no finding
     return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
