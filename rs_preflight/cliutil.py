@@ -92,10 +92,11 @@ def add_plugin_options(parser: argparse.ArgumentParser, skip: tuple[str, ...] = 
                            default=argparse.SUPPRESS, **keep)
 
 
-def check_report_dir(folder: Path) -> str | None:
-    """Create ``folder`` and prove it writable; the reason it is not, else None."""
+def check_report_dir(folder: Path, mode: int = 0o700) -> str | None:
+    """Create ``folder`` (``mode`` if new: the reports are private) and prove it writable; the
+    reason it is not, else None."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=mode, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".rs-write-test-"):
             pass
     except OSError as exc:

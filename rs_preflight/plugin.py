@@ -90,9 +90,11 @@ def _check_report_folders(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
     from .cliutil import check_report_dir
+    from .report import folder_mode
+    mode = folder_mode(config.getoption("rs_report_mode"))
     for option in ("rs_json", "rs_html", "rs_junit", "rs_codequality"):
         path = config.getoption(option)
-        problem = check_report_dir(path.parent) if path is not None else None
+        problem = check_report_dir(path.parent, mode) if path is not None else None
         if problem:
             raise pytest.UsageError(f"--{option.replace('_', '-')}: {problem}")
 

@@ -76,7 +76,7 @@ def command(*args: str) -> list[str]:
 
 def run(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     proc = subprocess.run(command(*args), cwd=folder, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
     return proc, json.loads((folder / "out/results.json").read_text())
 
 
@@ -157,7 +157,7 @@ def test_a_signal_after_the_first_check_is_incomplete_everywhere(
     # re-rendering the saved run keeps all of it (and its exit code)
     again = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "report",
                             "out/results.json", "-o", "again"], cwd=folder,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=300)
     assert again.returncode == 2, again.stderr
     assert "gate incomplete" in again.stdout
     html = (folder / "again/report.html").read_text()
@@ -237,11 +237,11 @@ def test_reports_are_private_unless_asked(folder: Path) -> None:
     assert {n: (out / n).stat().st_mode & 0o777 for n in REPORTS} == dict.fromkeys(REPORTS,
                                                                                   0o644)
     proc = subprocess.run(command("--rs-report-mode", "0777"), cwd=folder, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=300)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR
     assert "--rs-report-mode: a report mode is one of 0600, 0640, 0644" in proc.stderr
     fresh = folder / "fresh"
-    subprocess.run(command("--rs-json", "fresh/r/results.json"), cwd=folder, timeout=60,
+    subprocess.run(command("--rs-json", "fresh/r/results.json"), cwd=folder, timeout=300,
                    capture_output=True)
     assert (fresh / "r").stat().st_mode & 0o777 == 0o700
     assert (fresh / "r/results.json").stat().st_mode & 0o777 == 0o600

@@ -104,10 +104,15 @@ def report_mode(value: str) -> int:
     return mode
 
 
+def folder_mode(mode: int | None) -> int:
+    """The mode of a new report folder: 0700, or 0755 when the reports' mode lets others read."""
+    return 0o755 if (REPORT_MODE if mode is None else mode) & 0o044 else 0o700
+
+
 def write_private(path: Path, text: str, mode: int = REPORT_MODE) -> None:
     """Write ``text`` to ``path`` with exactly ``mode`` (also when the file existed with
-    another); a new folder is 0700, or 0755 when the mode lets others read."""
-    path.parent.mkdir(mode=0o755 if mode & 0o044 else 0o700, parents=True, exist_ok=True)
+    another); a new folder gets ``folder_mode``."""
+    path.parent.mkdir(mode=folder_mode(mode), parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         os.fchmod(out.fileno(), mode)
@@ -132,6 +137,6 @@ def _json(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-__all__ = ["REPORT_MODE", "REPORT_MODES", "area_of", "exit_code", "finalize", "load_results",
-           "redact_doc", "render_codequality", "render_html", "render_junit", "report_mode",
-           "write_private", "write_reports"]
+__all__ = ["REPORT_MODE", "REPORT_MODES", "area_of", "exit_code", "finalize", "folder_mode",
+           "load_results", "redact_doc", "render_codequality", "render_html", "render_junit",
+           "report_mode", "write_private", "write_reports"]
