@@ -366,7 +366,8 @@ def leaks(text: str, canaries: dict[str, str]) -> list[str]:
 
 
 def test_canaries_in_every_place_reach_no_output(gate: Any, pytester: pytest.Pytester,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 catalogue_of: Any) -> None:
     c = {k: token() for k in ("known", "smtp", "rabbit", "es1", "es2", "faye", "hook",
                               "apitoken", "password", "dsn", "log", "crash_url", "crash_arg",
                               "cut", "unknown_url")}
@@ -395,7 +396,8 @@ def test_canaries_in_every_place_reach_no_output(gate: Any, pytester: pytest.Pyt
                f"{json.dumps(c['special'])} {urllib.parse.quote(c['special'], safe='')} "
                f"DSN postgres://rs:{c['dsn']}@db/rs unknown https://u:{c['unknown_url']}@x")
     result, doc = gate({"RS-OS-01@app1": ["failed", message, "x", message, None, evidence]},
-                       "--log-cli-level=WARNING", "-p", "no:randomly")
+                       "--log-cli-level=WARNING", "-p", "no:randomly", "--rs-catalogue",
+                       str(catalogue_of(*REQUIREMENTS, "RS-ENV-01")))  # + CRASH_CHECK's
     outputs = {"terminal": result.stdout.str() + result.stderr.str(),
                **{name: (pytester.path / "out" / name).read_text()
                   for name in ("results.json", "report.html", "junit.xml")}}
