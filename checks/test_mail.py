@@ -55,7 +55,7 @@ def _imap_config(rs: Target) -> tuple[probe.Server, str, str, str] | Verdict:
     if not port.isdigit():
         return error(f"CLACKS_PORT {port!r} is not a port number")
     try:
-        address = probe.address_for(rs.site, s["CLACKS_ADDRESS"])
+        address = probe.address_for(rs.site, s["CLACKS_ADDRESS"], rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach IMAP: {exc}")
     return (probe.Server(address, s["CLACKS_ADDRESS"].strip(), int(port)), mode,
@@ -135,7 +135,7 @@ def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
         return error(f"RSERVICE_SMTP_OPENSSL_VERIFY_MODE "
                      f"{s['RSERVICE_SMTP_OPENSSL_VERIFY_MODE']!r} is not none or peer")
     try:
-        address = probe.address_for(rs.site, host)
+        address = probe.address_for(rs.site, host, rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach SMTP: {exc}")
     helo = s.get("RSERVICE_SMTP_DOMAIN") or rs.site.domain or "localhost"
