@@ -18,7 +18,7 @@ import pytest
 
 from rs_preflight.judges import mail as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError
+from rs_preflight.probes import ProbeError, Unreachable
 from rs_preflight.probes import mail as probe
 from rs_preflight.results import Verdict, error, skipped
 
@@ -154,6 +154,7 @@ def test_smtp_submission(rs: Target, mail_seen: Seen) -> Verdict:
     try:
         rec = probe.smtp_check(server, ctx, helo, user, password, mechanism, _timeout(rs))
     except ProbeError as exc:
+        mail_seen["smtp"] = exc
         return error(f"{exc} (from the runner)")
     verdict = judge.smtp_submission(rec.stage, rec.error, rec.server, rec.tls, verify_label,
                                     user, mechanism if user else None, rec.auth_before_tls)
@@ -177,10 +178,14 @@ def _probe_enabled(rs: Target, request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.mark.rs("RS-MAIL-06")
-def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdict:
+def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest, mail_seen: Seen
+                            ) -> Verdict:
     why = _probe_enabled(rs, request)
     if why:
         return skipped(why)
+    for key in ("imap", "smtp"):  # a server that timed out already costs no second timeout
+        if isinstance(mail_seen.get(key), Unreachable):
+            return error(f"round trip: {mail_seen[key]} (earlier in this run)")
     s = _s(rs)
     inbound = s.get("ITRP_INBOUND_MAILBOX") or ""
     if judge.address_problem(inbound):
