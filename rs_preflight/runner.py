@@ -203,12 +203,13 @@ class Preflight:
     @pytest.hookimpl(specname="pytest_runtest_makereport", tryfirst=True)
     def pytest_runtest_makereport_short(self, item: pytest.Item, call: pytest.CallInfo[None]
                                         ) -> pytest.TestReport | None:
-        """A check's failure or error is its message: the report is built without formatting
-        a traceback. pytest's long form parses every frame's module (1–2 s per error under
-        load), and one host that cannot be reached makes a dozen errors (fault suite)."""
+        """A check's failure, error or crash is one line (see the wrapper below): the report
+        is built without formatting a traceback. pytest's long form parses every frame's
+        module (1–2 s per error under load), and one host that cannot be reached makes a dozen
+        errors (fault suite)."""
         exc = call.excinfo.value if call.excinfo else None
-        if TARGET_KEY not in item.stash or not isinstance(exc, PreflightError | CheckFailed):
-            return None
+        if TARGET_KEY not in item.stash or not isinstance(exc, Exception):
+            return None  # (pytest's skip and exit outcomes are not Exceptions)
         sections = [(f"Captured {key} {rwhen}", content)
                     for rwhen, key, content in item._report_sections]
         assert call.when != "collect"
