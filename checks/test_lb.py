@@ -84,7 +84,7 @@ def _domain(rs: Target) -> str:
 
 
 def _addresses(rs: Target, name: str) -> list[str]:
-    return list(rs.site.lb_addresses) or names.addresses(rs.site, name)
+    return list(rs.site.lb_addresses) or names.addresses(rs.site, name, rs.state.dns)
 
 
 def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe

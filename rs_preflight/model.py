@@ -29,6 +29,7 @@ from .envfile import EnvValue
 from .errors import HostUnreachable, PreflightError
 from .facts import Context, HostFacts, gather
 from .facts.clock import measure_offset
+from .names import SiteDns
 from .results import Result
 from .share import ShareProbe
 from .site import Host, Site, Waiver
@@ -51,6 +52,10 @@ class RunState:
     _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _share: ShareProbe | None = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
+    dns: SiteDns = field(init=False, repr=False)  # the site's resolvers: health probed once
+
+    def __post_init__(self) -> None:
+        self.dns = SiteDns(self.site)
 
     @classmethod
     def create(cls, site: Site, catalogue: Catalogue) -> RunState:

@@ -200,6 +200,23 @@ class Preflight:
             pytest.skip(verdict.message)
         return True
 
+    @pytest.hookimpl(specname="pytest_runtest_makereport", tryfirst=True)
+    def pytest_runtest_makereport_short(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                        ) -> pytest.TestReport | None:
+        """A check's failure, error or crash is one line (see the wrapper below): the report
+        is built without formatting a traceback. pytest's long form parses every frame's
+        module (1–2 s per error under load), and one host that cannot be reached makes a dozen
+        errors (fault suite)."""
+        exc = call.excinfo.value if call.excinfo else None
+        if TARGET_KEY not in item.stash or not isinstance(exc, Exception):
+            return None  # (pytest's skip and exit outcomes are not Exceptions)
+        sections = [(f"Captured {key} {rwhen}", content)
+                    for rwhen, key, content in item._report_sections]
+        assert call.when != "collect"
+        return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1),
+                                 "failed", str(exc), call.when, sections, call.duration,
+                                 call.start, call.stop, user_properties=item.user_properties)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
