@@ -65,6 +65,7 @@ def _listen(rs: Target, probe: HeaderProbe) -> Verdict | None:
     """Phase pre: our listener on every backend host, or the error saying why not."""
     if rs.phase != "pre":
         return None
+    rs.state.progress("starting the header-echo listeners on the backends…")
     problems = probe.ensure(rs.site, rs.state.connections.get, rs.state.on_cleanup)
     return error("; ".join(problems)) if problems else None
 

@@ -203,9 +203,11 @@ def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest, mail_see
     server, tls_mode, user, password = imap_config
     imap_ctx = probe.tls_context(True, rs.site.tls_ca_bundle)
     folder = _s(rs, "job").get("CLACKS_MAILBOX") or "INBOX"
+    wait_s = float(rs.thresholds.get("wait_s", 60))
+    rs.state.progress(f"waiting for the mail round trip to {to} (up to {wait_s:g} s)…")
     try:
         trip = probe.round_trip(smtp_config[:6], (server, tls_mode, imap_ctx, user, password),
-                                folder, msg, float(rs.thresholds.get("wait_s", 60)),
+                                folder, msg, wait_s,
                                 _timeout(rs))
     except ProbeError as exc:
         return error(f"round trip: {exc}")

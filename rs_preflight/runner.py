@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ import pytest
 from . import __version__
 from .catalogue import Catalogue, Requirement, load_catalogue
 from .errors import CheckError, PreflightError, SiteError
+from .facts import HostFacts
 from .model import RunState, Target
 from .redact import RedactingFilter
 from .report import area_of, exit_code, finalize, write_reports
-from .report.baseline import BaselineError, load_baseline
+from .report.baseline import BaselineError, compare, key, load_baseline
+from .report.counts import status_of
 from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
 from .site import Site, Waiver, default_site, load_site
 from .waivers import load_waivers, waiver_report
@@ -79,6 +81,10 @@ class Preflight:
         except BaselineError as exc:
             raise pytest.UsageError(f"--rs-baseline: {exc}") from exc
         self._doc: dict[str, Any] | None = None
+        self.started = dt.datetime.now(dt.UTC)
+        self.on_note: Callable[[str], None] | None = None  # set by the terminal reporter
+        # per process that ran checks ("main", or the xdist worker's id): what its hosts said
+        self.hosts_seen: dict[str, dict[str, dict[str, Any]]] = {}
 
     def _load_waivers(self, path: Path | None) -> tuple[Waiver, ...]:
         if path is None:
@@ -100,6 +106,8 @@ class Preflight:
     def state(self) -> RunState:
         if self._state is None:
             self._state = RunState.create(self.site, self.catalogue)
+            self._state.started = self.started  # the run's start, also on an xdist controller
+            self._state.progress = self.progress
         return self._state
 
     # --- collection ----------------------------------------------------------------------
@@ -233,8 +241,40 @@ class Preflight:
             report.longrepr = f"the check crashed: {type(exc).__name__}: {exc}"
             report.when = "setup" if call.when == "call" else report.when
         self._redact(report)
-        self._record(item, report, call, exc)
+        result = self._record(item, report, call, exc)
+        if result is not None:  # travels with the report (to the xdist controller too)
+            report.rs_result = result.to_dict()  # type: ignore[attr-defined]
+        report.rs_hosts = host_info(self.site, self.state.gathered())  # type: ignore[attr-defined]
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Where results are kept: here on the controller, whether the check ran in this
+        process or on an xdist worker (the record travels as the report's ``rs_result``)."""
+        got = getattr(report, "rs_result", None)
+        if got is not None:
+            self.state.results[report.nodeid] = Result(**got)
+        hosts = getattr(report, "rs_hosts", None)
+        if hosts:
+            self.hosts_seen[str(getattr(report, "worker_id", "main"))] = hosts
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config
+                                 ) -> tuple[str, str, str | tuple[str, dict[str, bool]]] | None:
+        """pytest's own counts and words in the gate's terms (``report.terminal``)."""
+        record = getattr(report, "rs_result", None)
+        if record is None:
+            return None
+        if report.when != "call" and report.passed:
+            return "", "", ""  # a passed setup/teardown is not a result
+        return status_of(self.classify(record))
+
+    def classify(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with ``gating`` and ``gate_kind`` decided (as ``finalize`` does)."""
+        status = None
+        if self.baseline is not None:
+            status = compare([record], self.baseline["results"]).get(key(record))
+        gating, kind, _ = self.policy.effect(record["outcome"], record["severity"], status)
+        return {**record, "gating": gating, "gate_kind": kind}
 
     def _redact(self, report: pytest.TestReport) -> None:
         redactor = self.site.redactor
@@ -245,18 +285,18 @@ class Preflight:
         report.sections = [(title, redactor(body)) for title, body in report.sections]
 
     def _record(self, item: pytest.Item, report: pytest.TestReport,
-                call: pytest.CallInfo[None], exc: BaseException | None) -> None:
+                call: pytest.CallInfo[None], exc: BaseException | None) -> Result | None:
+        """The record of this phase's report, or None when the phase changes nothing."""
         req, host_name = item.stash[TARGET_KEY]
         previous = self.state.results.get(item.nodeid)
         if previous is not None and previous.outcome != PASSED and call.when == "teardown":
-            return
+            return None
         outcome, message = _outcome(report, exc)
         verdict = item.stash.get(VERDICT_KEY, None)
         host = self.site.host(host_name) if host_name and host_name != NO_HOST else None
         duration = report.duration + (previous.duration_s if previous else 0.0)
         if call.when == "teardown" and outcome == PASSED and previous is not None:
-            previous.duration_s = round(duration, 4)
-            return
+            return replace(previous, duration_s=round(duration, 4))
         waiver, valid = Target(req, self.site, self.state, host).waiver()
         text = verdict.message if verdict and outcome in (PASSED, FAILED, WAIVED) else message
         if waiver is not None and not valid and outcome == FAILED:
@@ -277,16 +317,33 @@ class Preflight:
             area=area_of(req.id),
             evidence=_trim(self.site.redactor(verdict.evidence))
             if verdict and verdict.evidence else None)
-        self.state.results[item.nodeid] = result
         report.user_properties = [(k, result.severity if k == "severity" else v)
                                   for k, v in report.user_properties]
+        return result
+
+    # --- what the terminal asks ----------------------------------------------------------
+    def doc_if_any(self) -> dict[str, Any] | None:
+        """The finalized document, or None when no check ran (nothing to say)."""
+        return self.report_doc() if self._state is not None and self.state.results else None
+
+    def policy_text(self) -> str:
+        return policy_text(self.policy)
+
+    def title_of(self, requirement: str) -> str:
+        req = self.catalogue.get(requirement)
+        return req.title if req is not None else ""
+
+    def progress(self, text: str) -> None:
+        """Say what the running check waits for (the terminal's status line)."""
+        if self.on_note is not None and not hasattr(self.config, "workerinput"):
+            self.on_note(text)
 
     # --- end of run ----------------------------------------------------------------------
     def report_doc(self) -> dict[str, Any]:
         """The run's document with the gate decided (built once, after the last check)."""
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
-            doc = build_doc(self.state, self.catalogue)
+            doc = build_doc(self.state, self.catalogue, merge_hosts(self.site, self.hosts_seen))
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
             self._doc = finalize(doc, self.policy, self.baseline,
@@ -304,39 +361,7 @@ class Preflight:
         return (f"rs-preflight: {len(checks)} checks · site {self.site.name} · phase "
                 f"{self.site.phase} · areas {', '.join(areas)}\n"
                 f"rs-preflight: facts are gathered from {len(hosts)} host(s) in parallel at the "
-                f"first check ({', '.join(hosts)}); each check shows [REQUIREMENT@host] with -v")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.results:
-            return
-        doc = self.report_doc()
-        write = terminalreporter.write_line
-        terminalreporter.section("rs-preflight summary")
-        write(f"site {self.site.name} · phase {self.site.phase} · profile {self.site.profile}")
-        by_host: dict[str, Counter[str]] = {}
-        for result in self.state.results.values():
-            by_host.setdefault(result.host or "site", Counter())[result.outcome] += 1
-        for host, counts in sorted(by_host.items()):
-            parts = ", ".join(f"{counts[o]} {o}" for o in
-                              (PASSED, FAILED, ERROR, WAIVED, SKIPPED) if counts[o])
-            write(f"  {host:<24} {parts}")
-        gating = [r for r in doc["results"] if r["gating"]]
-        for r in gating:
-            write(f"  {r['severity'].upper()} {r['outcome'].upper()} {r['requirement']} on "
-                  f"{r['host'] or 'site'}: {r['message'].splitlines()[0] if r['message'] else ''}")
-        for w in doc["waivers"]:
-            if w["status"] != "active":
-                write(f"  waiver {w['status'].upper()}: {w['requirement']}"
-                      f"{' on ' + ','.join(w['hosts']) if w['hosts'] else ''} ({w['source']}): "
-                      f"{w['note']}")
-        if doc.get("baseline"):
-            b = doc["baseline"]
-            write(f"  baseline {b['file']}: {len(b['new'])} new, {len(b['fixed'])} fixed, "
-                  f"{len(b['still'])} still failing")
-            for k in b["new"]:
-                write(f"    NEW {k}")
-        write(f"gate: {'FAILED' if gating else 'passed'} ({len(gating)} result(s) fail the gate: "
-              f"{_policy_text(self.policy)})")
+                f"first check ({', '.join(hosts)})")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -361,7 +386,17 @@ class Preflight:
                 session.exitstatus = pytest.ExitCode.OK
 
 
-def _policy_text(policy: GatePolicy) -> str:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """With ``-n``, a check module runs on one worker (``--dist loadfile``): the active
+        probes of an area (mail round trip, header listeners, share probe file) run once."""
+        if config.getoption("dist") not in ("load", "no"):
+            return None  # the user chose a distribution mode: theirs
+        from xdist.scheduler import LoadFileScheduling
+        return LoadFileScheduling(config, log)
+
+
+def policy_text(policy: GatePolicy) -> str:
     parts = ["blockers failed or could not be checked"]
     if policy.strict:
         parts.append("warnings too (--strict)")
@@ -398,9 +433,53 @@ def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str,
     return ERROR, f"the check crashed: {type(exc).__name__}: {exc}"
 
 
-def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:
+def host_info(site: Site, gathered: Mapping[str, HostFacts | PreflightError]
+              ) -> dict[str, dict[str, Any]]:
+    """What this process learnt of each host it gathered (sent with every report)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, facts in gathered.items():
+        if isinstance(facts, PreflightError):
+            out[name] = {"reachable": False, "error": str(facts)}
+            continue
+        os_release = facts.values.get("os_release") or {}
+        out[name] = {"reachable": True, "round_trips": facts.round_trips,
+                     "gather_s": round(facts.seconds, 4),
+                     "os": os_release.get("PRETTY_NAME") or " ".join(
+                         filter(None, (os_release.get("ID"), os_release.get("VERSION_ID"))))
+                     or None}
+    return out
+
+
+def merge_hosts(site: Site, seen: Mapping[str, Mapping[str, Mapping[str, Any]]]
+                ) -> dict[str, dict[str, Any]]:
+    """The JSON ``hosts``: every site host with address, roles and what the run learnt.
+
+    Under xdist each worker that ran host checks gathered the facts itself (read-only, once
+    per worker): round trips are summed (they all happened), the gather time is the longest.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for host in site.hosts:
+        entry: dict[str, Any] = {"address": host.address, "roles": list(host.roles),
+                                 "connection": host.connection, "reachable": None,
+                                 "os": None, "round_trips": 0, "gather_s": None}
+        views = [v[host.name] for v in seen.values() if host.name in v]
+        good = [v for v in views if v.get("reachable")]
+        if good:
+            entry.update(reachable=True, os=good[0].get("os"),
+                         round_trips=sum(int(v.get("round_trips") or 0) for v in good),
+                         gather_s=max(float(v.get("gather_s") or 0) for v in good))
+        elif views:
+            entry.update(reachable=False, error=views[0].get("error"))
+        out[host.name] = entry
+    return out
+
+
+def build_doc(state: RunState, catalogue: Catalogue,
+              hosts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report before the gate: run metadata plus one record per (check, host)."""
     site = state.site
+    if hosts is None:
+        hosts = merge_hosts(site, {"main": host_info(site, state.gathered())})
     return {
         "tool": "rs-preflight", "version": __version__, "catalogue": catalogue.product,
         "site": site.name, "site_file": str(site.file) if site.file else None,
@@ -409,9 +488,7 @@ def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:
         "end": (state.finished or dt.datetime.now(dt.UTC)).isoformat(),
         "gate": "failed" if any(r.gate_failure for r in state.results.values()) else "passed",
         "summary": dict(Counter(r.outcome for r in state.results.values())),
-        "hosts": {name: ({"round_trips": f.round_trips, "gather_s": round(f.seconds, 4)}
-                         if not isinstance(f, PreflightError) else {"error": str(f)})
-                  for name, f in state.gathered().items()},
+        "hosts": dict(hosts),
         "results": [r.to_dict() for r in state.results.values()],
     }
 
