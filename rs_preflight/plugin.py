@@ -66,6 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     bundle.add_options(group)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's terminal plugin, whose reporter ours replaces
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rs(*ids): the requirement IDs an rs-preflight check "
                                        "verifies (see `rs-preflight requirements`)")

@@ -19,6 +19,7 @@ from typing import Any
 from ..results import GatePolicy
 from .baseline import compare, key, load_baseline, summary
 from .codequality import render_codequality
+from .counts import counts
 from .html import render_html
 from .junit import render_junit
 
@@ -35,7 +36,8 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
     """A copy of ``doc`` with the gate decided.
 
     Per record: ``gating``, ``gate_kind``, ``gate_note``, ``baseline`` (new/still/fixed/None)
-    and ``area``; for the run: ``gate``, ``gate_failures``, ``gate_policy``, ``baseline``.
+    and ``area``; for the run: ``gate``, ``gate_failures``, ``gate_policy``, ``baseline`` and
+    ``counts`` (``report.counts``: failed + error = what fails the gate).
     """
     out = copy.deepcopy(dict(doc))
     statuses = compare(out["results"], baseline["results"]) if baseline is not None else {}
@@ -47,6 +49,7 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
     out["gate_policy"] = policy.to_dict()
     out["gate_failures"] = sum(1 for r in out["results"] if r["gating"])
     out["gate"] = "failed" if out["gate_failures"] else "passed"
+    out["counts"] = counts(out["results"])  # the terminal's, JUnit's and the HTML's numbers
     if baseline is not None:
         out["baseline"] = summary(baseline_file or "", baseline, statuses)
     return out

@@ -107,7 +107,8 @@ def _host_lines(doc: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, bool]]]
         if h.get("reachable") is False:
             about.append(f"unreachable: {h.get('error')}")
         elif h.get("round_trips"):
-            about.append(f"{h['round_trips']} round trip(s), {h.get('gather_s')} s")
+            seconds = float(h.get("gather_s") or 0)
+            about.append(f"{h['round_trips']} round trip(s), {seconds:.2f} s")
         extra = " · ".join(str(a) for a in about if a)
         yield (f"  {host:<{width}}  {counts_text(counts(by_host[host]))}"
                f"{'   (' + extra + ')' if extra else ''}"), {}
@@ -144,6 +145,9 @@ class PreflightTerminal(TerminalReporter):  # type: ignore[misc]
         self._running = ""
         self.rs_run = config.getoption("rs_site", None) is not None or any(
             _is_checks(Path(a.split("::")[0])) for a in config.args)
+        self._ended = False  # the document exists only once the last check has reported
+        if self.plain:
+            self._show_progress_info = False  # every line is a check's; no [ 40%] column
 
     @property
     def plain(self) -> bool:
@@ -260,7 +264,7 @@ class PreflightTerminal(TerminalReporter):  # type: ignore[misc]
         ours = [c for c in ("failed", "error", "warned", "waived", "passed", "n/a") if c in known
                 or c in self.stats]
         self._known_types = ours + [k for k in known if k not in ours]
-        doc = self._doc()
+        doc = self._doc() if self._ended else None
         if doc is not None:
             gate = doc.get("gate")
             others = any(not hasattr(r, "rs_result") for k in ("failed", "error")
@@ -270,6 +274,7 @@ class PreflightTerminal(TerminalReporter):  # type: ignore[misc]
                                 "yellow" if gate == "incomplete" or warned else "green")
 
     def summary_stats(self) -> None:
+        self._ended = True
         doc = self._doc()
         if doc is not None and self.rs_run and self.verbosity >= -1:
             self.write_sep("=", f"rs-preflight: site {doc.get('site')} · phase "
