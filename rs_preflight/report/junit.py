@@ -87,13 +87,13 @@ def _status(r: Mapping[str, Any]) -> tuple[str, str, str] | None:
 
 def _suite(doc: Mapping[str, Any], host: str, records: list[Mapping[str, Any]]) -> ET.Element:
     counts = {"failure": 0, "error": 0, "skipped": 0}
-    name = WARNINGS_SUITE if host == WARNINGS else host
-    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} {name}",
+    title = WARNINGS_SUITE if host == WARNINGS else host
+    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} {title}",
                        hostname="site" if host == WARNINGS else host, package="rs-preflight")
     props = ET.SubElement(suite, "properties")
     roles: list[str] = next((r["roles"] for r in records if r.get("roles")), [])
     for name, value in (("site", doc.get("site")), ("phase", doc.get("phase")),
-                        ("profile", doc.get("profile")), ("host", name),
+                        ("profile", doc.get("profile")), ("host", title),
                         ("roles", ",".join(roles or [])), ("gate", doc.get("gate")),
                         ("version", doc.get("version"))):
         ET.SubElement(props, "property", name=name, value=_text(value))

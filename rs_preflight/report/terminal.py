@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,7 @@ def label(nodeid: str) -> str:
     return nodeid.rsplit("[", 1)[-1].rstrip("]") if nodeid.endswith("]") else nodeid
 
 
-def groups(records: list[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
+def groups(records: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
     """Identical results on several hosts, once: (first record, hosts), worst first."""
     found: dict[tuple[Any, ...], tuple[Mapping[str, Any], list[str]]] = {}
     for r in records:
