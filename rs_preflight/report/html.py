@@ -23,7 +23,7 @@ import jinja2
 
 from ..results import ERROR, FAILED, OUTCOMES, PASSED, SKIPPED, WAIVED
 from .counts import CATEGORIES, category, counts, word
-from .terminal import clean, groups
+from .terminal import clean, groups, label
 
 SITE_COLUMN = "site"
 SYMBOL = {PASSED: "✓", FAILED: "✗", ERROR: "!", SKIPPED: "–", WAIVED: "w"}
@@ -48,6 +48,7 @@ def _when(iso: str | None) -> str:
 
 _ENV.filters["when"] = _when
 _ENV.filters["clean"] = clean
+_ENV.filters["label"] = label
 
 
 def _css_class(r: Mapping[str, Any]) -> str:
@@ -108,7 +109,8 @@ def _host_table(doc: Mapping[str, Any], columns: list[str]) -> list[dict[str, An
                      "roles": ", ".join(h.get("roles") or []), "os": h.get("os") or "",
                      "reachable": ("yes" if reachable else "no" if reachable is False else
                                    "network only" if h.get("connection") == "none" else "–"),
-                     "error": h.get("error") or "", "round_trips": h.get("round_trips"),
+                     "error": h.get("error") or "",
+                     "round_trips": h.get("round_trips") if reachable else None,
                      "gather_s": h.get("gather_s")})
     return rows
 
