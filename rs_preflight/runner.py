@@ -343,12 +343,23 @@ class Preflight:
         """The run's document with the gate decided (built once, after the last check)."""
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
+            self._order_results()
             doc = build_doc(self.state, self.catalogue, merge_hosts(self.site, self.hosts_seen))
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
             self._doc = finalize(doc, self.policy, self.baseline,
                                  str(baseline_file) if baseline_file else None)
         return self._doc
+
+    def _order_results(self) -> None:
+        """Catalogue order, then the site's host order: the same for a serial run and for
+        xdist's, whose reports arrive in the order the workers finish them."""
+        reqs = {rid: i for i, rid in enumerate(self.catalogue)}
+        hosts = {h.name: i for i, h in enumerate(self.site.hosts)}
+        self.state.results = dict(sorted(
+            self.state.results.items(), key=lambda kv: (
+                reqs.get(kv[1].requirement, len(reqs)), kv[1].requirement,
+                -1 if kv[1].host is None else hosts.get(kv[1].host, len(hosts)), kv[0])))
 
     def pytest_report_collectionfinish(self, config: pytest.Config,
                                        items: list[pytest.Item]) -> str | None:
