@@ -48,7 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the self-contained HTML report to PATH")
     group.addoption("--rs-junit", metavar="PATH", type=Path, default=None,
                     help="write rs-preflight's JUnit XML (a suite per host, severities, "
-                         "waivers, warnings as skipped) to PATH")
+                         "waivers, warnings as failures in a suite of their own) to PATH")
     group.addoption("--rs-codequality", metavar="PATH", type=Path, default=None,
                     help="write a GitLab Code Quality report (failed and unchecked blockers "
                          "and warnings, for merge requests) to PATH")

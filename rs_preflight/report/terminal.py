@@ -293,7 +293,8 @@ class PreflightTerminal(TerminalReporter):  # type: ignore[misc]
 
     def _report_paths(self) -> list[Path]:
         opt = self.config.getoption
-        return [Path(p) for p in (opt("rs_json"), opt("rs_html"), opt("rs_junit")) if p]
+        return [Path(p) for p in (opt("rs_json"), opt("rs_html"), opt("rs_junit"),
+                                  opt("rs_codequality", None)) if p]
 
 
 def _is_checks(path: Path) -> bool:
