@@ -6,10 +6,11 @@ judge with :mod:`rs_preflight.judges.dns`.
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import dns.resolver
 import pytest
 
-from rs_preflight import names
 from rs_preflight.judges import dns as judge
 from rs_preflight.model import Target
 from rs_preflight.probes import dns as probe
@@ -29,15 +30,31 @@ def _plain(rs: Target) -> dict[str, str]:
     return {k: v.value for k, v in rs.settings().items()}
 
 
+def _resolver(rs: Target) -> dns.resolver.Resolver | Verdict:
+    """The site's answering resolvers, or the error verdict: none configured, or none answers
+    the run's one health probe (then every DNS check says so at once, not after timeouts)."""
+    if not rs.site.dns_resolvers:
+        return NO_RESOLVER
+    down = rs.state.dns.down()
+    if down:
+        return error(down)
+    resolver = rs.state.dns.resolver()
+    assert resolver is not None
+    return resolver
+
+
 def _to_lb(rs: Target, wanted: list[tuple[str, str]]) -> Verdict:
     """Every (name, description) in ``wanted`` resolves, A and AAAA, to the load balancer."""
-    resolver = names.resolver_for(rs.site)
-    if resolver is None:
-        return NO_RESOLVER
+    resolver = _resolver(rs)
+    if isinstance(resolver, Verdict):
+        return resolver
     if not rs.site.lb_addresses:
         return error("load_balancer.addresses is not set in the site: cannot tell whether "
                      "the names point at the load balancer")
-    results = [(what, probe.addresses(resolver, name)) for name, what in wanted]
+    # every name at once: a slow resolver costs one timeout, not one per name
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(16, len(wanted)))) as pool:
+        found = list(pool.map(lambda nw: probe.addresses(resolver, nw[0]), wanted))
+    results = [(what, got) for (_, what), got in zip(wanted, found, strict=True)]
     return judge.all_resolve_to(results, rs.site.lb_addresses)
 
 
@@ -62,9 +79,9 @@ def test_predetermined_names(rs: Target) -> Verdict:
 @pytest.mark.rs("RS-DNS-04")
 def test_mail_dns(rs: Target) -> Verdict:
     domain = _domain(rs)
-    resolver = names.resolver_for(rs.site)
-    if resolver is None:
-        return NO_RESOLVER
+    resolver = _resolver(rs)
+    if isinstance(resolver, Verdict):
+        return resolver
     s = _plain(rs)
     inbound = _mail_domain(s.get("ITRP_INBOUND_MAILBOX"), domain)
     sender = _mail_domain(s.get("ITRP_NOREPLY_MAILBOX"), inbound)

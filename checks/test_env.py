@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight import names
 from rs_preflight.judges import env as judge
 from rs_preflight.model import Target
 from rs_preflight.results import Verdict, skipped
@@ -52,5 +51,6 @@ def test_consistency(rs: Target) -> Verdict:
     _need_settings(rs)
     if not rs.site.domain:
         return skipped("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
-    return judge.consistency(rs.settings(), rs.site.domain,
-                             lambda name: names.known_or_resolvable(rs.site, name))
+    dns = rs.state.dns
+    return judge.consistency(rs.settings(), rs.site.domain, dns.known_or_resolvable,
+                             dns.down() or "the site's resolvers did not answer for them")

@@ -65,6 +65,7 @@ def _listen(rs: Target, probe: HeaderProbe) -> Verdict | None:
     """Phase pre: our listener on every backend host, or the error saying why not."""
     if rs.phase != "pre":
         return None
+    rs.state.progress("starting the header-echo listeners on the backends…")
     problems = probe.ensure(rs.site, rs.state.connections.get, rs.state.on_cleanup)
     return error("; ".join(problems)) if problems else None
 
@@ -84,7 +85,7 @@ def _domain(rs: Target) -> str:
 
 
 def _addresses(rs: Target, name: str) -> list[str]:
-    return list(rs.site.lb_addresses) or names.addresses(rs.site, name)
+    return list(rs.site.lb_addresses) or names.addresses(rs.site, name, rs.state.dns)
 
 
 def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe

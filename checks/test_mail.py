@@ -18,7 +18,7 @@ import pytest
 
 from rs_preflight.judges import mail as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError
+from rs_preflight.probes import ProbeError, Unreachable
 from rs_preflight.probes import mail as probe
 from rs_preflight.results import Verdict, error, skipped
 
@@ -55,7 +55,7 @@ def _imap_config(rs: Target) -> tuple[probe.Server, str, str, str] | Verdict:
     if not port.isdigit():
         return error(f"CLACKS_PORT {port!r} is not a port number")
     try:
-        address = probe.address_for(rs.site, s["CLACKS_ADDRESS"])
+        address = probe.address_for(rs.site, s["CLACKS_ADDRESS"], rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach IMAP: {exc}")
     return (probe.Server(address, s["CLACKS_ADDRESS"].strip(), int(port)), mode,
@@ -135,7 +135,7 @@ def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
         return error(f"RSERVICE_SMTP_OPENSSL_VERIFY_MODE "
                      f"{s['RSERVICE_SMTP_OPENSSL_VERIFY_MODE']!r} is not none or peer")
     try:
-        address = probe.address_for(rs.site, host)
+        address = probe.address_for(rs.site, host, rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach SMTP: {exc}")
     helo = s.get("RSERVICE_SMTP_DOMAIN") or rs.site.domain or "localhost"
@@ -154,6 +154,7 @@ def test_smtp_submission(rs: Target, mail_seen: Seen) -> Verdict:
     try:
         rec = probe.smtp_check(server, ctx, helo, user, password, mechanism, _timeout(rs))
     except ProbeError as exc:
+        mail_seen["smtp"] = exc
         return error(f"{exc} (from the runner)")
     verdict = judge.smtp_submission(rec.stage, rec.error, rec.server, rec.tls, verify_label,
                                     user, mechanism if user else None, rec.auth_before_tls)
@@ -177,10 +178,14 @@ def _probe_enabled(rs: Target, request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.mark.rs("RS-MAIL-06")
-def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdict:
+def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest, mail_seen: Seen
+                            ) -> Verdict:
     why = _probe_enabled(rs, request)
     if why:
         return skipped(why)
+    for key in ("imap", "smtp"):  # a server that timed out already costs no second timeout
+        if isinstance(mail_seen.get(key), Unreachable):
+            return error(f"round trip: {mail_seen[key]} (earlier in this run)")
     s = _s(rs)
     inbound = s.get("ITRP_INBOUND_MAILBOX") or ""
     if judge.address_problem(inbound):
@@ -198,9 +203,11 @@ def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdi
     server, tls_mode, user, password = imap_config
     imap_ctx = probe.tls_context(True, rs.site.tls_ca_bundle)
     folder = _s(rs, "job").get("CLACKS_MAILBOX") or "INBOX"
+    wait_s = float(rs.thresholds.get("wait_s", 60))
+    rs.state.progress(f"waiting for the mail round trip to {to} (up to {wait_s:g} s)…")
     try:
         trip = probe.round_trip(smtp_config[:6], (server, tls_mode, imap_ctx, user, password),
-                                folder, msg, float(rs.thresholds.get("wait_s", 60)),
+                                folder, msg, wait_s,
                                 _timeout(rs))
     except ProbeError as exc:
         return error(f"round trip: {exc}")

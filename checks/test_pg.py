@@ -53,8 +53,8 @@ def _survey(rs: Target, seen: Seen, side: str) -> probe.Seen | Verdict:
             sslmode = probe.sslmode_for(s.get("DB_SSL_MODE"))
             if not conf["PORT"].isdigit():
                 raise ProbeError(f"DB_{side}_PORT {conf['PORT']!r} is not a port number")
-            ep = probe.Endpoint(address_for(rs.site, conf["HOST"]), conf["HOST"].strip(),
-                                int(conf["PORT"]))
+            address = address_for(rs.site, conf["HOST"], rs.state.dns)
+            ep = probe.Endpoint(address, conf["HOST"].strip(), int(conf["PORT"]))
             seen[side] = probe.survey(ep, conf["DATABASE"] or "postgres", conf["USERNAME"],
                                       conf["PASSWORD"], sslmode, rs.site.tls_ca_bundle,
                                       float(rs.thresholds.get("timeout", 5)))
@@ -135,7 +135,7 @@ def test_patroni_cluster(rs: Target) -> Verdict:
     problems = []
     for host in hosts:
         try:
-            address = address_for(rs.site, host)
+            address = address_for(rs.site, host, rs.state.dns)
             answer = http.get(address, f"http://{host}:{port}/cluster", timeout=timeout)
         except ProbeError as exc:
             problems.append(str(exc))

@@ -41,7 +41,7 @@ def _each(rs: Target, seen: Seen, what: str, key: str,
     for url in urls:
         if url not in seen:
             try:
-                address = address_for(rs.site, urlsplit(url).hostname or "")
+                address = address_for(rs.site, urlsplit(url).hostname or "", rs.state.dns)
                 seen[url] = probe.survey(address, url, timeout=float(
                     rs.thresholds.get("timeout", 5)), verify=verify)
             except (ProbeError, ValueError) as exc:

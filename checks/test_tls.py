@@ -40,7 +40,7 @@ def _handshakes(rs: Target, seen: Seen, tenant: str) -> list[tuple[str, tls.Hand
     out: list[tuple[str, tls.Handshake]] = []
     failures: list[str] = []
     for name in web_names(settings, domain, tenant):
-        addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, name)
+        addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, name, rs.state.dns)
         if not addresses:
             failures.append(f"{name}: no load_balancer.addresses in the site and the name "
                             f"does not resolve at the site's resolvers")
@@ -115,7 +115,7 @@ def test_https_only(rs: Target) -> Verdict:
     domain = rs.site.domain
     if not domain:
         pytest.skip("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
-    addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, domain)
+    addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, domain, rs.state.dns)
     if not addresses:
         return error("no load_balancer.addresses in the site and the domain does not resolve "
                      "at the site's resolvers")

@@ -370,6 +370,9 @@ OVERLAYS: dict[str, Overlay] = {
     # time (RS-TIME-*)
     "clock-skew": Overlay(_on_host(_field("clock_offset_s", 3.0)), "app2", ("RS-TIME-03",),
                           frozenset({"hosts", "dns", "ntp"}), "clock 3 s ahead (libfaketime)"),
+    "clock-hour-off": Overlay(_on_host(_field("clock_offset_s", 3600.0)), "app2",
+                              ("RS-TIME-03",), frozenset({"hosts", "dns", "ntp"}),
+                              "clock an hour ahead (libfaketime; fault suite)"),
     "no-ntp": Overlay(_on_host(_field("ntp", False)), "job2", ("RS-TIME-01",),
                       frozenset({"hosts", "dns", "ntp"}), "no chronyd on the host"),
     # name service (RS-DNS-*)

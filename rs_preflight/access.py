@@ -139,6 +139,9 @@ def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
+NO_HANDSHAKE = ("No existing session", "Error reading SSH protocol banner")
+
+
 def _explain(exc: BaseException, hop: Hop, ssh: SshSettings, known: str = "") -> str:
     """A one-line reason an admin can act on, for any connect/login failure."""
     where, port = f"{hop.address}:{hop.port}", hop.port
@@ -156,6 +159,11 @@ def _explain(exc: BaseException, hop: Hop, ssh: SshSettings, known: str = "") ->
         return (f"host key of {where} is not in {known}: "
                 "refusing to connect (add it with ssh-keyscan after checking its fingerprint, "
                 "or set ssh.host_key_policy: accept-new)")
+    if isinstance(exc, paramiko.SSHException) and str(exc) in NO_HANDSHAKE:
+        # paramiko's words when the server accepted TCP but never sent its banner (or the
+        # handshake stalled): its transport thread gave up after banner_timeout
+        return (f"SSH connect to {where}: no SSH handshake within {ssh.connect_timeout:g}s "
+                f"(port {port} accepts TCP but sends no SSH banner)")
     if isinstance(exc, OSError):
         return f"SSH connect to {where} failed: {exc.strerror or exc}"
     return f"SSH connect to {where} failed: {exc}"

@@ -120,9 +120,7 @@ def pytest_args(args: argparse.Namespace, extra: Sequence[str]) -> list[str]:
             "--rs-json", str(report / "results.json"), "--rs-html", str(report / "report.html"),
             "--rs-junit", str(report / "junit.xml"),
             "--rs-codequality", str(report / CODEQUALITY), "-rfE"]
-    if not any(a in ("-q", "--quiet", "-v", "--verbose") or a.startswith(("-q", "-v"))
-               for a in extra if not a.startswith("--rs")):
-        argv.append("-v")  # progress: one line per check, [REQUIREMENT@host]
+    # no -v: rs-preflight's terminal (report/terminal.py) prints one line per check itself
     if args.site:
         argv += ["--rs-site", str(args.site)]
     if args.phase:

@@ -156,26 +156,5 @@ def _how(selection: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def gate_line(doc: Mapping[str, Any], policy_text: str) -> str:
-    """The terminal's last word on the gate: an incomplete run never says passed."""
-    failing = doc.get("gate_failures", 0)
-    gate = doc.get("gate")
-    if gate == "failed":
-        tail = " — and the run is INCOMPLETE" if doc.get("complete") is False else ""
-        return f"gate: FAILED ({failing} result(s) fail the gate: {policy_text}){tail}"
-    if gate == "incomplete":
-        what = "INTERRUPTED" if doc.get("interrupted") else "not every check ran"
-        return (f"gate: INCOMPLETE ({what}; none of the {len(doc.get('results', []))} "
-                f"recorded result(s) fails the gate: {policy_text})")
-    return f"gate: passed (0 result(s) fail the gate: {policy_text})"
-
-
-def summary_lines(doc: Mapping[str, Any]) -> list[str]:
-    """Warnings and why the run is incomplete, one line each, for the terminal summary."""
-    lines = [f"  WARNING {w['kind']}: {w['message']}" for w in doc.get("warnings") or []]
-    lines += [f"  INCOMPLETE: {r}" for r in doc.get("incomplete_reasons") or []]
-    return lines
-
-
 __all__ = ["NO_HOST_ID", "SCHEMA_VERSION", "Progress", "check_id", "defined_checks",
-           "gate_line", "selection_of", "summary_lines", "targets"]
+           "selection_of", "targets"]

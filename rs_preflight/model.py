@@ -29,6 +29,7 @@ from .envfile import EnvValue
 from .errors import HostUnreachable, PreflightError
 from .facts import Context, HostFacts, gather
 from .facts.clock import measure_offset
+from .names import SiteDns
 from .results import Result
 from .share import ShareProbe
 from .site import Host, Site, Waiver
@@ -51,6 +52,12 @@ class RunState:
     _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _share: ShareProbe | None = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
+    # what a slow step is waiting for, said as it starts (the terminal's status line)
+    progress: Callable[[str], None] = field(default=lambda text: None)
+    dns: SiteDns = field(init=False, repr=False)  # the site's resolvers: health probed once
+
+    def __post_init__(self) -> None:
+        self.dns = SiteDns(self.site)
 
     @classmethod
     def create(cls, site: Site, catalogue: Catalogue) -> RunState:
@@ -64,8 +71,10 @@ class RunState:
         """The host's facts; the first call gathers every reachable host in parallel."""
         with self._lock:
             if host.name not in self._facts:
-                self._gather_all([h for h in self.site.hosts
-                                  if h.reachable and h.name not in self._facts])
+                hosts = [h for h in self.site.hosts if h.reachable and h.name not in self._facts]
+                self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
+                              f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
+                self._gather_all(hosts)
         got = self._facts[host.name]
         if isinstance(got, PreflightError):
             raise got
@@ -93,6 +102,7 @@ class RunState:
         """(offset s, round trip s) of the host's clock against the runner's."""
         if host.name not in self._offsets:
             thost = self.connections.get(host)
+            self.progress(f"measuring {host.name}'s clock ({samples} samples)…")
             self._offsets[host.name] = measure_offset(
                 lambda: thost.check_output("date +%s.%N"), samples)
             self.facts(host).round_trips += samples
@@ -102,6 +112,7 @@ class RunState:
         """The run's shared-folder probe (written on first use, removed by ``cleanup``)."""
         if self._share is None:
             assert self.site.storage_path
+            self.progress(f"writing the shared-folder probe in {self.site.storage_path}…")
             self._share = ShareProbe(self.site.storage_path)
         return self._share
 

@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the self-contained HTML report to PATH")
     group.addoption("--rs-junit", metavar="PATH", type=Path, default=None,
                     help="write rs-preflight's JUnit XML (a suite per host, severities, "
-                         "waivers, warnings as skipped) to PATH")
+                         "waivers, warnings as failures in a suite of their own) to PATH")
     group.addoption("--rs-codequality", metavar="PATH", type=Path, default=None,
                     help="write a GitLab Code Quality report (failed and unchecked blockers "
                          "and warnings, for merge requests) to PATH")
@@ -76,11 +76,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     bundle.add_options(group)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's terminal plugin, whose reporter ours replaces
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "rs(*ids): the requirement IDs an rs-preflight check "
                                        "verifies (see `rs-preflight requirements`)")
     _check_report_folders(config)
-    config.pluginmanager.register(Preflight(config), "rs-preflight")
+    preflight = Preflight(config)
+    config.pluginmanager.register(preflight, "rs-preflight")
+    _terminal(config, preflight)
     from .bundle import plugin as bundle
     bundle.configure(config)  # registers the bundle maker when --rs-bundle is given
 
@@ -97,6 +100,19 @@ def _check_report_folders(config: pytest.Config) -> None:
         problem = check_report_dir(path.parent, mode) if path is not None else None
         if problem:
             raise pytest.UsageError(f"--{option.replace('_', '-')}: {problem}")
+
+
+def _terminal(config: pytest.Config, preflight: Preflight) -> None:
+    """rs-preflight's terminal reporter in place of pytest's (``report/terminal.py``)."""
+    from .report.terminal import PreflightTerminal
+    standard = config.pluginmanager.get_plugin("terminalreporter")
+    if standard is None or type(standard).__name__ != "TerminalReporter":
+        return  # -p no:terminal, or another plugin's reporter: leave it
+    ours = PreflightTerminal(config, preflight.doc_if_any, preflight.policy_text,
+                             preflight.title_of)
+    config.pluginmanager.unregister(standard)
+    config.pluginmanager.register(ours, "terminalreporter")
+    preflight.on_note = ours.note
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,17 +34,17 @@ from .completeness import (
     Progress,
     check_id,
     defined_checks,
-    gate_line,
     selection_of,
-    summary_lines,
     targets,
 )
 from .errors import CheckError, PreflightError, SiteError
+from .facts import HostFacts
 from .interrupts import Interrupts
 from .model import RunState, Target
 from .redact import RedactingFilter
 from .report import area_of, exit_code, finalize, write_reports
-from .report.baseline import BaselineError, load_baseline
+from .report.baseline import BaselineError, compare, key, load_baseline
+from .report.counts import status_of
 from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
 from .site import Site, Waiver, default_site, load_site
 from .waivers import load_waivers, waiver_report
@@ -93,7 +93,11 @@ class Preflight:
         except BaselineError as exc:
             raise pytest.UsageError(f"--rs-baseline: {exc}") from exc
         self._doc: dict[str, Any] | None = None
-        self.progress = Progress([])  # what the site defines: known at collection
+        self.started = dt.datetime.now(dt.UTC)
+        self.on_note: Callable[[str], None] | None = None  # set by the terminal reporter
+        # per process that ran checks ("main", or the xdist worker's id): what its hosts said
+        self.hosts_seen: dict[str, dict[str, dict[str, Any]]] = {}
+        self.completion = Progress([])  # what the site defines: known at collection
         self._items: dict[str, pytest.Item] = {}
         self.interrupts = Interrupts()
         if self._reports_asked():  # a run of rs-preflight, not a suite it is installed beside
@@ -123,6 +127,8 @@ class Preflight:
     def state(self) -> RunState:
         if self._state is None:
             self._state = RunState.create(self.site, self.catalogue)
+            self._state.started = self.started  # the run's start, also on an xdist controller
+            self._state.progress = self.progress
         return self._state
 
     # --- collection ----------------------------------------------------------------------
@@ -180,31 +186,42 @@ class Preflight:
         for item in items:
             cid = _check_of(item)
             if cid is not None:
-                self.progress.deselected.add(cid)
+                self.completion.deselected.add(cid)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.progress.selected = {i.nodeid: cid for i in session.items
+        self.completion.selected = {i.nodeid: cid for i in session.items
                                   if (cid := _check_of(i)) is not None}
-        self._items = {i.nodeid: i for i in session.items if i.nodeid in self.progress.selected}
+        self._items = {i.nodeid: i for i in session.items if i.nodeid in self.completion.selected}
         if self._in_use():
-            self.progress.defined = defined_checks(self.catalogue, self.site)
+            self.completion.defined = defined_checks(self.catalogue, self.site)
             self.interrupts.install()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """On an xdist controller (which collects nothing itself): what the workers selected,
+        read from the node ids (``…[RS-OS-01@app1]``, ``…[RS-ENV-03]``)."""
+        for nodeid in ids:
+            cid = _check_of_nodeid(nodeid)
+            if cid is not None:
+                self.completion.selected[nodeid] = cid
+        if self._in_use() and not self.completion.defined:
+            self.completion.defined = defined_checks(self.catalogue, self.site)
 
     def _in_use(self) -> bool:
         """True in a run of rs-preflight: checks were collected or reports asked for."""
-        return bool(self.progress.selected or self.progress.deselected or self._state
+        return bool(self.completion.selected or self.completion.deselected or self._state
                     or self._reports_asked())
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]
                                 ) -> None:
-        if nodeid in self.progress.selected:
-            self.progress.started[nodeid] = self.progress.selected[nodeid]
+        if nodeid in self.completion.selected:
+            self.completion.started[nodeid] = self.completion.selected[nodeid]
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if isinstance(excinfo.value, KeyboardInterrupt):
-            self.progress.interrupted_by = self.interrupts.received or "SIGINT"
+            self.completion.interrupted_by = self.interrupts.received or "SIGINT"
         else:  # pytest.exit() from a plugin or a check
-            self.progress.interrupted_by = f"pytest.exit: {excinfo.value}"
+            self.completion.interrupted_by = f"pytest.exit: {excinfo.value}"
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.interrupts.restore()
@@ -253,6 +270,23 @@ class Preflight:
             pytest.skip(verdict.message)
         return True
 
+    @pytest.hookimpl(specname="pytest_runtest_makereport", tryfirst=True)
+    def pytest_runtest_makereport_short(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                        ) -> pytest.TestReport | None:
+        """A check's failure, error or crash is one line (see the wrapper below): the report
+        is built without formatting a traceback. pytest's long form parses every frame's
+        module (1–2 s per error under load), and one host that cannot be reached makes a dozen
+        errors (fault suite)."""
+        exc = call.excinfo.value if call.excinfo else None
+        if TARGET_KEY not in item.stash or not isinstance(exc, Exception):
+            return None  # (pytest's skip and exit outcomes are not Exceptions)
+        sections = [(f"Captured {key} {rwhen}", content)
+                    for rwhen, key, content in item._report_sections]
+        assert call.when != "collect"
+        return pytest.TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1),
+                                 "failed", str(exc), call.when, sections, call.duration,
+                                 call.start, call.stop, user_properties=item.user_properties)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
@@ -269,8 +303,40 @@ class Preflight:
             report.longrepr = f"the check crashed: {type(exc).__name__}: {exc}"
             report.when = "setup" if call.when == "call" else report.when
         self._redact(report)
-        self._record(item, report, call, exc)
+        result = self._record(item, report, call, exc)
+        if result is not None:  # travels with the report (to the xdist controller too)
+            report.rs_result = result.to_dict()  # type: ignore[attr-defined]
+        report.rs_hosts = host_info(self.site, self.state.gathered())  # type: ignore[attr-defined]
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Where results are kept: here on the controller, whether the check ran in this
+        process or on an xdist worker (the record travels as the report's ``rs_result``)."""
+        got = getattr(report, "rs_result", None)
+        if got is not None:
+            self.state.results[report.nodeid] = Result(**got)
+        hosts = getattr(report, "rs_hosts", None)
+        if hosts:
+            self.hosts_seen[str(getattr(report, "worker_id", "main"))] = hosts
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config
+                                 ) -> tuple[str, str, str | tuple[str, dict[str, bool]]] | None:
+        """pytest's own counts and words in the gate's terms (``report.terminal``)."""
+        record = getattr(report, "rs_result", None)
+        if record is None:
+            return None
+        if report.when != "call" and report.passed:
+            return "", "", ""  # a passed setup/teardown is not a result
+        return status_of(self.classify(record))
+
+    def classify(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The record with ``gating`` and ``gate_kind`` decided (as ``finalize`` does)."""
+        status = None
+        if self.baseline is not None:
+            status = compare([record], self.baseline["results"]).get(key(record))
+        gating, kind, _ = self.policy.effect(record["outcome"], record["severity"], status)
+        return {**record, "gating": gating, "gate_kind": kind}
 
     def _redact(self, report: pytest.TestReport) -> None:
         redactor = self.site.redactor
@@ -281,24 +347,24 @@ class Preflight:
         report.sections = [(title, redactor(body)) for title, body in report.sections]
 
     def _record(self, item: pytest.Item, report: pytest.TestReport,
-                call: pytest.CallInfo[None], exc: BaseException | None) -> None:
+                call: pytest.CallInfo[None], exc: BaseException | None) -> Result | None:
+        """The record of this phase's report, or None when the phase changes nothing."""
         req, host_name = item.stash[TARGET_KEY]
         if call.when == "setup" and report.passed:  # running, not passed: the call decides
             item.stash[SETUP_S] = report.duration
-            return
+            return None
         previous = self.state.results.get(item.nodeid)
         if call.when == "teardown" and previous is None:
-            return  # the call never reported (interrupted): sessionfinish records it
+            return None  # the call never reported (interrupted): sessionfinish records it
         if previous is not None and previous.outcome != PASSED and call.when == "teardown":
-            return
+            return None
         outcome, message = _outcome(report, exc)
         verdict = item.stash.get(VERDICT_KEY, None)
         host = self.site.host(host_name) if host_name and host_name != NO_HOST else None
         duration = report.duration + (previous.duration_s if previous
                                       else item.stash.get(SETUP_S, 0.0))
         if call.when == "teardown" and outcome == PASSED and previous is not None:
-            previous.duration_s = round(duration, 4)
-            return
+            return replace(previous, duration_s=round(duration, 4))
         waiver, valid = Target(req, self.site, self.state, host).waiver()
         text = verdict.message if verdict and outcome in (PASSED, FAILED, WAIVED) else message
         if waiver is not None and not valid and outcome == FAILED:
@@ -319,18 +385,36 @@ class Preflight:
             area=area_of(req.id),
             evidence=_trim(self.site.redactor(verdict.evidence))
             if verdict and verdict.evidence else None)
-        self.state.results[item.nodeid] = result
         report.user_properties = [(k, result.severity if k == "severity" else v)
                                   for k, v in report.user_properties]
+        return result
+
+    # --- what the terminal asks ----------------------------------------------------------
+    def doc_if_any(self) -> dict[str, Any] | None:
+        """The finalized document, or None when no check ran (nothing to say)."""
+        return self.report_doc() if self._in_use() else None
+
+    def policy_text(self) -> str:
+        return policy_text(self.policy)
+
+    def title_of(self, requirement: str) -> str:
+        req = self.catalogue.get(requirement)
+        return req.title if req is not None else ""
+
+    def progress(self, text: str) -> None:
+        """Say what the running check waits for (the terminal's status line)."""
+        if self.on_note is not None and not hasattr(self.config, "workerinput"):
+            self.on_note(text)
 
     # --- end of run ----------------------------------------------------------------------
     def report_doc(self) -> dict[str, Any]:
         """The run's document with the gate decided (built once, after the last check)."""
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
-            doc = build_doc(self.state, self.catalogue)
+            self._order_results()
+            doc = build_doc(self.state, self.catalogue, merge_hosts(self.site, self.hosts_seen))
             finished = [n for n, r in self.state.results.items() if not r.extra.get("interrupted")]
-            doc.update(self.progress.fields(self._selection(), finished))
+            doc.update(self.completion.fields(self._selection(), finished))
             doc["warnings"] = key_policy_warnings(self.site, self.state.connections.key_events)
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
@@ -346,7 +430,7 @@ class Preflight:
 
     def _record_interrupted(self) -> None:
         """The checks running when the run stopped: *error: interrupted*, never passed."""
-        for nodeid in self.progress.running(self.state.results):
+        for nodeid in self.completion.running(self.state.results):
             item = self._items.get(nodeid)
             if item is None or TARGET_KEY not in item.stash:
                 continue
@@ -356,10 +440,20 @@ class Preflight:
                 id=nodeid, requirement=req.id, host=host.name if host else None,
                 roles=list(host.roles) if host else [], outcome=ERROR,
                 severity=req.severity_for(self.site.phase), phase=self.site.phase,
-                message=f"interrupted: the run was stopped ({self.progress.interrupted_by}) "
+                message=f"interrupted: the run was stopped ({self.completion.interrupted_by}) "
                         "while this check was running; it did not decide",
                 remediation=req.remediation, guide_section=req.section, title=req.title,
                 area=area_of(req.id), extra={"interrupted": True})
+
+    def _order_results(self) -> None:
+        """Catalogue order, then the site's host order: the same for a serial run and for
+        xdist's, whose reports arrive in the order the workers finish them."""
+        reqs = {rid: i for i, rid in enumerate(self.catalogue)}
+        hosts = {h.name: i for i, h in enumerate(self.site.hosts)}
+        self.state.results = dict(sorted(
+            self.state.results.items(), key=lambda kv: (
+                reqs.get(kv[1].requirement, len(reqs)), kv[1].requirement,
+                -1 if kv[1].host is None else hosts.get(kv[1].host, len(hosts)), kv[0])))
 
     def pytest_report_collectionfinish(self, config: pytest.Config,
                                        items: list[pytest.Item]) -> str | None:
@@ -372,52 +466,19 @@ class Preflight:
         return (f"rs-preflight: {len(checks)} checks · site {self.site.name} · phase "
                 f"{self.site.phase} · areas {', '.join(areas)}\n"
                 f"rs-preflight: facts are gathered from {len(hosts)} host(s) in parallel at the "
-                f"first check ({', '.join(hosts)}); each check shows [REQUIREMENT@host] with -v")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self._in_use():
-            return
-        doc = self.report_doc()
-        write = terminalreporter.write_line
-        terminalreporter.section("rs-preflight summary")
-        write(f"site {self.site.name} · phase {self.site.phase} · profile {self.site.profile}")
-        by_host: dict[str, Counter[str]] = {}
-        for result in self.state.results.values():
-            by_host.setdefault(result.host or "site", Counter())[result.outcome] += 1
-        for host, counts in sorted(by_host.items()):
-            parts = ", ".join(f"{counts[o]} {o}" for o in
-                              (PASSED, FAILED, ERROR, WAIVED, SKIPPED) if counts[o])
-            write(f"  {host:<24} {parts}")
-        gating = [r for r in doc["results"] if r["gating"]]
-        for r in gating:
-            write(f"  {r['severity'].upper()} {r['outcome'].upper()} {r['requirement']} on "
-                  f"{r['host'] or 'site'}: {r['message'].splitlines()[0] if r['message'] else ''}")
-        for w in doc["waivers"]:
-            if w["status"] != "active":
-                write(f"  waiver {w['status'].upper()}: {w['requirement']}"
-                      f"{' on ' + ','.join(w['hosts']) if w['hosts'] else ''} ({w['source']}): "
-                      f"{w['note']}")
-        if doc.get("baseline"):
-            b = doc["baseline"]
-            write(f"  baseline {b['file']}: {len(b['new'])} new, {len(b['fixed'])} fixed, "
-                  f"{len(b['still'])} still failing")
-            for k in b["new"]:
-                write(f"    NEW {k}")
-        for line in summary_lines(doc):
-            write(line)
-        write(gate_line(doc, _policy_text(self.policy)))
+                f"first check ({', '.join(hosts)})")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self._in_use():
             return
         self.interrupts.hold()  # a second signal cannot cut the reports or the clean-up short
-        if exitstatus == pytest.ExitCode.INTERRUPTED and self.progress.interrupted_by is None:
-            self.progress.interrupted_by = self.interrupts.received or "SIGINT"
-        self.progress.stopped = (str(session.shouldstop or session.shouldfail or "")
+        if exitstatus == pytest.ExitCode.INTERRUPTED and self.completion.interrupted_by is None:
+            self.completion.interrupted_by = self.interrupts.received or "SIGINT"
+        self.completion.stopped = (str(session.shouldstop or session.shouldfail or "")
                                  or None)
         try:
-            if self.progress.interrupted_by is not None:
+            if self.completion.interrupted_by is not None:
                 self._record_interrupted()
             self.state.finished = dt.datetime.now(dt.UTC)
             if not hasattr(self.config, "workerinput"):
@@ -437,7 +498,17 @@ class Preflight:
                 session.exitstatus = pytest.ExitCode.OK
 
 
-def _policy_text(policy: GatePolicy) -> str:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """With ``-n``, a check module runs on one worker (``--dist loadfile``): the active
+        probes of an area (mail round trip, header listeners, share probe file) run once."""
+        if config.getoption("dist") not in ("load", "no"):
+            return None  # the user chose a distribution mode: theirs
+        from xdist.scheduler import LoadFileScheduling
+        return LoadFileScheduling(config, log)
+
+
+def policy_text(policy: GatePolicy) -> str:
     parts = ["blockers failed or could not be checked"]
     if policy.strict:
         parts.append("warnings too (--strict)")
@@ -470,6 +541,16 @@ def _check_of(item: pytest.Item) -> str | None:
     return check_id(req.id, NO_HOST_ID if host == NO_HOST else host)
 
 
+def _check_of_nodeid(nodeid: str) -> str | None:
+    """The check id in an rs-preflight item's node id (its parameter id), None if none."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    param = nodeid[nodeid.rindex("[") + 1:-1]
+    if param == "not-in-catalogue" or not param.split("@")[0].count("-") >= 2:
+        return None
+    return param
+
+
 def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str, str]:
     if hasattr(report, "wasxfail"):
         return WAIVED, str(report.wasxfail)
@@ -486,9 +567,53 @@ def _outcome(report: pytest.TestReport, exc: BaseException | None) -> tuple[str,
     return ERROR, f"the check crashed: {type(exc).__name__}: {exc}"
 
 
-def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:
+def host_info(site: Site, gathered: Mapping[str, HostFacts | PreflightError]
+              ) -> dict[str, dict[str, Any]]:
+    """What this process learnt of each host it gathered (sent with every report)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, facts in gathered.items():
+        if isinstance(facts, PreflightError):
+            out[name] = {"reachable": False, "error": str(facts)}
+            continue
+        os_release = facts.values.get("os_release") or {}
+        out[name] = {"reachable": True, "round_trips": facts.round_trips,
+                     "gather_s": round(facts.seconds, 4),
+                     "os": os_release.get("PRETTY_NAME") or " ".join(
+                         filter(None, (os_release.get("ID"), os_release.get("VERSION_ID"))))
+                     or None}
+    return out
+
+
+def merge_hosts(site: Site, seen: Mapping[str, Mapping[str, Mapping[str, Any]]]
+                ) -> dict[str, dict[str, Any]]:
+    """The JSON ``hosts``: every site host with address, roles and what the run learnt.
+
+    Under xdist each worker that ran host checks gathered the facts itself (read-only, once
+    per worker): round trips are summed (they all happened), the gather time is the longest.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for host in site.hosts:
+        entry: dict[str, Any] = {"address": host.address, "roles": list(host.roles),
+                                 "connection": host.connection, "reachable": None,
+                                 "os": None, "round_trips": 0, "gather_s": None}
+        views = [v[host.name] for v in seen.values() if host.name in v]
+        good = [v for v in views if v.get("reachable")]
+        if good:
+            entry.update(reachable=True, os=good[0].get("os"),
+                         round_trips=sum(int(v.get("round_trips") or 0) for v in good),
+                         gather_s=max(float(v.get("gather_s") or 0) for v in good))
+        elif views:
+            entry.update(reachable=False, error=views[0].get("error"))
+        out[host.name] = entry
+    return out
+
+
+def build_doc(state: RunState, catalogue: Catalogue,
+              hosts: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report before the gate: run metadata plus one record per (check, host)."""
     site = state.site
+    if hosts is None:
+        hosts = merge_hosts(site, {"main": host_info(site, state.gathered())})
     return {
         "tool": "rs-preflight", "version": __version__, "catalogue": catalogue.product,
         "site": site.name, "site_file": str(site.file) if site.file else None,
@@ -497,9 +622,7 @@ def build_doc(state: RunState, catalogue: Catalogue) -> dict[str, Any]:
         "end": (state.finished or dt.datetime.now(dt.UTC)).isoformat(),
         "gate": "failed" if any(r.gate_failure for r in state.results.values()) else "passed",
         "summary": dict(Counter(r.outcome for r in state.results.values())),
-        "hosts": {name: ({"round_trips": f.round_trips, "gather_s": round(f.seconds, 4)}
-                         if not isinstance(f, PreflightError) else {"error": str(f)})
-                  for name, f in state.gathered().items()},
+        "hosts": dict(hosts),
         "results": [r.to_dict() for r in state.results.values()],
     }
 

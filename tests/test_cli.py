@@ -38,7 +38,9 @@ def test_no_site_checks_this_machine(tmp_path: Path) -> None:
     [host] = doc["hosts"].values()
     samples = 5  # RS-TIME-03 reads the clock in round trips of their own (catalogue: samples)
     assert host["round_trips"] == 1 + samples
-    assert "rs-preflight summary" in proc.stdout
+    assert "rs-preflight: site" in proc.stdout and "site-packages" not in proc.stdout
+    assert proc.stdout.splitlines()[-2].startswith("gate: ")  # the verdict, then the reports
+    assert proc.stdout.splitlines()[-1].startswith("reports: rs-preflight-report/")
     assert proc.returncode == (1 if doc["gate"] == "failed" else 0)
 
 

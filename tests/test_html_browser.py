@@ -173,3 +173,94 @@ def test_report_filters_in_chromium_without_any_request(browser: Chromium, tmp_p
     requests = [e["params"]["request"]["url"] for e in browser.events
                 if e.get("method") == "Network.requestWillBeSent"]
     assert requests and all(u == url for u in requests), requests
+
+
+CARD_STATES = """JSON.stringify(Array.from(document.querySelectorAll('details.card'))
+  .map(d => [d.dataset.outcome, d.classList.contains('soft'), d.open]))"""
+
+
+def _show(browser: Chromium, path: Path, doc: dict[str, Any]) -> str:
+    html = render_html(doc)
+    path.write_text(html, encoding="utf-8")
+    browser.send("Page.navigate", url=path.as_uri())
+    browser.wait_event("Page.loadEventFired")
+    browser.events.clear()
+    return html
+
+
+def _shot(browser: Chromium, path: Path) -> None:
+    shot = browser.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.stat().st_size > 1000
+
+
+def healthy(doc: dict[str, Any]) -> dict[str, Any]:
+    """The same site with every problem fixed."""
+    results = [dict(r, outcome="passed" if r["outcome"] != "skipped" else "skipped",
+                    message=r["message"] if r["outcome"] in ("passed", "skipped") else "fixed",
+                    waiver=None) for r in doc["results"]]
+    return {**doc, "results": results, "waivers": []}
+
+
+def test_report_design_failing_healthy_and_print(browser: Chromium, tmp_path: Path) -> None:
+    """Screenshots (failing.png, healthy.png, print.png in the test's tmp folder) of a narrow
+    window: evidence wraps, problems first and grouped, passed and n/a cards folded."""
+    browser.send("Emulation.setDeviceMetricsOverride", width=900, height=900,
+                 deviceScaleFactor=1, mobile=False)
+    raw = json.loads((GOLDEN / "results.json").read_text())
+    doc = finalize(raw, GatePolicy())
+    html = _show(browser, tmp_path / "failing.html", doc)
+
+    # no sideways page scroll, although one evidence line is 700 characters without a space
+    assert browser.evaluate("document.documentElement.scrollWidth <= "
+                            "document.documentElement.clientWidth") is True
+    # problems open, passed and not-applicable folded; a click on a folded card opens it
+    for outcome, soft, is_open in json.loads(browser.evaluate(CARD_STATES)):
+        assert is_open == (outcome not in ("passed", "skipped")), (outcome, soft)
+    assert browser.evaluate("""(() => { const d = document.querySelector(
+        'details.card[data-outcome=passed]'); d.querySelector('summary').click();
+        return d.open; })()""") is True
+    # failures grouped by requirement, hosts listed and linked
+    problems = browser.evaluate("Array.from(document.querySelectorAll('#problems li'))"
+                                ".map(li => li.textContent.replace(/\\s+/g, ' ').trim())")
+    assert problems[0].startswith("FAILED (blocker) RS-OS-01") and "on app1" in problems[0]
+    assert any(p.startswith("WARN RS-LIMIT-01") for p in problems)
+    # the host table from the JSON hosts
+    rows = browser.evaluate("Array.from(document.querySelectorAll('#hosts tbody tr'))"
+                            ".map(tr => Array.from(tr.cells).map(c => c.textContent))")
+    assert ["job1", "192.0.2.21", "job", "Ubuntu 24.04.1 LTS", "yes", "6", "0.30 s"] in rows
+    assert ["db1", "192.0.2.41", "db", "", "network only", "", ""] in rows
+    # counts as in the terminal and the JSON; no node IDs, no internal markers
+    counts = browser.evaluate("Object.fromEntries(Array.from(document.querySelectorAll("
+                              "'#counts [data-category]')).map(s => [s.dataset.category, "
+                              "Number(s.querySelector('.tag').textContent)]))")
+    assert counts == doc["counts"] and counts["failed"] + counts["error"] == 2
+    assert "@@" not in html and not any(r["id"] in html for r in doc["results"])
+    _shot(browser, tmp_path / "failing.png")
+
+    _show(browser, tmp_path / "healthy.html", finalize(healthy(raw), GatePolicy()))
+    assert browser.evaluate("document.getElementById('verdict').textContent") == "gate passed"
+    assert browser.evaluate("document.getElementById('problems')") is None
+    assert browser.evaluate("document.querySelectorAll('details.card[open]').length") == 0
+    _shot(browser, tmp_path / "healthy.png")
+
+    _show(browser, tmp_path / "print.html", doc)
+    browser.send("Emulation.setEmulatedMedia", media="print")
+    assert browser.evaluate("getComputedStyle(document.getElementById('filters')).display") \
+        == "none"
+    assert browser.evaluate("document.documentElement.scrollWidth <= "
+                            "document.documentElement.clientWidth") is True
+    _shot(browser, tmp_path / "print.png")
+    pdf = browser.send("Page.printToPDF", printBackground=True)
+    (tmp_path / "print.pdf").write_bytes(base64.b64decode(pdf["data"]))
+
+
+def test_incomplete_run_is_never_shown_as_passed(browser: Chromium, tmp_path: Path) -> None:
+    raw = json.loads((GOLDEN / "results.json").read_text())
+    doc = {**finalize(healthy(raw), GatePolicy()), "gate": "incomplete", "interrupted": True,
+           "not_run": ["RS-TIME-01@app1", "RS-TIME-01@job1"]}
+    _show(browser, tmp_path / "incomplete.html", doc)
+    assert browser.evaluate("document.getElementById('verdict').textContent") == \
+        "gate incomplete"
+    assert "2 check(s) did not run" in browser.evaluate(
+        "document.getElementById('incomplete').textContent")

@@ -62,8 +62,8 @@ def test_junit_is_valid_against_the_jenkins_schema(policy: GatePolicy) -> None:
 
 def test_junit_shape_warnings_visible_not_failing() -> None:
     root = ET.fromstring(render_junit(golden_doc()))
-    suites = {s.get("hostname"): s for s in root.iter("testsuite")}
-    assert set(suites) == {"app1", "job1", "site"}
+    suites = {s.get("name").split(" ", 2)[2]: s for s in root.iter("testsuite")}
+    assert set(suites) == {"app1", "job1", "site", "warnings (do not fail the gate)"}
     app1 = suites["app1"]
     props = {p.get("name"): p.get("value") for p in app1.find("properties") or []}
     assert props["roles"] == "app" and props["phase"] == "pre" and props["site"] == "acme-prod"
@@ -72,8 +72,18 @@ def test_junit_shape_warnings_visible_not_failing() -> None:
     assert os01.find("failure").get("type") == "blocker"
     assert "remediation (guide §9.2): Install Ubuntu" in os01.find("failure").text
     assert "severity: blocker" in os01.find("system-out").text
-    warn = cases["RS-LIMIT-01@job1"].find("skipped")  # a failed warning: visible, not red
+    # a failed warning: a failure GitLab shows in a merge request, in a suite of its own
+    # (named so), so the hosts' suites count exactly what fails the gate
+    warn = cases["WARNING RS-LIMIT-01@job1"].find("failure")
     assert warn.get("type") == "warning" and warn.get("message").startswith("WARNING (FAILED")
+    assert "RS-LIMIT-01@job1" not in cases  # once, not twice
+    warnings = suites["warnings (do not fail the gate)"]
+    assert warnings.get("failures") == str(len(list(warnings.iter("testcase"))))
+    doc = finalize(golden_doc(), GatePolicy())
+    gate_counted = sum(int(s.get("failures")) + int(s.get("errors"))
+                       for name, s in suites.items() if not name.startswith("warnings"))
+    assert gate_counted == doc["counts"]["failed"] + doc["counts"]["error"] \
+        == doc["gate_failures"]
     waived = cases["RS-OS-02@job1"].find("skipped")
     assert waived.get("type") == "waived" and "sec-team" in waived.get("message")
     assert cases["RS-PORT-02@app1"].find("error").get("type") == "could-not-check"

@@ -109,6 +109,19 @@ class HostFacts:
 
 
 TIMED_OUT = 124  # timeout(1)'s exit code when it had to end the command
+SECTION_CAP = 4 * 1024 * 1024  # bytes of one section's output that may cross the network
+
+
+def cap_filter(marker: str, cap: int = SECTION_CAP) -> str:
+    """A filter run on the host after the fact script: each section's output is cut after
+    ``cap`` bytes and a ``CAPPED:<marker>`` line marks the cut, so a host printing megabytes
+    (a huge /etc/os-release, endless command lines) costs bounded time and memory here.
+    Without awk on the host the output passes whole."""
+    program = (f'index($0, m " ") == 1 {{ n = 0; cut = 0; print; next }} cut {{ next }} '
+               f'{{ n += length($0) + 1; if (n > {int(cap)}) {{ print "CAPPED:" m; cut = 1; '
+               f'next }} print }}')
+    return (f"{{ if command -v awk >/dev/null 2>&1; then awk -v m={shlex.quote(marker)} "
+            f"{shlex.quote(program)}; else cat; fi; }}")
 
 
 def section_timeout(ctx: Context) -> int:
@@ -171,7 +184,7 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
     marker = f"@@rs-{secrets.token_hex(6)}@@"
     cmds, unbuilt = commands(ctx, names)
     started = time.monotonic()
-    result = thost.run("sh -c %s", build_script(ctx, marker, cmds))
+    result = thost.run("sh -c %s | " + cap_filter(marker), build_script(ctx, marker, cmds))
     facts = HostFacts(ctx.host.name, round_trips=1, seconds=time.monotonic() - started)
     facts.problems.update(unbuilt)
     raw = split_output(result.stdout, marker)
@@ -181,6 +194,11 @@ def gather(thost: testinfra.host.Host, ctx: Context, names: list[str] | None = N
             continue
         rc, text = raw[name]
         facts.raw[name] = (cmds[name], rc, text)
+        if text.endswith(f"CAPPED:{marker}"):
+            facts.raw[name] = (cmds[name], rc, text[:-len(marker) - 7] + "[… cut on the host]")
+            facts.problems[name] = (f"its output exceeds {SECTION_CAP // (1024 * 1024)} MiB "
+                                    "(cut on the host; not judged on a part)")
+            continue
         if rc == TIMED_OUT:
             facts.problems[name] = (f"timed out after {section_timeout(ctx)}s on the host "
                                     "(a third of ssh.command_timeout)")

@@ -7,6 +7,7 @@ the .env files: every one of them is quoted with ``shlex.quote``.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 from typing import Any
@@ -44,13 +45,21 @@ def _flows_command(ctx: Context) -> str:
     table = implementing[0].thresholds
     flows = flows_for(ctx.site, ctx.host, table["flows"], ctx.site.phase)
     limit = int(table.get("timeout_s", 3))
-    lines = ["command -v bash >/dev/null || { echo 'NOBASH'; exit 0; }"]
+    lines = ["command -v bash >/dev/null || { echo 'NOBASH'; exit 0; }",
+             "command -v getent >/dev/null && rs_getent=1 || rs_getent="]
     for i, flow in enumerate(flows):
         dest, port = shlex.quote(flow.destination), shlex.quote(str(flow.port))
+        # A name is resolved first, on its own clock, by the host's resolver (getent: the same
+        # getaddrinfo bash uses): a name that does not resolve there is told apart from a port
+        # that does not answer (rc "R<getent exit>": 2 not found, 124 no answer in time).
+        resolve = "" if _is_ip(flow.destination) else (
+            f"if [ -n \"$rs_getent\" ]; then timeout {limit} getent ahosts {dest} >/dev/null "
+            f"2>&1; g=$?; [ $g -ne 0 ] && r=R$g; fi; ")
         # every probe in the background, so the section takes one probe timeout, not n
         lines.append(
-            f"( t0=$(date +%s%N); e=$(timeout {limit} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
-            f"{dest} {port} 2>&1); r=$?; t1=$(date +%s%N); "
+            f"( t0=$(date +%s%N); r=; e=; {resolve}if [ -z \"$r\" ]; then "
+            f"e=$(timeout {limit} bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' "
+            f"{dest} {port} 2>&1); r=$?; fi; t1=$(date +%s%N); "
             f"printf 'FLOW {i} %s %s\\nERR {i} %s\\n' \"$r\" \"$(( (t1 - t0) / 1000000 ))\" "
             f"\"$(printf '%s' \"$e\" | tail -n 1)\" ) &")
     lines.append("wait")
@@ -59,7 +68,8 @@ def _flows_command(ctx: Context) -> str:
 
 @section("flows", _flows_command, bounded=True)
 def _flows(rc: int, text: str) -> dict[int, dict[str, Any]]:
-    """``{flow index: {"state": open|refused|filtered|unreachable|unresolved, "ms", "error"}}``."""
+    """``{flow index: {"state": open|refused|filtered|unreachable|unresolved, "ms", "error"}}``;
+    ``unresolved``: the name did not resolve on the host (``resolve_rc``: getent's exit)."""
     if "NOBASH" in text:
         raise FactUnavailable("bash is not installed: flows are probed with bash's /dev/tcp")
     out: dict[int, dict[str, Any]] = {}
@@ -67,13 +77,37 @@ def _flows(rc: int, text: str) -> dict[int, dict[str, Any]]:
         kind, _, rest = line.partition(" ")
         if kind == "FLOW":
             idx, code, ms = rest.split()
-            out[int(idx)] = {"rc": int(code), "ms": int(ms), "error": ""}
+            if code.startswith("R"):  # the name did not resolve on the host (getent's exit)
+                out[int(idx)] = {"rc": -1, "ms": int(ms), "error": "", "resolve_rc": int(code[1:])}
+            else:
+                out[int(idx)] = {"rc": int(code), "ms": int(ms), "error": ""}
         elif kind == "ERR":
             idx, _, err = rest.partition(" ")
             out.setdefault(int(idx), {"rc": 1, "ms": 0})["error"] = err.strip()
     for probe in out.values():
-        probe["state"] = _state(probe["rc"], probe["error"])
+        if "resolve_rc" in probe:
+            probe["state"] = "unresolved"
+            probe["error"] = _unresolved(probe["resolve_rc"])
+        else:
+            probe["state"] = _state(probe["rc"], probe["error"])
     return out
+
+
+def _unresolved(getent_rc: int) -> str:
+    """What getent(1)'s exit says (man getent: 2 = key not found; timeout(1): 124)."""
+    if getent_rc == TIMEOUT_EXIT:
+        return "the host's resolver did not answer in time"
+    if getent_rc == 2:
+        return "the name does not resolve on the host"
+    return f"the name could not be resolved on the host (getent exit {getent_rc})"
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _state(rc: int, error: str) -> str:

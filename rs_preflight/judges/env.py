@@ -103,9 +103,11 @@ def _url_problem(name: str, url: str, schemes: Sequence[str]) -> str | None:
     return None
 
 
-def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bool]
-                ) -> Verdict:
-    """RS-ENV-05: FAYE_URL https under the domain; search URLs parse; named hosts known."""
+def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bool | None],
+                why_unsure: str = "the site's resolvers did not answer") -> Verdict:
+    """RS-ENV-05: FAYE_URL https under the domain; search URLs parse; named hosts known.
+    ``known_host`` says None when it cannot tell (``why_unsure``): then the check is an error
+    (could not check), never a failure — unless something else is definitely wrong."""
     verdicts: list[Verdict] = []
     faye = values.get("FAYE_URL")
     if faye is not None and faye.value:
@@ -131,14 +133,20 @@ def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bo
                  "RABBIT_MQ_HOST", "MEMCACHED_HOST", "CLACKS_ADDRESS", "RSERVICE_SMTP_HOST")
     named = [(n, values[n].value) for n in host_vars if n in values and values[n].value]
     named += [("ELASTICSEARCH_URLS", h) for h in search_hosts]
-    unknown = [f"{n}={h}" for n, h in named if not _is_ip(h) and not known_host(h)]
+    named = [(n, h) for n, h in named if not _is_ip(h)]
+    known = dict(zip(named, map(known_host, (h for _, h in named)), strict=True))
+    unknown = [f"{n}={h}" for (n, h), k in known.items() if k is False]
+    unsure = [f"{n}={h}" for (n, h), k in known.items() if k is None]
     if unknown:
         verdicts.append(failed("hosts named in the settings are neither site hosts nor "
                                "resolvable: " + ", ".join(unknown),
                                "site hosts or resolvable names", ", ".join(unknown)))
-    if not verdicts:
-        return passed("FAYE_URL, ELASTICSEARCH_URLS and named hosts are consistent")
-    return worst(verdicts)
+    if verdicts:  # checked and wrong: a failure, even if other names could not be told
+        return worst(verdicts)
+    if unsure:
+        return error(f"cannot tell whether the hosts named in the settings resolve "
+                     f"({', '.join(unsure)}): {why_unsure}")
+    return passed("FAYE_URL, ELASTICSEARCH_URLS and named hosts are consistent")
 
 
 def _is_ip(text: str) -> bool:

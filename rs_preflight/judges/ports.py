@@ -6,26 +6,44 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..matrix import Flow
-from ..results import Verdict, failed, passed
+from ..results import Verdict, error, failed, passed
 
 
 def flows(flows: Sequence[Flow], probes: Mapping[int, Mapping[str, Any]], limit_s: float
           ) -> Verdict:
-    """Every flow open; refused, filtered (timed out) or unreachable fails, saying which."""
+    """Every flow open; refused, filtered (timed out) or unreachable fails, saying which.
+    A by-name flow whose name did not resolve on its source host was not probed: an error
+    saying so (unless another flow definitely failed)."""
     bad: list[str] = []
     good: list[str] = []
+    unresolved: list[str] = []
     for i, flow in enumerate(flows):
         probe = probes.get(i, {"state": "not probed", "ms": 0, "error": ""})
         state = probe["state"]
+        if state == "unresolved":
+            unresolved.append(f"{flow.describe()}: {flow.destination} did not resolve on "
+                              f"{flow.source} ({_why_unresolved(probe, limit_s)})")
+            continue
         detail = (f"filtered (no answer within {limit_s:g} s)" if state == "filtered" else
                   f"{state} in {probe['ms']} ms" + (f": {probe['error']}" if probe.get("error")
                                                       and state != "open" else ""))
         (good if state == "open" else bad).append(f"{flow.describe()}: {detail}")
     expected = "every flow open"
     if bad:
-        return failed(f"{len(bad)} of {len(flows)} flows blocked: " + "; ".join(bad),
+        also = (f" (and {len(unresolved)} not probed: " + "; ".join(unresolved) + ")"
+                if unresolved else "")
+        return failed(f"{len(bad)} of {len(flows)} flows blocked: " + "; ".join(bad) + also,
                       expected, "; ".join(bad))
+    if unresolved:
+        return error(f"{len(unresolved)} of {len(flows)} flows could not be probed, their "
+                     "names did not resolve on the source host: " + "; ".join(unresolved))
     return passed(f"{len(good)} flows open: " + "; ".join(good), expected, "all open")
+
+
+def _why_unresolved(probe: Mapping[str, Any], limit_s: float) -> str:
+    if probe.get("resolve_rc") == 124:  # timeout(1) ended getent
+        return f"its resolver did not answer within {limit_s:g} s"
+    return str(probe.get("error") or "no address")
 
 
 def ports_free(needed: Sequence[int], listening: Mapping[int, str]) -> Verdict:

@@ -57,9 +57,10 @@ class Server:
         return f"{shown}:{self.port}"
 
 
-def address_for(site: Site, host: str) -> str:
+def address_for(site: Site, host: str, dns: names.SiteDns | None = None) -> str:
     """The address to connect to for ``host``: a literal IP, a site host's address, or the
-    first address the site's resolvers give. Never the runner's resolver."""
+    first address the site's resolvers give (``dns``: the run's, so the resolvers' health and
+    answers are shared). Never the runner's resolver."""
     host = host.strip().strip("[]")
     with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(host))
@@ -71,7 +72,10 @@ def address_for(site: Site, host: str) -> str:
     if not site.dns_resolvers:
         raise ProbeError(f"{host} is a name and the site has no dns.resolvers to resolve it "
                          "(names are never resolved with the runner's resolver)")
-    found = names.addresses(site, host)
+    got = (dns or names.SiteDns(site)).resolve(host)  # ResolversDown: none answers at all
+    if got.error:
+        raise ProbeError(got.error)
+    found = list(got.addresses)
     if not found:
         raise ProbeError(f"{host} does not resolve at the site's resolvers "
                          f"({', '.join(site.dns_resolvers)})")

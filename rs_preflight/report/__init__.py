@@ -20,6 +20,7 @@ from typing import Any
 from ..results import GatePolicy
 from .baseline import compare, key, load_baseline, summary
 from .codequality import render_codequality
+from .counts import counts
 from .html import render_html
 from .junit import render_junit
 
@@ -42,7 +43,8 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
     """A copy of ``doc`` with the gate decided.
 
     Per record: ``gating``, ``gate_kind``, ``gate_note``, ``baseline`` (new/still/fixed/None)
-    and ``area``; for the run: ``gate``, ``gate_failures``, ``gate_policy``, ``baseline``.
+    and ``area``; for the run: ``gate``, ``gate_failures``, ``gate_policy``, ``baseline`` and
+    ``counts`` (``report.counts``: failed + error = what fails the gate).
     ``gate`` is ``failed`` when a result fails the gate (complete or not), else ``incomplete``
     when the run was not complete (``complete: false``, ``completeness.py``), else ``passed``;
     a document without ``complete`` (written before schema 2) counts as complete.
@@ -59,6 +61,7 @@ def finalize(doc: Mapping[str, Any], policy: GatePolicy,
     out["gate_failures"] = sum(1 for r in out["results"] if r["gating"])
     out["gate"] = ("failed" if out["gate_failures"]
                    else "passed" if out.get("complete", True) else "incomplete")
+    out["counts"] = counts(out["results"])  # the terminal's, JUnit's and the HTML's numbers
     if baseline is not None:
         out["baseline"] = summary(baseline_file or "", baseline, statuses)
     return out

@@ -16,12 +16,14 @@ Content-Security-Policy allows none), and works from a file attached to a ticket
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jinja2
 
 from ..results import ERROR, FAILED, OUTCOMES, PASSED, SKIPPED, WAIVED
+from .counts import CATEGORIES, category, counts, word
+from .terminal import clean, groups, label
 
 SITE_COLUMN = "site"
 SYMBOL = {PASSED: "✓", FAILED: "✗", ERROR: "!", SKIPPED: "–", WAIVED: "w"}
@@ -45,6 +47,8 @@ def _when(iso: str | None) -> str:
 
 
 _ENV.filters["when"] = _when
+_ENV.filters["clean"] = clean
+_ENV.filters["label"] = label
 
 
 def _css_class(r: Mapping[str, Any]) -> str:
@@ -56,7 +60,9 @@ def _css_class(r: Mapping[str, Any]) -> str:
 
 def _view(doc: Mapping[str, Any]) -> dict[str, Any]:
     results = [dict(r, column=r.get("host") or SITE_COLUMN, anchor=f"r{i}",
-                    css=_css_class(r), symbol=SYMBOL.get(r["outcome"], "?"))
+                    css=_css_class(r), symbol=SYMBOL.get(r["outcome"], "?"),
+                    category=category(r), word=word(r),
+                    open=category(r) in ("failed", "error", "warned", "waived"))
                for i, r in enumerate(doc.get("results", []))]
     hosts = sorted({r["column"] for r in results if r["column"] != SITE_COLUMN})
     if any(r["column"] == SITE_COLUMN for r in results):
@@ -69,13 +75,44 @@ def _view(doc: Mapping[str, Any]) -> dict[str, Any]:
         row["cells"][r["column"]] = r
     cards = sorted(results, key=lambda r: (not r.get("gating"), _ORDER.get(r["outcome"], 9),
                                            r["requirement"], r["column"]))
-    counts = {o: sum(1 for r in results if r["outcome"] == o) for o in OUTCOMES}
     return {"doc": doc, "hosts": hosts, "rows": list(rows.values()), "cards": cards,
-            "counts": counts, "outcomes": OUTCOMES,
+            "counts": doc.get("counts") or counts(results), "outcomes": OUTCOMES,
+            "categories": CATEGORIES, "problems": _problems(results),
+            "host_table": _host_table(doc, hosts),
+            "gate": doc.get("gate") or "passed",
             "areas": sorted({r.get("area", "") for r in results}),
             "gating": [r for r in cards if r.get("gating")],
             "waivers": doc.get("waivers") or [], "baseline": doc.get("baseline"),
             "policy": doc.get("gate_policy") or {}}
+
+
+def _problems(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What is wrong, once per requirement and finding, with the hosts it was found on."""
+    out = []
+    for first, hosts in groups(list(results)):
+        members = [r for r in results if r["requirement"] == first["requirement"]
+                   and r["column"] in hosts and r["word"] == first["word"]
+                   and r.get("message") == first.get("message")]
+        out.append({"first": first, "hosts": [(r["column"], r["anchor"]) for r in members]})
+    return out
+
+
+def _host_table(doc: Mapping[str, Any], columns: list[str]) -> list[dict[str, Any]]:
+    """One row per host of the JSON ``hosts`` (address, OS, reachable, round trips)."""
+    info: Mapping[str, Mapping[str, Any]] = doc.get("hosts") or {}
+    names = [h for h in columns if h != SITE_COLUMN] + sorted(set(info) - set(columns))
+    rows = []
+    for name in names:
+        h = info.get(name, {})
+        reachable = h.get("reachable")
+        rows.append({"name": name, "address": h.get("address") or "",
+                     "roles": ", ".join(h.get("roles") or []), "os": h.get("os") or "",
+                     "reachable": ("yes" if reachable else "no" if reachable is False else
+                                   "network only" if h.get("connection") == "none" else "–"),
+                     "error": h.get("error") or "",
+                     "round_trips": h.get("round_trips") if reachable else None,
+                     "gather_s": h.get("gather_s")})
+    return rows
 
 
 def render_html(doc: Mapping[str, Any]) -> str:

@@ -11,9 +11,10 @@ passed                                      ``<testcase>``
 failed, fails the gate (a blocker; a        ``<failure type="blocker|warning">``
 warning with ``--strict``)
 error (could not check), fails the gate     ``<error type="could-not-check">``
-failed/error that does not fail the gate    ``<skipped type="warning|info|allowed-error|
-(a warning, ``--allow-errors``, a known     known-failure">`` whose message starts with
-failure with ``--fail-on new``)             ``WARNING``, …: visible, counted, not red
+failed/error that does not fail the gate    in the suite ``rs-preflight <site> warnings (do
+(a warning, ``--allow-errors``, a known     not fail the gate)``: ``<failure type="warning|
+failure with ``--fail-on new``)             info|allowed-error|known-failure">`` named
+                                            ``WARNING RS-…@host: …``, message ``WARNING (…)``
 waived                                      ``<skipped type="waived">`` with who/until/why
 skipped (does not apply)                    ``<skipped type="not-applicable">``
 ==========================================  ==============================================
@@ -30,6 +31,12 @@ before the hosts' (properties ``complete``, ``interrupted``, ``gate``) with one 
 interrupted and a ``<skipped type="incomplete">`` when it was narrowed (``-k``, ``-x``) — its
 message names the reasons and the checks that did not run. Every suite carries the
 ``complete`` property when the document has it.
+
+Why warnings are failures of their own suite: GitLab's merge-request widget shows failed and
+errored cases only, so a warning written as ``<skipped>`` (as before) was never seen there. In a
+suite of their own, named so, they are visible and cannot be mistaken for what fails the gate:
+the per-host suites' ``failures`` + ``errors`` are exactly the results that fail the gate
+(``report.counts``), and the exit code stays the gate.
 """
 
 from __future__ import annotations
@@ -40,8 +47,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..results import ERROR, FAILED, SKIPPED, WAIVED
+from .counts import category
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+WARNINGS = "~warnings"  # the suite of failures that do not fail the gate
+WARNINGS_SUITE = "warnings (do not fail the gate)"
 CASE_FIELDS = ("requirement", "host", "roles", "severity", "phase", "guide_section", "outcome",
                "waiver", "baseline", "gate_note")
 
@@ -74,7 +84,7 @@ def _status(r: Mapping[str, Any]) -> tuple[str, str, str] | None:
     if outcome in (FAILED, ERROR):
         note, kind = r.get("gate_note") or "", r.get("gate_kind") or r["severity"]
         what = "FAILED" if outcome == FAILED else "COULD NOT CHECK"
-        return "skipped", kind, f"{kind.upper()} ({what}, {note}): "
+        return "failure", kind, f"{kind.upper()} ({what}, {note}): "
     if outcome == WAIVED:
         return "skipped", "waived", f"WAIVED ({r.get('waiver') or 'waiver'}): "
     if outcome == SKIPPED:
@@ -84,18 +94,22 @@ def _status(r: Mapping[str, Any]) -> tuple[str, str, str] | None:
 
 def _suite(doc: Mapping[str, Any], host: str, records: list[Mapping[str, Any]]) -> ET.Element:
     counts = {"failure": 0, "error": 0, "skipped": 0}
-    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} {host}",
-                       hostname=host, package="rs-preflight")
+    title = WARNINGS_SUITE if host == WARNINGS else host
+    suite = ET.Element("testsuite", name=f"rs-preflight {doc.get('site')} {title}",
+                       hostname="site" if host == WARNINGS else host, package="rs-preflight")
     props = ET.SubElement(suite, "properties")
     roles: list[str] = next((r["roles"] for r in records if r.get("roles")), [])
     for name, value in (("site", doc.get("site")), ("phase", doc.get("phase")),
-                        ("profile", doc.get("profile")), ("host", host),
+                        ("profile", doc.get("profile")), ("host", title),
                         ("roles", ",".join(roles or [])), ("gate", doc.get("gate")),
                         ("version", doc.get("version")), *_completeness(doc)):
         ET.SubElement(props, "property", name=name, value=_text(value))
     for r in records:
-        case = ET.SubElement(suite, "testcase", classname=f"{host}.{r.get('area') or 'rs'}",
-                             name=_text(_case_name(r)), time=f"{r.get('duration_s') or 0:.3f}")
+        where = r.get("host") or "site"
+        prefix = "WARNING " if host == WARNINGS else ""
+        case = ET.SubElement(suite, "testcase", classname=f"{where}.{r.get('area') or 'rs'}",
+                             name=_text(prefix + _case_name(r)),
+                             time=f"{r.get('duration_s') or 0:.3f}")
         status = _status(r)
         if status is not None:
             element, kind, prefix = status
@@ -152,12 +166,18 @@ def _run_suite(doc: Mapping[str, Any]) -> ET.Element:
 def render_junit(doc: Mapping[str, Any]) -> str:
     """The JUnit XML of a finalized results document (pure: same input, same text)."""
     by_host: dict[str, list[Mapping[str, Any]]] = {}
+    warned = []
     for r in doc.get("results", []):
-        by_host.setdefault(r.get("host") or "site", []).append(r)
+        if category(r) == "warned":
+            warned.append(r)
+        else:
+            by_host.setdefault(r.get("host") or "site", []).append(r)
     root = ET.Element("testsuites", name="rs-preflight")
     suites = [_suite(doc, host, records) for host, records in sorted(by_host.items())]
     if doc.get("complete") is False:
         suites.insert(0, _run_suite(doc))
+    if warned:
+        suites.append(_suite(doc, WARNINGS, warned))
     for attr in ("tests", "failures", "errors"):
         root.set(attr, str(sum(int(s.get(attr) or 0) for s in suites)))
     root.set("time", f"{sum(float(s.get('time') or 0) for s in suites):.3f}")

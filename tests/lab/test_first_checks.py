@@ -99,7 +99,9 @@ def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str],
     assert {r["outcome"] for r in gone} == {"error"}
     assert len({r["message"] for r in gone}) == 1  # one cause, said once per check
     assert f"SSH connect to {hosts['gone33'].address4}:22" in gone[0]["message"]
-    assert doc["hosts"]["gone33"] == {"error": gone[0]["message"]}
+    gone_host = doc["hosts"]["gone33"]
+    assert gone_host["reachable"] is False and gone_host["error"] == gone[0]["message"]
+    assert gone_host["address"] == hosts["gone33"].address4 and gone_host["round_trips"] == 0
     assert code == 1
 
 

@@ -50,3 +50,19 @@ def test_a_section_that_cannot_build_its_command_costs_only_itself() -> None:
         assert failed["test_broken"].startswith("no command for this site or catalogue")
     finally:
         del SECTIONS["test_broken"]
+
+
+def test_a_section_printing_too_much_is_cut_on_the_host_and_marked() -> None:
+    import shlex
+    import subprocess
+
+    from rs_preflight.facts import cap_filter
+
+    m = "@@rs-cap@@"
+    script = (f"printf '\\n{m} big\\n'; yes xxxxxxxxx | head -c 3000; printf '\\n{m} rc=0\\n'; "
+              f"printf '\\n{m} small\\n'; echo ok; printf '\\n{m} rc=3\\n'")
+    out = subprocess.run(["sh", "-c", f"sh -c {shlex.quote(script)} | {cap_filter(m, 100)}"],
+                         capture_output=True, text=True, timeout=10, check=True).stdout
+    got = split_output(out, m)
+    assert got["big"][1].endswith(f"CAPPED:{m}") and len(got["big"][1]) < 150
+    assert got["small"] == (3, "ok")
