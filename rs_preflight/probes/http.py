@@ -91,6 +91,8 @@ class Echo:
     headers: tuple[tuple[str, str], ...]
     client: str
     probe: str = ""
+    backend: str = ""  # "app1:80 plain HTTP": where the load balancer's request came in
+
 
     def values(self, header: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == header.lower()]
@@ -128,9 +130,40 @@ def echo(answer: Answer) -> Echo | None:
         pairs = tuple((str(k), str(v)) for k, v in doc["headers"])
         client = str(doc["client"][0])
         probe = str(doc.get("probe") or "")
+        backend = _backend(doc.get("backend"))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None
-    return Echo(pairs, client, probe)
+    return Echo(pairs, client, probe, backend)
+
+
+def _backend(raw: Any) -> str:
+    """``{"host", "port", "tls"}`` of an echo → ``"app1:80 plain HTTP"`` (empty if not said)."""
+    if not isinstance(raw, dict) or not raw.get("port"):
+        return ""
+    where = f"{raw.get('host') or '?'}:{int(raw['port'])}"
+    return f"{where} {'TLS' if raw.get('tls') else 'plain HTTP'}"
+
+
+def speaks_tls(address: str, port: int, *, timeout: float) -> bool:
+    """Whether ``address:port`` completes a TLS handshake (True) or answers otherwise, e.g. a
+    plain-HTTP server's 400 to a ClientHello (False). Unverified: this asks what the backend
+    speaks, the certificate is RS-TLS's. Raises :class:`Unreachable` when nothing accepts."""
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(f"{address}:{port}: {exc.strerror or exc}") from exc
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with ctx.wrap_socket(sock, server_hostname=None):
+            return True
+    except (ssl.SSLError, ConnectionError):
+        return False       # WRONG_VERSION_NUMBER, or closed on a ClientHello: not TLS
+    except OSError as exc:  # a timeout mid-handshake: it accepted, but says nothing
+        raise ProbeError(f"{address}:{port}: no TLS handshake and no answer: {exc}") from exc
+    finally:
+        sock.close()
 
 
 @dataclass(frozen=True)
@@ -140,12 +173,14 @@ class Upgrade:
     switched: bool
     status: int | None
     detail: str
+    backend: str = ""  # where the upgraded connection came in (an echo's first frame says)
 
 
 def websocket(address: str, name: str, *, port: int = 443, path: str = "/faye",
               timeout: float = 5.0, tls: bool = True) -> Upgrade:
     """An RFC 6455 opening handshake for ``name`` at ``address`` (``websockets``' sync client,
-    which also checks ``Sec-WebSocket-Accept``); the connection is closed at once."""
+    which also checks ``Sec-WebSocket-Accept``); a header echo's first frame is read (for the
+    backend it names), then the connection is closed."""
     from websockets.exceptions import InvalidHandshake, InvalidStatus
     from websockets.sync.client import connect
 
@@ -172,11 +207,14 @@ def websocket(address: str, name: str, *, port: int = 443, path: str = "/faye",
     except (OSError, TimeoutError) as exc:
         sock.close()
         raise ProbeError(f"WebSocket to {name} at {address}:{port}: {exc}") from exc
+    backend = ""
     # leaving the context closes it; a bare close() warns on websockets >= 17.1 (and that
     # warning, an error under -W error, would have been swallowed with the close)
     with contextlib.suppress(Exception), ws:
-        pass
-    return Upgrade(True, 101, "switched protocols (101)")
+        first = ws.recv(timeout=min(timeout, 0.5))  # an echo sends it at once
+        backend = _backend(json.loads(first).get("backend"))
+    return Upgrade(True, 101, "switched protocols (101)" + (f" at {backend}" if backend else ""),
+                   backend)
 
 
 def source_address(destination: str) -> str:
@@ -195,4 +233,4 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 __all__ = ["ECHO_PATH", "Answer", "Echo", "PinnedAdapter", "Upgrade", "echo", "get",
-           "source_address", "websocket"]
+           "source_address", "speaks_tls", "websocket"]
