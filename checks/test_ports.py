@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from rs_preflight.backends import backends_of
 from rs_preflight.errors import PreflightError
 from rs_preflight.judges import ports as judge
 from rs_preflight.matrix import flows_for
@@ -28,7 +29,9 @@ def test_network_matrix(rs: Target) -> Verdict:
 def test_ports_free(rs: Target) -> Verdict:
     assert rs.host is not None
     table = rs.thresholds["ports"]
-    needed = sorted({p for role in rs.host.roles for p in table.get(role, ())})
+    # plus the port(s) the load balancer is said to use toward this host's roles
+    declared = [p for b in backends_of(rs.site, rs.host) if b.declared for p in b.ports]
+    needed = sorted({p for role in rs.host.roles for p in table.get(role, ())} | set(declared))
     return judge.ports_free(needed, rs.facts.get("listening"))
 
 

@@ -264,7 +264,7 @@ def _lb_backends(raw: Mapping[str, Any]) -> dict[str, tuple[int, bool | None]]:
     out: dict[str, tuple[int, bool | None]] = {}
     for role, spec in (raw.get("backends") or {}).items():
         port = int(spec["port"])
-        out[role] = (port, spec["tls"] if "tls" in spec else port == 443)
+        out[role] = (port, spec.get("tls", port == 443))
     return out
 
 

@@ -200,3 +200,31 @@ def test_matrix_flows_per_phase_and_destination() -> None:
     job = {f.label for f in flows_for(site, hosts[3], table, "pre")}
     assert "imap (clacks)" in job
     assert flows_for(site, hosts[2], table, "pre") == []  # realtime: nothing external
+
+
+def test_lb_flows_follow_the_per_role_backend_ports() -> None:
+    """lb → app uses the declared port; with nothing declared 443 or 80, one open is enough."""
+    from rs_preflight.judges import ports
+    from rs_preflight.matrix import flows_for
+    from rs_preflight.site import Host, Site
+
+    hosts = (Host("lb1", "10.0.0.1", ("lb",)), Host("app1", "10.0.0.2", ("app",)),
+             Host("rt1", "10.0.0.3", ("realtime",)))
+    table = [{"label": "lb → app (nginx)", "from": ["lb"], "to_role": "app",
+              "backend_ports": "app", "port": 443},
+             {"label": "lb → realtime (faye)", "from": ["lb"], "to_role": "realtime",
+              "backend_ports": "realtime", "port": 443}]
+    declared = Site(name="s", file=None, hosts=hosts,
+                    lb_backends={"app": (80, False), "realtime": (8443, True)})
+    assert [(f.destination, f.port) for f in flows_for(declared, hosts[0], table, "post")] == \
+        [("10.0.0.2", 80), ("10.0.0.3", 8443)]
+    free = flows_for(Site(name="s", file=None, hosts=hosts), hosts[0], table, "post")
+    assert [(f.destination, f.port) for f in free] == \
+        [("10.0.0.2", 443), ("10.0.0.2", 80), ("10.0.0.3", 443)]
+    closed = {"state": "refused", "ms": 1, "error": "refused"}
+    opened = {"state": "open", "ms": 1, "error": ""}
+    ok = ports.flows(free, {0: closed, 1: opened, 2: opened}, 3)
+    assert ok.outcome == "passed" and "10.0.0.2:80" in ok.message and ":443 (role app" not in \
+        ok.message
+    bad = ports.flows(free, {0: closed, 1: closed, 2: opened}, 3)
+    assert bad.outcome == "failed" and "2 of 3 flows blocked" in bad.message

@@ -215,3 +215,37 @@ def test_default_site_is_this_machine() -> None:
     site = default_site()
     [host] = site.hosts
     assert host.connection == "local" and site.profile == "pilot"
+
+
+def test_load_balancer_backends_per_role(tmp_path: Path) -> None:
+    from rs_preflight.backends import backend_for
+
+    path = write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer:
+          backends: {app: {port: 80}, realtime: {port: 443, tls: true}}
+    """)
+    site = load_site(path)
+    assert site.lb_backends == {"app": (80, False), "realtime": (443, True)}
+    assert backend_for(site, "app").ports == (80,) and backend_for(site, "app").tls is False
+    older = load_site(write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer: {backend_port: 8080}
+    """, "older.yaml"))
+    assert backend_for(older, "realtime").ports == (8080,)
+    assert backend_for(older, "realtime").tls is None           # found out
+    bare = load_site(write(tmp_path, "name: s\nhosts: {a: {roles: [app], "
+                                     "connection: local}}\n", "bare.yaml"))
+    assert backend_for(bare, "app").ports == (443, 80) and not backend_for(bare, "app").declared
+    bad = write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer:
+          backends: {job: {port: 80}, app: {tls: true}}
+    """, "bad.yaml")
+    found = problems(bad)
+    assert any("load_balancer.backends.job: unknown key (allowed: app, realtime)" in p
+               for p in found), found
+    assert any("load_balancer.backends.app" in p and "port" in p for p in found), found
