@@ -94,9 +94,16 @@ def test_synchronised(chrony: Any, timedatectl: dict[str, str], ntpq: Any, outco
 
 
 def test_one_source_and_skew() -> None:
-    assert time.one_source({"a": "10.0.0.1", "b": "10.0.0.1", "c": None}).outcome == PASSED
-    split = time.one_source({"a": "10.0.0.1", "b": "10.0.0.9"})
-    assert split.outcome == FAILED and "2 different time sources" in split.message
+    sources = {"a": "10.0.0.1", "b": "10.0.0.1", "c": "10.0.0.9", "d": None}
+    assert time.follows_majority("a", sources).outcome == PASSED
+    odd = time.follows_majority("c", sources)
+    assert odd.outcome == FAILED and odd.found == "10.0.0.9"
+    assert odd.expected is not None and odd.expected.startswith("10.0.0.1 (the source of 2 of 3")
+    assert "c follows 10.0.0.9, not the site's source 10.0.0.1 (a, b)" in odd.message
+    assert time.follows_majority("d", sources).outcome == "skipped"   # RS-TIME-01 says why
+    tie = time.follows_majority("a", {"a": "10.0.0.1", "b": "10.0.0.9"})
+    assert tie.outcome == FAILED and "no majority source" in tie.message
+    assert "10.0.0.1 (a); 10.0.0.9 (b)" in tie.message
     # 3 s ahead, measured with a 2 ms round trip: fails; 400 ms ± 200 ms passes at 500 ms
     assert time.skew(3.0, 0.002, 500).outcome == FAILED
     assert time.skew(-0.4, 0.4, 500).outcome == PASSED
