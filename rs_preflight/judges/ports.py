@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,6 +61,38 @@ def ports_free(needed: Sequence[int], listening: Mapping[int, str]) -> Verdict:
         return failed(f"ports R-Service will listen on are taken: {', '.join(taken)}", expected,
                       ", ".join(taken))
     return passed(f"ports {', '.join(map(str, needed))} are free", expected, "free")
+
+
+# A container's processes live in a cgroup named after its ID: /docker/<id> (cgroupfs),
+# /system.slice/docker-<id>.scope (systemd), containerd, CRI-O, Podman (libpod-<id>).
+CONTAINER_ID = re.compile(r"(?:docker|containerd|crio|libpod|lxc)[/-]([0-9a-f]{12,64})")
+
+
+def is_program(name: str, comm: str, args: str) -> bool:
+    """A process is ``name`` by its command name (the kernel keeps 15 characters) or by the
+    program it runs (first word of its command line, without the path)."""
+    program = args.split(" ", 1)[0].rsplit("/", 1)[-1]
+    return comm == name[:15] or program == name
+
+
+def instances(name: str, processes: Sequence[tuple[str, str, str]],
+              containers: Sequence[tuple[str, str]]) -> int:
+    """How many times ``name`` runs on one host: a container named after it and the
+    processes inside that container are **one** instance (the container's process shows in
+    the host's process list too); a process outside any container is one instance.
+
+    ``processes``: ``(cgroup, comm, args)``; ``containers``: ``(ID, name)`` of the running
+    ones (empty when Docker does not answer: then each container's processes still count
+    once, by the container ID in their cgroup)."""
+    seen: set[str] = set()
+    for i, (cgroup, comm, args) in enumerate(processes):
+        if is_program(name, comm, args):
+            match = CONTAINER_ID.search(cgroup)
+            seen.add(f"container {match.group(1)[:12]}" if match else f"process {i}")
+    for cid, cname in containers:
+        if name in cname:
+            seen.add(f"container {cid[:12]}")
+    return len(seen)
 
 
 def singletons(names: Sequence[str], running: Mapping[str, Sequence[str]]) -> Verdict:

@@ -235,3 +235,21 @@ def test_lb_flows_follow_the_per_role_backend_ports() -> None:
         ok.message
     bad = ports.flows(free, {0: closed, 1: closed, 2: opened}, 3)
     assert bad.outcome == "failed" and "2 of 3 flows blocked" in bad.message
+
+
+def test_a_container_and_its_processes_are_one_instance() -> None:
+    from rs_preflight.judges import ports
+
+    cid = "100889840c4e4d7794dc7a1038a63fffb7e02523c10e81b07c2bc709d1463435"
+    other = "2" * 64
+    host_proc = ("-", "clacks", "/usr/local/bin/clacks run")
+    in_container = (f"0::/docker/{cid}", "clacks", "/clacks")
+    child = (f"0::/system.slice/docker-{cid}.scope", "clacks", "clacks worker")
+    assert ports.instances("clacks", [in_container], [(cid, "clacks")]) == 1
+    assert ports.instances("clacks", [in_container, child], [(cid, "rs_clacks_1")]) == 1
+    assert ports.instances("clacks", [in_container], []) == 1      # Docker does not answer
+    assert ports.instances("clacks", [host_proc], []) == 1
+    assert ports.instances("clacks", [host_proc, ("-", "clacks", "clacks")], []) == 2
+    two = [in_container, (f"0::/docker/{other}", "clacks", "/clacks")]
+    assert ports.instances("clacks", two, [(cid, "clacks"), (other, "clacks-2")]) == 2
+    assert ports.instances("delayed-job-periodic", [host_proc], [(cid, "clacks")]) == 0
