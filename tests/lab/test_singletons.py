@@ -66,31 +66,34 @@ def bare(host: LabHost, program: str) -> str:
                     check=True).stdout.strip()
 
 
-@pytest.mark.parametrize(("containers", "processes", "outcome", "words"), [
-    # (clacks containers, bare clacks processes, outcome, words in the message)
-    (1, 0, "passed", "run exactly once"),            # was "clacks runs 2 times (job97, job97)"
-    (2, 0, "failed", f"clacks runs 2 times ({NAME}, {NAME})"),
-    (0, 1, "passed", "run exactly once"),
-    (0, 2, "failed", f"clacks runs 2 times ({NAME}, {NAME})"),
-    (1, 1, "failed", f"clacks runs 2 times ({NAME}, {NAME})"),
-])
+TWICE = "runs 2 times ({0}, {0})".format(NAME)
+
+
+@pytest.mark.parametrize(("clacks", "djp", "outcome", "words"), [
+    # (clacks, delayed-job-periodic): how many containers and bare processes of each
+    ({"containers": 1}, {"processes": 1}, "passed", "run exactly once"),  # was "2 times"
+    ({"containers": 2}, {"processes": 2}, "failed",
+     f"delayed-job-periodic {TWICE}; clacks {TWICE}"),
+    ({"containers": 1, "processes": 1}, {"containers": 1}, "failed", f"clacks {TWICE}"),
+], ids=["one-container-one-process", "two-containers-two-processes", "container-and-process"])
 def test_singletons_count_instances(docker_host: tuple[LabHost, Path], host_lab: HostLab,
-                                    containers: int, processes: int, outcome: str,
+                                    clacks: dict[str, int], djp: dict[str, int], outcome: str,
                                     words: str) -> None:
     host, work = docker_host
     started: list[str] = []
     pids: list[str] = []
     try:
-        # delayed-job-periodic: once, as a container (the usual installation)
-        run_container(host, "rslab/delayed-job-periodic", "djp", "delayed-job-periodic")
-        started.append("djp")
-        for i in range(containers):
-            name = "clacks" if i == 0 else f"clacks-{i + 1}"
-            run_container(host, "rslab/clacks", name, "clacks")
-            started.append(name)
-        pids += [bare(host, "clacks") for _ in range(processes)]
-        shown = host.run(["ps", "-e", "-o", "comm="]).stdout.split()
-        assert shown.count("clacks") == containers + processes  # every one is in the host's view
+        for program, counts in (("clacks", clacks), ("delayed-job-periodic", djp)):
+            for i in range(counts.get("containers", 0)):
+                name = program if i == 0 else f"{program}-{i + 1}"
+                run_container(host, f"rslab/{program}", name, program)
+                started.append(name)
+            pids += [bare(host, program) for _ in range(counts.get("processes", 0))]
+        shown = host.run(["ps", "-e", "-o", "args="]).stdout.splitlines()
+        for program, counts in (("clacks", clacks), ("delayed-job-periodic", djp)):
+            # every instance shows in the host's process list, containers' too
+            assert sum(1 for a in shown if a.split(" ")[0].endswith(f"/{program}")) == \
+                sum(counts.values()), shown
         record = run_check(host, host_lab, Path(tempfile.mkdtemp(dir=work)))
     finally:
         for pid in pids:
@@ -99,4 +102,4 @@ def test_singletons_count_instances(docker_host: tuple[LabHost, Path], host_lab:
             remove_container(host, name)
     assert record["outcome"] == outcome, record
     assert words in record["message"], record
-    assert "delayed-job-periodic: " + NAME in record["found"], record
+    assert record["found"].startswith(f"delayed-job-periodic: {NAME}"), record
