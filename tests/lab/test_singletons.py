@@ -66,7 +66,7 @@ def bare(host: LabHost, program: str) -> str:
                     check=True).stdout.strip()
 
 
-TWICE = "runs 2 times ({0}, {0})".format(NAME)
+TWICE = f"runs 2 times ({NAME}, {NAME})"
 
 
 @pytest.mark.parametrize(("clacks", "djp", "outcome", "words"), [
