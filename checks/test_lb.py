@@ -34,7 +34,7 @@ from rs_preflight.judges import lb as judge
 from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, Unreachable, http, unreachable, web_names
+from rs_preflight.probes import ProbeError, http, unreachable, web_names
 from rs_preflight.results import Verdict, error, failed, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
@@ -268,26 +268,22 @@ def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
     verdicts = []
     seen: list[str] = []
     for address in addresses:
-        while True:
-            try:
-                upgrade = http.websocket(address, name, port=rs.site.tls_port,
-                                         path=f"/faye?{token_query(lb_listener.token)}",
-                                         timeout=_timeout(rs))
-            except ProbeError as exc:
-                # a load balancer may hold the first connections to a backend it has only just
-                # seen come up: retried like a 502 while our listener settles
-                if lb_listener.settling() and not isinstance(exc, Unreachable):
-                    time.sleep(RETRY_S)
-                    continue
-                verdicts.append((f"{name} @ {address}", error(str(exc))))
-                break
-            if upgrade.status in GATEWAY and lb_listener.settling():
-                time.sleep(RETRY_S)
-                continue
-            verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
-            seen.append(upgrade.backend)
-            break
+        try:
+            upgrade = _upgrade(rs, address, name, lb_listener)
+            while upgrade.status in GATEWAY and lb_listener.settling():
+                time.sleep(RETRY_S)  # the LB still takes the backend for down
+                upgrade = _upgrade(rs, address, name, lb_listener)
+        except ProbeError as exc:
+            verdicts.append((f"{name} @ {address}", error(str(exc))))
+            continue
+        verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
+        seen.append(upgrade.backend)
     return _with_backends(summarize("WebSocket", verdicts), seen)
+
+
+def _upgrade(rs: Target, address: str, name: str, probe: HeaderProbe) -> http.Upgrade:
+    return http.websocket(address, name, port=rs.site.tls_port,
+                          path=f"/faye?{token_query(probe.token)}", timeout=_timeout(rs))
 
 
 @pytest.mark.rs("RS-LB-06")

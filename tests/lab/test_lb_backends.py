@@ -126,3 +126,54 @@ def test_a_lying_teapot_on_one_backend_fails_the_health_check(lb_site: LabSite, 
     assert "another body" in record["message"], record
     assert f"{seen(variant, 'app2')[0]} /teapot" in record["message"], record
     assert f"{seen(variant, 'app1')[0]} /teapot" not in record["message"], record
+
+
+# -- RS-LB-05 through HAProxy: 50 handshakes in a row ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def haproxy_site(lab_swept: None) -> Iterator[LabSite]:
+    """The small site behind HAProxy (slot 2: slot 3 holds ``lb_site`` in this module)."""
+    from rs_lab.workdir import remove, service_root
+
+    root = service_root("lb-ws-loop")
+    site = LabSite(Scenario.small(slot=2).with_overlay("lb-haproxy"), root / "site")
+    try:
+        yield site.up()
+    finally:
+        site.down()
+        remove(root)
+
+
+def test_50_websocket_handshakes_through_haproxy_all_switch(haproxy_site: LabSite) -> None:
+    """The RS-LB-05 timeouts ("timed out while waiting for handshake response", 60 s though
+    the client's timeout was 5 s, HAProxy logging ``408 <BADREQ>``: the request never arrived)
+    came from the client: websockets' threaded sync client read the TLS socket in one thread
+    while another wrote the request. The probe now does the handshake in one thread
+    (``probes.http.websocket``); before, about 3 in 50 hung on either LB address."""
+    from rs_preflight.access import Connections
+    from rs_preflight.header_probe import HeaderProbe, token_query
+    from rs_preflight.probes import ProbeError, http
+    from rs_preflight.site import load_site
+
+    site = load_site(haproxy_site.site_file)
+    connections = Connections(site)
+    probe = HeaderProbe(lifetime=240)  # our listener on app1, app2, rt1, as in phase pre
+    try:
+        assert probe.ensure(site, connections.get, lambda _: None) == []
+        name = f"realtime.{haproxy_site.domain}"
+        outcomes: dict[str, list[str]] = {}
+        for address in reversed(haproxy_site.lb_addresses):  # IPv6 first, as reported
+            for _ in range(50):
+                try:
+                    upgrade = http.websocket(address, name, timeout=5,
+                                             path=f"/faye?{token_query(probe.token)}")
+                    got = upgrade.detail
+                except ProbeError as exc:
+                    got = str(exc)
+                outcomes.setdefault(address, []).append(got)
+    finally:
+        probe.stop()
+        connections.close()
+    for address, got in outcomes.items():
+        bad = [g for g in got if not g.startswith("switched protocols (101) at rt1:443 TLS")]
+        assert bad == [], (address, bad)
