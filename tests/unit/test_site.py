@@ -55,6 +55,20 @@ def test_example_site_loads_with_env_files(home: Path) -> None:
     assert "example-imap-password" not in site.redactor("x example-imap-password y")
 
 
+def test_medium_example_has_a_patroni_cluster_and_per_role_backends(home: Path) -> None:
+    from rs_preflight.catalogue import load_catalogue
+
+    site = load_site(EXAMPLES.parent / "medium" / "site.yaml")
+    pg05 = load_catalogue()["RS-PG-05"]
+    assert site.profile == "medium" and site.profile in pg05.thresholds["profiles"]
+    assert len(site.hosts_with("db")) >= pg05.thresholds["min_members"]   # Patroni members
+    assert site.settings.get("DB_READER_HOST") == "db2"
+    assert site.lb_backends == {"app": (80, False), "realtime": (443, True)}
+    sizes = load_catalogue().profiles["medium"]
+    for role, need in sizes.items():
+        assert len(site.hosts_with(role)) >= need["count"], role
+
+
 def test_phase_on_the_command_line_wins(home: Path) -> None:
     assert load_site(EXAMPLES / "site.yaml", phase="post").phase == "post"
 
