@@ -211,7 +211,10 @@ def site_addresses(where: str) -> list[str]:
     except OSError:
         pass
     infos = socket.getaddrinfo(where, None, 0, socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    found = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    # Debian's /etc/hosts maps the host's own name to 127.0.1.1: not what the LB reaches
+    outside = [a for a in found if not a.startswith("127.") and a != "::1"]
+    return outside or found
 
 
 def bind_groups(groups: list[list[int]], addresses: list[str]

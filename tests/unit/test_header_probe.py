@@ -234,3 +234,10 @@ def test_the_bootstrap_is_what_the_host_runs() -> None:
         compile(header_echo.BOOTSTRAP, "<bootstrap>", "exec")
         return
     raise AssertionError("the bootstrap does not compile")
+
+
+def test_the_site_address_is_used_as_given_and_a_name_is_resolved_on_the_host() -> None:
+    assert header_echo.site_addresses("192.0.2.7") == ["192.0.2.7"]
+    assert header_echo.site_addresses("fd00::7") == ["fd00::7"]
+    # a name: the host's own resolver; loopback only when nothing else is known for it
+    assert set(header_echo.site_addresses("localhost")) <= {"127.0.0.1", "::1"}
