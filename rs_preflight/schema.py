@@ -9,6 +9,7 @@ any value that is not a number, boolean, null, list or mapping, and a string onl
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -87,7 +88,8 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
             "hosts": {"type": "object", "additionalProperties": host,
                       "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
             "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT,
-                                   "backends": _obj({r: backend for r in BACKEND_ROLES})}),
+                                   "backends": _obj({r: copy.deepcopy(backend)  # described apart
+                                                      for r in BACKEND_ROLES})}),
             "dns": _obj({"resolvers": STR_LIST, "timeout": POS_NUM}),
             "tls": _obj({"ca_bundle": STR, "warn_days": {"type": "integer", "minimum": 0,
                                                       "maximum": 36500},
