@@ -8,27 +8,34 @@ random tenant and every predetermined name. Judged by :mod:`rs_preflight.judges.
 Phase *pre*: nothing answers behind the load balancer yet, so rs-preflight's own header-echo
 listener runs on each app and realtime host (:mod:`rs_preflight.header_probe`, started by the
 first LB check that needs it, stopped after the last one and by the run's cleanup); only its
-answers count (they carry the run's token). Phase *post* is read-only and starts nothing:
+answers count (they carry the run's token). The listener runs on the port(s) the load balancer
+may use for each role (:mod:`rs_preflight.backends`), and each echo says on which port and in
+which protocol the load balancer's request came in: ``found`` names it ("backends seen:
+app1:80 plain HTTP, …"). Phase *post* is read-only and starts nothing:
 R-Service answers behind the load balancer and does not echo what it receives, so
 RS-LB-01/02/03/06 are skipped ("the header probe runs before installation") unless what answers
-is a header echo; RS-LB-04 and RS-LB-05 talk to R-Service itself.
+is a header echo; RS-LB-04 and RS-LB-05 talk to R-Service itself. RS-LB-04 asks each backend,
+on its role's port(s), whether it speaks TLS or plain HTTP before it fetches ``/_gif`` and
+``/teapot``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from rs_preflight import names
-from rs_preflight.header_probe import HeaderProbe
+from rs_preflight.backends import Backend, backends_of, protocol
+from rs_preflight.header_probe import HeaderProbe, token_query
 from rs_preflight.judges import lb as judge
 from rs_preflight.judges.dns import realtime_name
 from rs_preflight.judges.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, Unreachable, http, unreachable, web_names
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.probes import ProbeError, http, unreachable, web_names
+from rs_preflight.results import Verdict, error, failed, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
 NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "
@@ -132,7 +139,8 @@ def _fetch(rs: Target, seen: Seen, address: str, name: str, probe: HeaderProbe
     if dead is not None:
         return dead
     port = rs.site.tls_port
-    url = f"https://{name}{'' if port == 443 else f':{port}'}{http.ECHO_PATH}"
+    url = (f"https://{name}{'' if port == 443 else f':{port}'}{http.ECHO_PATH}"
+           f"?{token_query(probe.token)}")
     while True:
         try:
             answer = http.get(address, url, timeout=_timeout(rs))
@@ -143,13 +151,24 @@ def _fetch(rs: Target, seen: Seen, address: str, name: str, probe: HeaderProbe
         time.sleep(RETRY_S)  # the LB still takes the backend for down: it was, until just now
 
 
+def _with_backends(verdict: Verdict, seen: Sequence[str]) -> Verdict:
+    """``found`` also names the backend port(s) and protocol(s) the requests came in on."""
+    where = ", ".join(sorted({s for s in seen if s}))
+    if not where:
+        return verdict
+    found = f"{verdict.found}; backends seen: {where}" if verdict.found else \
+        f"backends seen: {where}"
+    return dataclasses.replace(verdict, found=found)
+
+
 def _each(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe, what: str,
           judge_one: Callable[[str, str, http.Echo], Verdict]) -> Verdict:
     got = _echoes(rs, seen, tenant, probe)
     if isinstance(got, Verdict):
         return got
-    return summarize(what, [(f"{name} @ {address}", judge_one(name, address, echo))
-                            for name, address, echo in got])
+    verdict = summarize(what, [(f"{name} @ {address}", judge_one(name, address, echo))
+                               for name, address, echo in got])
+    return _with_backends(verdict, [echo.backend for _, _, echo in got])
 
 
 @pytest.mark.rs("RS-LB-01")
@@ -188,24 +207,52 @@ def test_health_checks(rs: Target) -> Verdict:
     for address in _addresses(rs, realtime):
         checks.append((f"LB {address} {realtime}/teapot", address,
                        f"https://{realtime}{suffix}/teapot", body))
-    bport = rs.site.lb_backend_port or 443
-    scheme = "https" if bport == 443 else "http"
-    base = f"{scheme}://{domain}" + ("" if bport in (80, 443) else f":{bport}")
-    for host in rs.site.hosts_with("app"):
-        checks += [(f"{host.name} /_gif", host.address, f"{base}/_gif", None),
-                   (f"{host.name} /teapot", host.address, f"{base}/teapot", body)]
-    for host in rs.site.hosts_with("realtime"):
-        checks.append((f"{host.name} /teapot", host.address, f"{base}/teapot", body))
-    if not checks:
+    found_at: list[tuple[str, Verdict]] = []  # backends whose port/protocol is unclear
+    wheres: list[str] = []
+    for host in rs.site.hosts_with("app", "realtime"):
+        for backend in backends_of(rs.site, host):
+            base = _backend_base(rs, host.address, host.name, backend, domain)
+            if isinstance(base, Verdict):
+                found_at.append((f"{host.name} ({backend.role})", base))
+                continue
+            where, url = base
+            wheres.append(where)
+            paths = ("/_gif", "/teapot") if backend.role == "app" else ("/teapot",)
+            checks += [(f"{where} {p}", host.address, f"{url}{p}",
+                        body if p == "/teapot" else None) for p in paths]
+    if not checks and not found_at:
         return error("no load_balancer.addresses and no app/realtime hosts in the site")
-    verdicts = []
+    verdicts = list(found_at)
     for target, address, url, want in checks:
         try:
             verdicts.append((target, judge.health(url, http.get(address, url,
                                                                 timeout=_timeout(rs)), want)))
         except ProbeError as exc:
             verdicts.append((target, error(str(exc))))
-    return summarize("health endpoints", verdicts)
+    return _with_backends(summarize("health endpoints", list(dict(verdicts).items())), wheres)
+
+
+def _backend_base(rs: Target, address: str, name: str, backend: Backend, domain: str
+                  ) -> tuple[str, str] | Verdict:
+    """("app1:80 plain HTTP", "http://<domain>:80") for the first of the role's ports that
+    accepts, with the protocol it speaks; a declared protocol that differs fails."""
+    tried = []
+    for port in backend.ports:
+        try:
+            tls = http.speaks_tls(address, port, timeout=_timeout(rs))
+        except ProbeError as exc:
+            tried.append(str(exc))
+            continue
+        if backend.tls is not None and tls != backend.tls:
+            said = f"the site says the load balancer speaks {protocol(backend.tls)} to {name}"
+            return failed(f"{name}:{port} speaks {protocol(tls)}, but {said}",
+                          f"{name}:{port} {protocol(backend.tls)}",
+                          f"{name}:{port} {protocol(tls)}")
+        scheme = "https" if tls else "http"
+        suffix = "" if port == (443 if tls else 80) else f":{port}"
+        return f"{name}:{port} {protocol(tls)}", f"{scheme}://{domain}{suffix}"
+    return error(f"{name} accepts on none of its {backend.role} port(s) "
+                 f"{' or '.join(map(str, backend.ports))}: {'; '.join(tried)}")
 
 
 @pytest.mark.rs("RS-LB-05")
@@ -219,25 +266,24 @@ def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
         return error(f"no load_balancer.addresses in the site and {name} does not resolve at "
                      f"the site's resolvers")
     verdicts = []
+    seen: list[str] = []
     for address in addresses:
-        while True:
-            try:
-                upgrade = http.websocket(address, name, port=rs.site.tls_port,
-                                         timeout=_timeout(rs))
-            except ProbeError as exc:
-                # a load balancer may hold the first connections to a backend it has only just
-                # seen come up: retried like a 502 while our listener settles
-                if lb_listener.settling() and not isinstance(exc, Unreachable):
-                    time.sleep(RETRY_S)
-                    continue
-                verdicts.append((f"{name} @ {address}", error(str(exc))))
-                break
-            if upgrade.status in GATEWAY and lb_listener.settling():
-                time.sleep(RETRY_S)
-                continue
-            verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
-            break
-    return summarize("WebSocket", verdicts)
+        try:
+            upgrade = _upgrade(rs, address, name, lb_listener)
+            while upgrade.status in GATEWAY and lb_listener.settling():
+                time.sleep(RETRY_S)  # the LB still takes the backend for down
+                upgrade = _upgrade(rs, address, name, lb_listener)
+        except ProbeError as exc:
+            verdicts.append((f"{name} @ {address}", error(str(exc))))
+            continue
+        verdicts.append((f"{name} @ {address}", judge.websocket(name, upgrade)))
+        seen.append(upgrade.backend)
+    return _with_backends(summarize("WebSocket", verdicts), seen)
+
+
+def _upgrade(rs: Target, address: str, name: str, probe: HeaderProbe) -> http.Upgrade:
+    return http.websocket(address, name, port=rs.site.tls_port,
+                          path=f"/faye?{token_query(probe.token)}", timeout=_timeout(rs))
 
 
 @pytest.mark.rs("RS-LB-06")
@@ -247,4 +293,5 @@ def test_trusted_proxies(rs: Target, lb_seen: Seen, rs_tenant_label: str,
     if isinstance(got, Verdict):
         return got
     trusted = rs.site.settings.get("ITRP_TRUSTED_PROXIES", role="app")
-    return judge.trusted_proxy([echo.client for _, _, echo in got], trusted)
+    return _with_backends(judge.trusted_proxy([echo.client for _, _, echo in got], trusted),
+                          [echo.backend for _, _, echo in got])

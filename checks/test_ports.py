@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from rs_preflight.backends import backends_of
 from rs_preflight.errors import PreflightError
 from rs_preflight.judges import ports as judge
 from rs_preflight.matrix import flows_for
@@ -28,15 +29,10 @@ def test_network_matrix(rs: Target) -> Verdict:
 def test_ports_free(rs: Target) -> Verdict:
     assert rs.host is not None
     table = rs.thresholds["ports"]
-    needed = sorted({p for role in rs.host.roles for p in table.get(role, ())})
+    # plus the port(s) the load balancer is said to use toward this host's roles
+    declared = [p for b in backends_of(rs.site, rs.host) if b.declared for p in b.ports]
+    needed = sorted({p for role in rs.host.roles for p in table.get(role, ())} | set(declared))
     return judge.ports_free(needed, rs.facts.get("listening"))
-
-
-def _is(name: str, comm: str, args: str) -> bool:
-    """A process is ``name`` by its command name (the kernel keeps 15 characters) or by the
-    program it runs (first word of its command line, without the path)."""
-    program = args.split(" ", 1)[0].rsplit("/", 1)[-1]
-    return comm == name[:15] or program == name
 
 
 @pytest.mark.rs("RS-SINGLETON-01")
@@ -47,15 +43,14 @@ def test_singletons(rs: Target) -> Verdict:
     for host in (h for h in rs.site.hosts_with("job", "app", "realtime") if h.reachable):
         try:
             facts = rs.state.facts(host)
-            procs = facts.get("processes")
-            containers = facts.get("containers")
+            procs = facts.get("process_cgroups")
+            containers = facts.get("container_ids")
         except PreflightError:
             unreachable.append(host.name)
             continue
         for name in names:
-            count = sum(1 for comm, args in procs if _is(name, comm, args)) + \
-                sum(1 for c in containers if name in c)
-            running[name] += [host.name] * count
+            # a container and the processes inside it: one instance
+            running[name] += [host.name] * judge.instances(name, procs, containers)
     if unreachable:
         return error(f"cannot count singletons: {', '.join(unreachable)} unreachable")
     return judge.singletons(names, running)

@@ -7,7 +7,7 @@ import pytest
 from rs_preflight.errors import PreflightError
 from rs_preflight.judges import time as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict, error
+from rs_preflight.results import Verdict
 
 
 @pytest.mark.rs("RS-TIME-01")
@@ -17,20 +17,29 @@ def test_synchronised(rs: Target) -> Verdict:
                               f.get("timedatectl"), f.get("ntpq"))
 
 
+@pytest.fixture(scope="session")
+def time_sources() -> dict[str, str | None]:
+    """Each reachable host's NTP source, read once per run (RS-TIME-02 judges every host
+    against all of them)."""
+    return {}
+
+
+def _sources(rs: Target, cache: dict[str, str | None]) -> dict[str, str | None]:
+    if not cache:
+        for host in (h for h in rs.site.hosts if h.reachable):
+            try:
+                f = rs.state.facts(host)
+            except PreflightError:
+                continue  # its own records say it is unreachable
+            cache[host.name] = judge.source_of(f.get("chrony_tracking"),
+                                               f.get("timedatectl"), f.get("ntpq"))
+    return cache
+
+
 @pytest.mark.rs("RS-TIME-02")
-def test_one_source(rs: Target) -> Verdict:
-    sources: dict[str, str | None] = {}
-    unreachable = []
-    for host in (h for h in rs.site.hosts if h.reachable):
-        try:
-            f = rs.state.facts(host)
-            sources[host.name] = judge.source_of(f.get("chrony_tracking"),
-                                                 f.get("timedatectl"), f.get("ntpq"))
-        except PreflightError:
-            unreachable.append(host.name)
-    if not sources:
-        return error(f"no host could be asked for its time source ({', '.join(unreachable)})")
-    return judge.one_source(sources)
+def test_one_source(rs: Target, time_sources: dict[str, str | None]) -> Verdict:
+    assert rs.host is not None
+    return judge.follows_majority(rs.host.name, _sources(rs, time_sources))
 
 
 @pytest.mark.rs("RS-TIME-03")

@@ -4,7 +4,9 @@ It stands where R-Service's nginx (app) and faye (realtime) stand behind the loa
 shows what the load balancer forwarded:
 
 * any path → ``200`` JSON ``{"request_line", "method", "path", "version", "client": [ip, port],
-  "headers": [[name, value], ...], "server"}`` (headers in arrival order, duplicates kept);
+  "headers": [[name, value], ...], "server", "backend": {"host", "port", "tls"}}`` (headers in
+  arrival order, duplicates kept; ``backend``: this server's name, the port and protocol the
+  request came in on);
 * ``/teapot`` → ``200`` body ``I am a teapot`` (``--teapot-body`` makes it lie);
 * ``/_gif`` → ``200`` a 1×1 GIF;
 * ``Upgrade: websocket`` with ``Sec-WebSocket-Key`` → ``101 Switching Protocols`` with the
@@ -23,6 +25,7 @@ import base64
 import functools
 import hashlib
 import json
+import ssl
 import struct
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -63,7 +66,9 @@ class EchoHandler(BaseHTTPRequestHandler):
     def _echo(self) -> dict[str, object]:
         return {"request_line": self.requestline, "method": self.command, "path": self.path,
                 "version": self.request_version, "client": list(self.client_address[:2]),
-                "headers": [[k, v] for k, v in self.headers.items()], "server": self.name}
+                "headers": [[k, v] for k, v in self.headers.items()], "server": self.name,
+                "backend": {"host": self.name, "port": self.connection.getsockname()[1],
+                            "tls": isinstance(self.connection, ssl.SSLSocket)}}
 
     def _send(self, code: int, body: bytes, ctype: str) -> None:
         self.send_response(code)

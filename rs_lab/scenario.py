@@ -23,7 +23,9 @@ What stands where (the ``small`` profile, guide §8.2; REQUIREMENTS.md sizing ta
   from the key the scenario puts into ``.env`` (``MAIL_DKIM_PRIVATE_KEY``).
 * **Load balancer**: nginx (HAProxy with the ``lb-haproxy`` overlay) in its own namespace, TLS with
   the lab root → intermediate → ``*.rs.lab`` + ``rs.lab`` leaf; backends app1, app2 (app) and rt1
-  (realtime) on **443 with TLS** (``load_balancer.backend_port``). Before installation nothing
+  (realtime) on **443 with TLS** (``load_balancer.backend_port``; ``Scenario.lb_backends`` and
+  ``lb_declare`` change the port and protocol per role and what the site file says, and
+  :meth:`LabSite.restart_lb` applies them to a site that is up). Before installation nothing
   answers there (RS-PORT-02 wants those ports free; the pre-phase LB checks start their own
   listener): with ``phase: post`` (or ``echo=True``, or :meth:`LabSite.echo_backends`) the
   header-echo backend (:mod:`rs_lab.echo`) runs in the app and realtime hosts' network namespaces
@@ -198,6 +200,13 @@ class Scenario:
     storage_path: str = "/mnt/rs-share"
     docker: bool = True
     echo: bool | None = None        # header-echo backends; None: only in phase post
+    # role → (port, tls): what the LB uses toward the app and realtime hosts (and where the
+    # echo backends listen); what the site file says about it: "backend_port" (443 for all),
+    # "backends" (per role, as here) or "none" (rs-preflight finds out)
+    lb_backends: dict[str, tuple[int, bool]] = field(
+        default_factory=lambda: {"app": (443, True), "realtime": (443, True)})
+    lb_declare: str = "backend_port"
+    echo_teapot: dict[str, str] = field(default_factory=dict)  # host → a lying /teapot body
     wait_ntp: bool = False          # up() waits until every chrony client is synchronised
     overlays: tuple[tuple[str, str | None], ...] = ()
 
@@ -669,11 +678,21 @@ class LabSite:
         from rs_lab.lb import Backend
 
         sc = self.scenario
-        app = [Backend(sc.address(n), 443, tls=True) for n, p in sc.hosts.items()
+        (app_port, app_tls), (rt_port, rt_tls) = sc.lb_backends["app"], sc.lb_backends["realtime"]
+        app = [Backend(sc.address(n), app_port, tls=app_tls) for n, p in sc.hosts.items()
                if "app" in p.roles]
-        rt = [Backend(sc.address(n), 443, tls=True) for n, p in sc.hosts.items()
+        rt = [Backend(sc.address(n), rt_port, tls=rt_tls) for n, p in sc.hosts.items()
               if "realtime" in p.roles]
         return app, rt
+
+    def restart_lb(self) -> None:
+        """Stop the load balancer and start it again as the scenario now says (another
+        ``lb_backends``, ``lb_options``…); everything else stays up."""
+        if self.lb is not None:
+            self.lb.stop()
+        with self._lock:
+            self._stops = [(label, stop) for label, stop in self._stops if label != "lb"]
+        self._start_lb()
 
     def _start_lb(self) -> None:
         from rs_lab.lb import LB_KINDS, LbSpec
@@ -757,10 +776,14 @@ class LabSite:
         started = []
         try:
             for name in names:
+                role = "app" if "app" in sc.hosts[name].roles else "realtime"
+                port, tls = sc.lb_backends[role]
                 issued = self.pki.issue(f"backend-{name}", [f"{name}.{sc.domain}",
                                                             sc.address(name)])
-                echo = cls(self.hosts[name].ns, self.workdir / "echo" / name, port=443,
-                           name=name, tls=(issued.chain_path, issued.key_path))
+                extra = {"teapot_body": sc.echo_teapot[name]} if name in sc.echo_teapot else {}
+                echo = cls(self.hosts[name].ns, self.workdir / "echo" / name, port=port,
+                           name=name, tls=(issued.chain_path, issued.key_path) if tls else None,
+                           **extra)
                 started.append(echo)
                 echo.start()
         finally:
@@ -776,7 +799,7 @@ class LabSite:
 
     @contextlib.contextmanager
     def echo_backends(self) -> Iterator[list[Any]]:
-        """Run the header-echo backends (app and realtime hosts, 443 TLS) for a while,
+        """Run the header-echo backends (app and realtime hosts, on ``lb_backends``) a while,
         as the pre-phase LB checks will; stopped afterwards unless they were already up."""
         if self.echoes:
             yield self.echoes
@@ -898,7 +921,7 @@ class LabSite:
             *host_lines,
             "load_balancer:",
             f"  addresses: [{', '.join(self.lb_addresses)}]",
-            "  backend_port: 443",
+            *self._backend_lines(),
             f"dns: {{resolvers: [{self.dns_address}]}}" if "dns" in sc.parts else
             "# dns: not brought up in this site",
             f"tls: {{ca_bundle: {self.ca_path.name}, warn_days: 30}}",
@@ -907,6 +930,15 @@ class LabSite:
         ])
         self.site_file.write_text(text + "\n")
         return self.site_file
+
+    def _backend_lines(self) -> list[str]:
+        sc = self.scenario
+        if sc.lb_declare == "backend_port":
+            return ["  backend_port: 443"]
+        if sc.lb_declare == "backends":
+            return ["  backends:", *(f"    {role}: {{port: {port}, tls: {str(tls).lower()}}}"
+                                     for role, (port, tls) in sc.lb_backends.items())]
+        return ["  # backends: not said; rs-preflight finds out (app 443 or 80, realtime 443)"]
 
     # -- state (for scripts/lab) ------------------------------------------------------------
     def state(self) -> dict[str, Any]:

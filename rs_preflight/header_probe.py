@@ -2,21 +2,27 @@
 
 Before installation nothing answers behind the load balancer, so in phase *pre* the LB checks
 (RS-LB-01/02/03/05/06) start :mod:`rs_preflight.probes.header_echo` on every app and realtime
-host, on the port the load balancer targets (``load_balancer.backend_port``, 443 by default,
-which RS-PORT-02 wants free), send their requests through the load balancer and read what
-arrived. The listener:
+host, on the port(s) the load balancer may target for that host's roles
+(:mod:`rs_preflight.backends`: what ``load_balancer.backends`` says, else every port the
+network matrix names for the role — app 443 and 80, realtime 443 — where free), send their
+requests through the load balancer and read what arrived, and which port and protocol it came
+in on. The listener:
 
 * is started over the host connection as ``python3 -c <bootstrap> rs-preflight-header-probe
   <token>``; its source, settings and a throwaway self-signed certificate and key (made here
   with ``cryptography``, different each run) travel on stdin — nothing is written on the host
   but a private temporary folder that the listener removes before it serves;
-* speaks TLS or plain HTTP on that port, whichever the load balancer uses;
+* speaks TLS or plain HTTP on each port, whichever the load balancer uses, and says which;
+* listens on the host's site address only, serves at most 32 connections at once, and answers
+  only requests that carry the run's token (:func:`token_query`);
 * ends itself after :data:`LIFETIME_S`, and is stopped by PID — only after checking that the PID
   still runs *our* command line (with the run's random token) — after the last LB check and in
   the run's cleanup (``RunState.cleanup``, also on Ctrl-C or SIGTERM).
 
-A taken port is an error of the LB checks ("backend port 443 on app1 is taken: cannot start
-the header probe"), never a wrong result. Phase *post* never starts it (post is read-only).
+A taken port the site declared is an error of the LB checks ("backend port 443 on app1 is
+taken: cannot start the header probe"), never a wrong result; a taken candidate port the site
+did not declare is skipped while another candidate of the role is free. Phase *post* never
+starts it (post is read-only).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from .access import SecureParamikoBackend
+from .backends import backends_of
 from .errors import PreflightError
 from .probes import header_echo
 from .redact import clip
@@ -64,9 +71,13 @@ STOP = ("if grep -aqF -- %s /proc/%s/cmdline 2>/dev/null; then kill -TERM %s; fi
 class Listener:
     host: str
     pid: int
-    port: int
+    ports: tuple[int, ...]  # what it listens on (a taken, undeclared candidate is skipped)
     tls: bool
     started: float  # monotonic, on the runner
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
 
 
 def backend_hosts(site: Site) -> list[Host]:
@@ -74,8 +85,14 @@ def backend_hosts(site: Site) -> list[Host]:
     return site.hosts_with("app", "realtime")
 
 
-def backend_port(site: Site) -> int:
-    return site.lb_backend_port or 443
+def port_groups(site: Site, host: Host) -> list[list[int]]:
+    """One group of candidate ports per role of ``host``: each needs one free port."""
+    return [list(b.ports) for b in backends_of(site, host)]
+
+
+def token_query(token: str) -> str:
+    """What a request carries so that this run's listener answers it (others get 404)."""
+    return f"{header_echo.TOKEN_PARAM}={token}"
 
 
 def throwaway_certificate(names: list[str]) -> tuple[str, str]:
@@ -182,19 +199,20 @@ class HeaderProbe:
             if not todo:
                 return []
             cert, key = throwaway_certificate([h.name for h in hosts])
-            port = backend_port(site)
             with concurrent.futures.ThreadPoolExecutor(len(todo)) as pool:
-                outcomes = list(pool.map(lambda h: self._start_one(h, connect, port, cert, key),
-                                         todo))
+                outcomes = list(pool.map(
+                    lambda h: self._start_one(h, connect, port_groups(site, h), cert, key),
+                    todo))
             self.settle_until = time.monotonic() + SETTLE_S
             return [o for o in outcomes if o]
 
     def _start_one(self, host: Host, connect: Callable[[Host], testinfra.host.Host],
-                   port: int, cert: str, key: str) -> str:
+                   groups: list[list[int]], cert: str, key: str) -> str:
         code = resources.files("rs_preflight.probes").joinpath("header_echo.py").read_text(
             "utf-8")
-        cfg = {"code": code, "port": port, "token": self.token, "lifetime": self.lifetime,
-               "cert": cert, "key": key, "bind": self.bind}
+        cfg = {"code": code, "groups": groups, "token": self.token, "lifetime": self.lifetime,
+               "cert": cert, "key": key, "bind": self.bind or host.address, "host": host.name}
+        port = " or ".join(str(p) for p in dict.fromkeys(p for g in groups for p in g))
         why = f"cannot start the header probe on {host.name}"
         begun = time.monotonic()  # its lifetime runs from about now, however long the start
         try:
@@ -206,11 +224,11 @@ class HeaderProbe:
         except Exception as exc:  # a backend's own error: this host only, said plainly
             return f"{why}: {type(exc).__name__}: {exc}"
         reply = _last_json(out)
-        pid = reply.get("pid")
-        if rc == 0 and isinstance(pid, int):
+        pid, ports = reply.get("pid"), reply.get("ports")
+        if rc == 0 and isinstance(pid, int) and isinstance(ports, list) and ports:
             # stored from the pool's threads while ``ensure`` holds the lock (one key each)
             self._thosts[host.name] = thost
-            self.listeners[host.name] = Listener(host.name, pid, port,
+            self.listeners[host.name] = Listener(host.name, pid, tuple(int(p) for p in ports),
                                                  bool(reply.get("tls")), begun)
             return ""
         if reply.get("error") == "taken":
@@ -249,5 +267,5 @@ def _last_json(text: str) -> dict[str, object]:
             return doc
     return {}
 
-__all__ = ["LIFETIME_S", "HeaderProbe", "Listener", "backend_hosts", "backend_port",
-           "run_with_stdin", "throwaway_certificate"]
+__all__ = ["LIFETIME_S", "HeaderProbe", "Listener", "backend_hosts", "port_groups",
+           "run_with_stdin", "throwaway_certificate", "token_query"]

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .backends import backend_for
 from .site import Host, Site
 
 
@@ -21,6 +22,8 @@ class Flow:
     destination: str     # address or name, as the source host will connect to it
     port: int
     origin: str          # where the destination came from ("DB_WRITER_HOST", "role db")
+    any_of: str = ""     # flows sharing this key are alternatives: one open is enough
+                         # (lb → app on 443 or 80 when the site does not say which)
 
     def describe(self) -> str:
         dest = f"[{self.destination}]" if ":" in self.destination else self.destination
@@ -56,6 +59,11 @@ def _destinations(site: Site, rule: Mapping[str, Any], role: str | None
         value = site.settings.get(var, role=role)
         if value:
             return [(_address(site, value), _port(site, rule, role), var)]
+    if "to_role" in rule and "backend_ports" in rule:
+        # lb → backends: the per-role port(s) of rs_preflight.backends (declared or matrix)
+        backend = backend_for(site, rule["backend_ports"])
+        return [(h.address, port, f"role {rule['to_role']}, {backend.describe()}")
+                for h in site.hosts_with(rule["to_role"]) for port in backend.ports]
     if "to_role" in rule:
         return [(h.address, _port(site, rule, role), f"role {rule['to_role']}")
                 for h in site.hosts_with(rule["to_role"])]
@@ -77,5 +85,6 @@ def flows_for(site: Site, host: Host, table: Sequence[Mapping[str, Any]], phase:
             key = (rule["label"], dest, port)
             if key not in seen:
                 seen.add(key)
-                flows.append(Flow(rule["label"], host.name, dest, port, origin))
+                any_of = f"{rule['label']} {dest}" if "backend_ports" in rule else ""
+                flows.append(Flow(rule["label"], host.name, dest, port, origin, any_of))
     return flows

@@ -9,9 +9,11 @@ any value that is not a number, boolean, null, list or mapping, and a string onl
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
+from .backends import BACKEND_ROLES
 from .catalogue import Catalogue
 from .schema_docs import describe
 
@@ -65,6 +67,8 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
         "expires": DATE,
         "by": STR,
     }, required=["requirement", "reason", "expires"])
+    # per role: the port and protocol the load balancer uses toward its backends
+    backend = _obj({"port": PORT, "tls": {"type": ["boolean", "null"]}}, required=["port"])
     env_file = {"oneOf": [STR, _obj({"path": STR, "roles": roles}, required=["path"])]}
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -83,7 +87,9 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
             "ssh": ssh,
             "hosts": {"type": "object", "additionalProperties": host,
                       "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
-            "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT}),
+            "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT,
+                                   "backends": _obj({r: copy.deepcopy(backend)  # described apart
+                                                      for r in BACKEND_ROLES})}),
             "dns": _obj({"resolvers": STR_LIST, "timeout": POS_NUM}),
             "tls": _obj({"ca_bundle": STR, "warn_days": {"type": "integer", "minimum": 0,
                                                       "maximum": 36500},

@@ -70,8 +70,24 @@ DESCRIPTIONS: dict[str, str] = {
     "load_balancer": "The load balancer in front of the app and realtime hosts.",
     "load_balancer.addresses": "The load balancer's addresses: every R-Service name must "
                                "resolve to these; TLS and headers are probed here.",
-    "load_balancer.backend_port": "The port the load balancer forwards to on the app and "
-                                  "realtime hosts. Default 443.",
+    "load_balancer.backend_port": "One port the load balancer forwards to on every app and "
+                                  "realtime host, protocol found out (older sites; "
+                                  "load_balancer.backends says it per role).",
+    "load_balancer.backends": "Per role, the port and protocol the load balancer uses toward "
+                              "the backends. Not said: app 443 or 80, realtime 443, and the "
+                              "protocol are found out (network matrix, App. 2).",
+    "load_balancer.backends.app": "How the load balancer reaches the app hosts (R-Service's "
+                                  "nginx): 443 with TLS, or 80 with TLS ended at the LB.",
+    "load_balancer.backends.realtime": "How the load balancer reaches the realtime hosts "
+                                       "(faye): port and protocol.",
+    "load_balancer.backends.app.port": "The app hosts' port the load balancer forwards to.",
+    "load_balancer.backends.app.tls": "true: HTTPS to the app hosts; false: plain HTTP; null: "
+                                      "found out. Left out: true on 443, false elsewhere.",
+    "load_balancer.backends.realtime.port": "The realtime hosts' port the load balancer "
+                                            "forwards to.",
+    "load_balancer.backends.realtime.tls": "true: HTTPS to the realtime hosts; false: plain "
+                                           "HTTP; null: found out. Left out: true on 443, "
+                                           "false elsewhere.",
     "dns": "Name service: names are resolved here, never with this machine's resolver.",
     "dns.resolvers": "The site's DNS resolvers (addresses).",
     "dns.timeout": "Seconds per DNS query. Default 3.",

@@ -137,6 +137,9 @@ class Site:
     settings: Settings = Settings()
     lb_addresses: tuple[str, ...] = ()
     lb_backend_port: int | None = None
+    # role → (port, tls): what the site says the LB uses toward that role's backends
+    # (``load_balancer.backends``); see :mod:`rs_preflight.backends`
+    lb_backends: Mapping[str, tuple[int, bool | None]] = field(default_factory=dict)
     dns_resolvers: tuple[str, ...] = ()
     dns_timeout: float = 3.0
     tls_ca_bundle: Path | None = None
@@ -255,6 +258,16 @@ def _explain(doc: SourceDoc, err: jsonschema.ValidationError) -> list[Problem]:
     return [doc.problem(path, err.message)]
 
 
+def _lb_backends(raw: Mapping[str, Any]) -> dict[str, tuple[int, bool | None]]:
+    """``load_balancer.backends``: role → (port, tls); ``tls`` left out → 443 is TLS, any
+    other port plain (the matrix's two cases), ``tls: null`` → found out."""
+    out: dict[str, tuple[int, bool | None]] = {}
+    for role, spec in (raw.get("backends") or {}).items():
+        port = int(spec["port"])
+        out[role] = (port, spec.get("tls", port == 443))
+    return out
+
+
 class _Builder:
     """Turns validated data into the model; problems found on the way are still collected."""
 
@@ -283,6 +296,7 @@ class _Builder:
             phase=phase or d.get("phase", "pre"), ssh=ssh, hosts=hosts, settings=settings,
             lb_addresses=tuple((d.get("load_balancer") or {}).get("addresses", ())),
             lb_backend_port=(d.get("load_balancer") or {}).get("backend_port"),
+            lb_backends=_lb_backends(d.get("load_balancer") or {}),
             dns_resolvers=tuple((d.get("dns") or {}).get("resolvers", ())),
             dns_timeout=float((d.get("dns") or {}).get("timeout", 3.0)),
             tls_ca_bundle=self._path((d.get("tls") or {}).get("ca_bundle"), ("tls", "ca_bundle")),

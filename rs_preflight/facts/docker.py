@@ -82,3 +82,15 @@ def _docker_systemd(rc: int, text: str) -> dict[str, int | None]:
 def _containers(rc: int, text: str) -> list[str]:
     """Names of running containers (empty without Docker or the rights to ask it)."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@section("container_ids", "docker ps --no-trunc --format '{{.ID}} {{.Names}}' 2>/dev/null; true",
+         group="docker")
+def _container_ids(rc: int, text: str) -> list[tuple[str, str]]:
+    """``[(full ID, name)]`` of running containers (empty without Docker or the rights)."""
+    out = []
+    for line in text.splitlines():
+        cid, _, name = line.strip().partition(" ")
+        if cid and name:
+            out.append((cid, name.strip()))
+    return out

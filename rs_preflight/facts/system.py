@@ -69,6 +69,22 @@ def _processes(rc: int, text: str) -> list[tuple[str, str]]:
     return out
 
 
+# The cgroup column is padded to its width: 512 keeps a container's full 64-hex ID.
+@section("process_cgroups", "ps -e -o cgroup:512=,comm=,args= 2>/dev/null")
+def _process_cgroups(rc: int, text: str) -> list[tuple[str, str, str]]:
+    """``[(cgroup, comm, args)]`` of every running process; cgroup ``-`` is the root one.
+    What tells a container's processes from the host's (RS-SINGLETON-01)."""
+    if rc != 0 or not text.strip():
+        raise FactUnavailable(f"ps failed (exit {rc}): {text.strip()[:120]}")
+    out = []
+    for line in text.splitlines():
+        cgroup, _, rest = line.strip().partition(" ")
+        comm, _, args = rest.strip().partition(" ")
+        if comm:
+            out.append((cgroup, comm, args.strip()))
+    return out
+
+
 @section("default_target", "systemctl get-default 2>/dev/null || echo none")
 def _default_target(rc: int, text: str) -> str:
     return text.strip() or "none"

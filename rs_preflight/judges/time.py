@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..results import Verdict, failed, passed
+from ..results import Verdict, failed, passed, skipped
 
 CLIENTS = ("chronyd", "systemd-timesyncd", "ntpd")
 
@@ -46,19 +46,33 @@ def synchronised(processes: Sequence[tuple[str, str]], chrony: Mapping[str, Any]
                   "no NTP client")
 
 
-def one_source(sources: Mapping[str, str | None]) -> Verdict:
-    """RS-TIME-02: every host follows the same upstream."""
-    known = {h: s for h, s in sources.items() if s}
-    distinct = sorted(set(known.values()))
-    found = "; ".join(f"{h}: {s}" for h, s in sorted(known.items()))
-    expected = "the same NTP source on every host"
-    if not known:
-        return failed("no host reports an NTP source", expected, "none")
-    if len(distinct) > 1:
-        return failed(f"hosts follow {len(distinct)} different time sources", expected, found)
-    unknown = sorted(h for h, s in sources.items() if not s)
-    note = f" ({', '.join(unknown)} report no source: see RS-TIME-01)" if unknown else ""
-    return passed(f"every host follows {distinct[0]}{note}", expected, found)
+def follows_majority(host: str, sources: Mapping[str, str | None]) -> Verdict:
+    """RS-TIME-02 for ``host``: it follows the source most hosts of the site follow.
+
+    ``sources``: every reachable host's upstream (None: it reports none). The majority's
+    source is the site's; a host following another fails on its own record (found: its
+    source, expected: the majority's). With a tie there is no majority, and the record says so.
+    """
+    mine = sources.get(host)
+    if not mine:
+        return skipped(f"{host} reports no NTP source (RS-TIME-01 says why)")
+    followers: dict[str, list[str]] = {}
+    for name, source in sorted(sources.items()):
+        if source:
+            followers.setdefault(source, []).append(name)
+    most = max(len(names) for names in followers.values())
+    leaders = sorted(s for s, names in followers.items() if len(names) == most)
+    if len(leaders) > 1:
+        split = "; ".join(f"{s} ({', '.join(followers[s])})" for s in leaders)
+        return failed(f"no majority source: hosts are split evenly between {split}; {host} "
+                      f"follows {mine}", "one NTP source shared by most hosts (tie: "
+                      f"{' or '.join(leaders)})", mine)
+    majority = leaders[0]
+    expected = f"{majority} (the source of {most} of {sum(map(len, followers.values()))} hosts)"
+    if mine != majority:
+        return failed(f"{host} follows {mine}, not the site's source {majority} "
+                      f"({', '.join(followers[majority])})", expected, mine)
+    return passed(f"{host} follows the site's source {majority}", expected, mine)
 
 
 def skew(offset_s: float, rtt_s: float, max_ms: float) -> Verdict:

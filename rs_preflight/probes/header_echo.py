@@ -5,13 +5,23 @@ Shipped in the package and sent to the host over SSH by :mod:`rs_preflight.heade
 and a throwaway certificate on **stdin**, never in files or on the command line). Standard
 library only, for the host's ``python3`` (3.7+). It
 
-* binds the backend port on every address (``::`` dual stack, else ``0.0.0.0``) *before* it
-  detaches, so a taken port is said at once: exit 3 and ``{"error": "taken", ...}`` on stdout;
-* answers every request with ``200`` and JSON ``{"request_line", "method", "path", "version",
-  "client": [ip, port], "headers": [[name, value], ...], "server", "probe"}`` — headers in
-  arrival order, duplicates kept; the shape of the lab's ``rs_lab.echo``, plus ``probe``, the
-  run's token — and an ``Upgrade: websocket`` request with ``101`` and the RFC 6455
-  ``Sec-WebSocket-Accept``, then one text frame with the same JSON;
+* binds the backend ports it is given on the host's **site address** only (``bind``: the address
+  the site gives, or the addresses the host's own resolver gives for its name; never every
+  interface) *before* it detaches, so a taken port is said at once: exit 3 and
+  ``{"error": "taken", ...}`` on stdout. Ports come in groups, one per role (``groups``: app →
+  ``[443, 80]`` when the site does not say which); a group needs one free port, the others
+  are skipped where taken, and ``ports`` in the reply says what it listens on;
+* answers only requests that carry the run's token (``?rs-preflight-probe=<token>`` or the
+  ``X-RS-Preflight-Probe`` header): anything else gets ``404`` and is not the load balancer's
+  request we asked for. A request with the token gets ``200`` and JSON ``{"request_line",
+  "method", "path", "version", "client": [ip, port], "headers": [[name, value], ...],
+  "server", "probe", "backend": {"host", "port", "tls"}}`` — headers in arrival order,
+  duplicates kept; the shape of the lab's ``rs_lab.echo``, plus ``probe`` (the token) and
+  ``backend`` (which host, port and protocol the load balancer used) — and an ``Upgrade:
+  websocket`` request with ``101`` and the RFC 6455 ``Sec-WebSocket-Accept``, then one text
+  frame with the same JSON;
+* serves at most :data:`MAX_CONNECTIONS` connections at once (a thread each): a connection
+  beyond that is closed at once, so idle clients cannot make it start a thread apiece;
 * speaks TLS or plain HTTP on the same port, told apart by the first byte a client sends
   (``0x16`` opens a TLS handshake): a load balancer may use either toward its backends;
 * records nothing (no log, no files): the certificate goes through a private temporary folder
@@ -45,6 +55,9 @@ WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 IDLE_S = 10          # an idle client (or a load balancer's idle keep-alive) is dropped after
 TLS_RECORD = 0x16    # the first byte of a TLS ClientHello (RFC 8446 §5.1, handshake record)
 BODY_MAX = 1 << 20   # request bodies are read (and dropped) up to this size
+MAX_CONNECTIONS = 32  # connections served at once (one thread each); more are closed at once
+TOKEN_PARAM = "rs-preflight-probe"
+TOKEN_HEADER = "X-RS-Preflight-Probe"
 
 
 def ws_accept(key: str) -> str:
@@ -76,6 +89,7 @@ class EchoHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = IDLE_S
     token = ""
+    host = ""
 
     def log_message(self, format: str, *args: Any) -> None:
         """Records nothing."""
@@ -85,7 +99,25 @@ class EchoHandler(BaseHTTPRequestHandler):
             "request_line": self.requestline, "method": self.command, "path": self.path,
             "version": self.request_version, "client": _client(self.client_address),
             "headers": [[k, v] for k, v in self.headers.items()],
-            "server": "rs-preflight", "probe": self.token}).encode()
+            "server": "rs-preflight", "probe": self.token,
+            "backend": {"host": self.host, "port": self.connection.getsockname()[1],
+                        "tls": isinstance(self.connection, ssl.SSLSocket)}}).encode()
+
+    def _ours(self) -> bool:
+        """The request carries this run's token (in the query or a header)."""
+        query = self.path.partition("?")[2]
+        sent = [v for k, _, v in (p.partition("=") for p in query.split("&")) if k == TOKEN_PARAM]
+        sent.append((self.headers.get(TOKEN_HEADER) or "").strip())
+        return bool(self.token) and self.token in sent
+
+    def _refuse(self) -> None:
+        body = b"not rs-preflight's request\n"
+        self.send_response(404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _handle(self) -> None:
         try:
@@ -94,6 +126,9 @@ class EchoHandler(BaseHTTPRequestHandler):
             length = 0
         if 0 < length <= BODY_MAX:
             self.rfile.read(length)
+        if not self._ours():
+            self._refuse()
+            return
         key = (self.headers.get("Sec-WebSocket-Key") or "").strip()
         if (self.headers.get("Upgrade") or "").lower() == "websocket" and key:
             self._upgrade(key)
@@ -124,7 +159,7 @@ class EchoHandler(BaseHTTPRequestHandler):
 
 
 def _serve_one(conn: socket.socket, address: Any, ctx: ssl.SSLContext | None,
-               handler: type[EchoHandler]) -> None:
+               handler: type[EchoHandler], slots: threading.BoundedSemaphore) -> None:
     try:
         conn.settimeout(IDLE_S)
         first = conn.recv(1, socket.MSG_PEEK)
@@ -138,10 +173,11 @@ def _serve_one(conn: socket.socket, address: Any, ctx: ssl.SSLContext | None,
     finally:
         with contextlib.suppress(OSError):
             conn.close()
+        slots.release()
 
 
 def bind(port: int, address: str | None = None) -> socket.socket:
-    """A listening socket on ``port``: every address (dual stack where IPv6 exists)."""
+    """A listening socket on ``address`` (every address, dual stack, when None)."""
     candidates = [address] if address else ["::", "0.0.0.0"]
     for i, where in enumerate(candidates):
         family = socket.AF_INET6 if ":" in where else socket.AF_INET
@@ -153,8 +189,8 @@ def bind(port: int, address: str | None = None) -> socket.socket:
             raise
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # not over a listener
-            if family == socket.AF_INET6 and not address:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1 if address else 0)
             sock.bind((where, port))
             sock.listen(64)
             return sock
@@ -164,6 +200,55 @@ def bind(port: int, address: str | None = None) -> socket.socket:
             if not (no_ipv6 and i + 1 < len(candidates)):
                 raise
     raise OSError(errno.EADDRNOTAVAIL, "no address to bind")
+
+
+def site_addresses(where: str) -> list[str]:
+    """The addresses to listen on: ``where`` itself when it is an address, else what the
+    host's own resolver gives for that name (the host's name in the site file)."""
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in where else socket.AF_INET, where)
+        return [where]
+    except OSError:
+        pass
+    infos = socket.getaddrinfo(where, None, 0, socket.SOCK_STREAM)
+    found = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+    # Debian's /etc/hosts maps the host's own name to 127.0.1.1: not what the LB reaches
+    outside = [a for a in found if not a.startswith("127.") and a != "::1"]
+    return outside or found
+
+
+def bind_groups(groups: list[list[int]], addresses: list[str]
+                ) -> tuple[list[socket.socket], list[int], list[int]]:
+    """Listen on each port of ``groups`` on every address; a port taken on any of them is
+    skipped. Raises ``OSError(EADDRINUSE)`` when a group has no free port left.
+    Returns (sockets, ports listened on, ports skipped as taken)."""
+    socks: list[socket.socket] = []
+    ports: list[int] = []
+    taken: list[int] = []
+    try:
+        for port in dict.fromkeys(p for g in groups for p in g):
+            mine: list[socket.socket] = []
+            try:
+                for where in addresses:
+                    mine.append(bind(port, where))
+            except OSError as exc:
+                for sock in mine:
+                    sock.close()
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                taken.append(port)
+                continue
+            socks += mine
+            ports.append(port)
+        for group in groups:
+            if not set(group) & set(ports):
+                raise OSError(errno.EADDRINUSE, "port " + " and ".join(map(str, group)) +
+                              " taken")
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks, ports, taken
 
 
 def tls_context(cert_pem: str, key_pem: str) -> ssl.SSLContext:
@@ -184,20 +269,31 @@ def tls_context(cert_pem: str, key_pem: str) -> ssl.SSLContext:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def serve(sock: socket.socket, ctx: ssl.SSLContext | None, token: str, deadline: float) -> None:
-    """Accept until ``deadline`` (monotonic); one thread per connection."""
-    handler = type("Handler", (EchoHandler,), {"token": token})
-    sock.settimeout(0.5)
+def serve(socks: list[socket.socket], ctx: ssl.SSLContext | None, token: str, deadline: float,
+          host: str = "") -> None:
+    """Accept until ``deadline`` (monotonic); a thread per connection, at most
+    :data:`MAX_CONNECTIONS` at once (a connection beyond that is closed at once)."""
+    import selectors
+
+    handler = type("Handler", (EchoHandler,), {"token": token, "host": host})
+    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    sel = selectors.DefaultSelector()
+    for sock in socks:
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ)
     while time.monotonic() < deadline:
-        try:
-            conn, address = sock.accept()
-        except socket.timeout:  # noqa: UP041 - not yet TimeoutError on the host's 3.9 (RHEL 9)
-            continue
-        except OSError:
-            time.sleep(0.05)
-            continue
-        threading.Thread(target=_serve_one, args=(conn, address, ctx, handler),
-                         daemon=True).start()
+        for key, _ in sel.select(timeout=0.5):
+            try:
+                conn, address = key.fileobj.accept()  # type: ignore[union-attr]
+            except OSError:
+                continue
+            conn.setblocking(True)
+            if not slots.acquire(blocking=False):
+                with contextlib.suppress(OSError):
+                    conn.close()
+                continue
+            threading.Thread(target=_serve_one, args=(conn, address, ctx, handler, slots),
+                             daemon=True).start()
 
 
 def _reply(doc: dict[str, Any]) -> None:
@@ -215,10 +311,13 @@ def _detach() -> None:
 
 
 def launch(cfg: dict[str, Any]) -> int:
-    """Bind, load the certificate, detach a child that serves; say ``{"pid", "port"}``."""
+    """Bind, load the certificate, detach a child that serves; say ``{"pid", "ports", "tls"}``."""
     lifetime = max(1, int(cfg.get("lifetime", 60)))
+    groups = cfg.get("groups") or [[int(cfg["port"])]]
     try:
-        sock = bind(int(cfg["port"]), cfg.get("bind"))
+        addresses = site_addresses(cfg["bind"]) if cfg.get("bind") else [""]
+        socks, ports, taken = bind_groups([[int(p) for p in g] for g in groups],
+                                          [a or "" for a in addresses])
     except OSError as exc:
         kind = {errno.EADDRINUSE: "taken", errno.EACCES: "denied"}.get(exc.errno or 0, "bind")
         _reply({"error": kind, "detail": exc.strerror or str(exc)})
@@ -228,16 +327,17 @@ def launch(cfg: dict[str, Any]) -> int:
     except (OSError, ValueError) as exc:
         _reply({"error": "tls", "detail": str(exc)})
         return 4
-    port = sock.getsockname()[1]
     pid = os.fork()
     if pid:
-        sock.close()
-        _reply({"pid": pid, "port": port, "tls": ctx is not None})
+        for sock in socks:
+            sock.close()
+        _reply({"pid": pid, "ports": ports, "taken": taken, "tls": ctx is not None,
+                "port": ports[0]})
         return 0
     try:  # the child: never returns into the caller
         _detach()
         signal.alarm(lifetime)  # the hard deadline: SIGALRM's default action ends the process
-        serve(sock, ctx, str(cfg["token"]), time.monotonic() + lifetime)
+        serve(socks, ctx, str(cfg["token"]), time.monotonic() + lifetime, str(cfg.get("host", "")))
     finally:
         os._exit(0)
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class Echo:
     headers: tuple[tuple[str, str], ...]
     client: str
     probe: str = ""
+    backend: str = ""  # "app1:80 plain HTTP": where the load balancer's request came in
+
 
     def values(self, header: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == header.lower()]
@@ -128,9 +131,40 @@ def echo(answer: Answer) -> Echo | None:
         pairs = tuple((str(k), str(v)) for k, v in doc["headers"])
         client = str(doc["client"][0])
         probe = str(doc.get("probe") or "")
+        backend = _backend(doc.get("backend"))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return None
-    return Echo(pairs, client, probe)
+    return Echo(pairs, client, probe, backend)
+
+
+def _backend(raw: Any) -> str:
+    """``{"host", "port", "tls"}`` of an echo → ``"app1:80 plain HTTP"`` (empty if not said)."""
+    if not isinstance(raw, dict) or not raw.get("port"):
+        return ""
+    where = f"{raw.get('host') or '?'}:{int(raw['port'])}"
+    return f"{where} {'TLS' if raw.get('tls') else 'plain HTTP'}"
+
+
+def speaks_tls(address: str, port: int, *, timeout: float) -> bool:
+    """Whether ``address:port`` completes a TLS handshake (True) or answers otherwise, e.g. a
+    plain-HTTP server's 400 to a ClientHello (False). Unverified: this asks what the backend
+    speaks, the certificate is RS-TLS's. Raises :class:`Unreachable` when nothing accepts."""
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except OSError as exc:
+        raise Unreachable(f"{address}:{port}: {exc.strerror or exc}") from exc
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with ctx.wrap_socket(sock, server_hostname=None):
+            return True
+    except (ssl.SSLError, ConnectionError):
+        return False       # WRONG_VERSION_NUMBER, or closed on a ClientHello: not TLS
+    except OSError as exc:  # a timeout mid-handshake: it accepted, but says nothing
+        raise ProbeError(f"{address}:{port}: no TLS handshake and no answer: {exc}") from exc
+    finally:
+        sock.close()
 
 
 @dataclass(frozen=True)
@@ -140,43 +174,97 @@ class Upgrade:
     switched: bool
     status: int | None
     detail: str
+    backend: str = ""  # where the upgraded connection came in (an echo's first frame says)
 
 
 def websocket(address: str, name: str, *, port: int = 443, path: str = "/faye",
               timeout: float = 5.0, tls: bool = True) -> Upgrade:
-    """An RFC 6455 opening handshake for ``name`` at ``address`` (``websockets``' sync client,
-    which also checks ``Sec-WebSocket-Accept``); the connection is closed at once."""
-    from websockets.exceptions import InvalidHandshake, InvalidStatus
-    from websockets.sync.client import connect
+    """An RFC 6455 opening handshake for ``name`` at ``address``, by ``websockets``' Sans-I/O
+    client protocol (it builds the request and checks ``Sec-WebSocket-Accept``) over a socket
+    this thread alone reads and writes; a header echo's first frame is read (for the backend it
+    names), then the connection is closed. Every step is bounded by ``timeout``.
 
+    Not ``websockets.sync.client``: it reads the socket in a thread of its own while the
+    caller's thread writes the request. On a TLS socket that is one OpenSSL object used by two
+    threads at once, which OpenSSL does not allow: now and then the request never left (the load
+    balancer logged a request timeout, ``408 <BADREQ>``, 60 s later, and the client hung until
+    then although its own timeout was 5 s) — the RS-LB-05 "timed out while waiting for handshake
+    response" seen through HAProxy (``tests/lab/test_lb_backends.py`` loops 50 handshakes).
+    """
+    deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection((address, port), timeout=timeout)
     except OSError as exc:
         raise Unreachable(f"WebSocket to {name} at {address}:{port}: "
                          f"{exc.strerror or exc}") from exc
-    ctx: ssl.SSLContext | None = None
-    if tls:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False  # the certificate is RS-TLS's to judge
-        ctx.verify_mode = ssl.CERT_NONE
-    uri = f"{'wss' if tls else 'ws'}://{name}:{port}{path}"
     try:
-        ws = connect(uri, sock=sock, ssl=ctx, server_hostname=name if tls else None,
-                     proxy=None, open_timeout=timeout, close_timeout=0.5,
-                     ping_interval=None, compression=None)
-    except InvalidStatus as exc:
-        code = exc.response.status_code
-        return Upgrade(False, code, f"answered {code} {exc.response.reason_phrase}")
-    except InvalidHandshake as exc:
-        return Upgrade(False, None, f"handshake refused: {exc}")
-    except (OSError, TimeoutError) as exc:
-        sock.close()
+        if tls:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False  # the certificate is RS-TLS's to judge
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=name)
+        return _ws_handshake(sock, name, port, path, tls, deadline)
+    except (OSError, ValueError) as exc:
         raise ProbeError(f"WebSocket to {name} at {address}:{port}: {exc}") from exc
-    # leaving the context closes it; a bare close() warns on websockets >= 17.1 (and that
-    # warning, an error under -W error, would have been swallowed with the close)
-    with contextlib.suppress(Exception), ws:
-        pass
-    return Upgrade(True, 101, "switched protocols (101)")
+    finally:
+        sock.close()
+
+
+def _ws_handshake(sock: socket.socket, name: str, port: int, path: str, tls: bool,
+                  deadline: float) -> Upgrade:
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Response
+    from websockets.uri import parse_uri
+
+    protocol = ClientProtocol(parse_uri(f"{'wss' if tls else 'ws'}://{name}:{port}{path}"),
+                              max_size=1 << 20)
+    protocol.send_request(protocol.connect())
+    for data in protocol.data_to_send():
+        sock.sendall(data)
+    response: Response | None = None
+    backend = ""
+    while True:
+        for event in protocol.events_received():
+            if isinstance(event, Response):
+                response = event
+            elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                with contextlib.suppress(ValueError, AttributeError):
+                    backend = _backend(json.loads(bytes(event.data)).get("backend"))
+        if response is not None and (response.status_code != 101 or backend
+                                     or protocol.handshake_exc is not None):
+            break
+        left = deadline - time.monotonic()
+        if response is not None:
+            left = min(left, 0.5)  # switched: an echo's first frame comes at once, or never
+        if left <= 0:
+            if response is None:
+                raise TimeoutError("timed out while waiting for handshake response")
+            break
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            if response is None:
+                raise
+            break
+        if not data:
+            if response is None:
+                raise ConnectionError("closed before answering the handshake")
+            break
+        protocol.receive_data(data)
+    if response.status_code != 101:
+        return Upgrade(False, response.status_code,
+                       f"answered {response.status_code} {response.reason_phrase}")
+    if protocol.handshake_exc is not None:
+        return Upgrade(False, None, f"handshake refused: {protocol.handshake_exc}")
+    with contextlib.suppress(OSError):  # a polite close; the socket closes either way
+        protocol.send_close()
+        for data in protocol.data_to_send():
+            if data:
+                sock.sendall(data)
+    return Upgrade(True, 101, "switched protocols (101)" + (f" at {backend}" if backend else ""),
+                   backend)
 
 
 def source_address(destination: str) -> str:
@@ -195,4 +283,4 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 __all__ = ["ECHO_PATH", "Answer", "Echo", "PinnedAdapter", "Upgrade", "echo", "get",
-           "source_address", "websocket"]
+           "source_address", "speaks_tls", "websocket"]

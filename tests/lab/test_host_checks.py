@@ -215,7 +215,7 @@ BROKEN = [
     ("RS-SYSCTL-02", "searchbad77", "post", "vm.max_map_count is 65530"),
     ("RS-TIME-01", "nodocker75", "post", "not synchronised"),
     ("RS-TIME-01", "searchbad77", "post", "no NTP client runs"),
-    ("RS-TIME-02", None, "post", "different time sources"),
+    ("RS-TIME-02", "rtbad76", "post", f"rtbad76 follows {addr4(OTHER_NTP)}, not the site's"),
     ("RS-TIME-03", "rtbad76", "post", "ahead of the runner"),
     ("RS-NET-01", "osold73", "post", "100 Mb/s"),
     ("RS-SIZE-01", "nodocker75", "post", "1 CPUs, the small profile needs 4"),
@@ -237,6 +237,18 @@ def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], requiremen
     assert record["outcome"] == "failed", record
     assert words in record["message"], record["message"]
     assert record["expected"] and record["found"]
+
+
+def test_the_host_following_another_ntp_server_is_named_in_its_own_record(
+        bad: dict[str, dict], ntp_server: NtpServer) -> None:
+    odd = bad["post"][("RS-TIME-02", "rtbad76")]
+    assert odd["found"] == addr4(OTHER_NTP)
+    assert odd["expected"].startswith(f"{ntp_server.address4} (the source of 3 of 4 hosts)")
+    for name in ("osold73", "dockerbad74", f"db{DB}"):        # the majority passes
+        assert bad["post"][("RS-TIME-02", name)]["outcome"] == "passed"
+    # no source at all (NTP server unreachable, no client): RS-TIME-01's to say, not ours
+    assert bad["post"][("RS-TIME-02", "nodocker75")]["outcome"] == "skipped"
+    assert bad["post"][("RS-TIME-02", "searchbad77")]["outcome"] == "skipped"
 
 
 def test_filtered_flow_is_told_apart_from_open_ones(bad: dict[str, dict]) -> None:

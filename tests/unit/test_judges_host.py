@@ -94,9 +94,16 @@ def test_synchronised(chrony: Any, timedatectl: dict[str, str], ntpq: Any, outco
 
 
 def test_one_source_and_skew() -> None:
-    assert time.one_source({"a": "10.0.0.1", "b": "10.0.0.1", "c": None}).outcome == PASSED
-    split = time.one_source({"a": "10.0.0.1", "b": "10.0.0.9"})
-    assert split.outcome == FAILED and "2 different time sources" in split.message
+    sources = {"a": "10.0.0.1", "b": "10.0.0.1", "c": "10.0.0.9", "d": None}
+    assert time.follows_majority("a", sources).outcome == PASSED
+    odd = time.follows_majority("c", sources)
+    assert odd.outcome == FAILED and odd.found == "10.0.0.9"
+    assert odd.expected is not None and odd.expected.startswith("10.0.0.1 (the source of 2 of 3")
+    assert "c follows 10.0.0.9, not the site's source 10.0.0.1 (a, b)" in odd.message
+    assert time.follows_majority("d", sources).outcome == "skipped"   # RS-TIME-01 says why
+    tie = time.follows_majority("a", {"a": "10.0.0.1", "b": "10.0.0.9"})
+    assert tie.outcome == FAILED and "no majority source" in tie.message
+    assert "10.0.0.1 (a); 10.0.0.9 (b)" in tie.message
     # 3 s ahead, measured with a 2 ms round trip: fails; 400 ms ± 200 ms passes at 500 ms
     assert time.skew(3.0, 0.002, 500).outcome == FAILED
     assert time.skew(-0.4, 0.4, 500).outcome == PASSED
@@ -200,3 +207,49 @@ def test_matrix_flows_per_phase_and_destination() -> None:
     job = {f.label for f in flows_for(site, hosts[3], table, "pre")}
     assert "imap (clacks)" in job
     assert flows_for(site, hosts[2], table, "pre") == []  # realtime: nothing external
+
+
+def test_lb_flows_follow_the_per_role_backend_ports() -> None:
+    """lb → app uses the declared port; with nothing declared 443 or 80, one open is enough."""
+    from rs_preflight.judges import ports
+    from rs_preflight.matrix import flows_for
+    from rs_preflight.site import Host, Site
+
+    hosts = (Host("lb1", "10.0.0.1", ("lb",)), Host("app1", "10.0.0.2", ("app",)),
+             Host("rt1", "10.0.0.3", ("realtime",)))
+    table = [{"label": "lb → app (nginx)", "from": ["lb"], "to_role": "app",
+              "backend_ports": "app", "port": 443},
+             {"label": "lb → realtime (faye)", "from": ["lb"], "to_role": "realtime",
+              "backend_ports": "realtime", "port": 443}]
+    declared = Site(name="s", file=None, hosts=hosts,
+                    lb_backends={"app": (80, False), "realtime": (8443, True)})
+    assert [(f.destination, f.port) for f in flows_for(declared, hosts[0], table, "post")] == \
+        [("10.0.0.2", 80), ("10.0.0.3", 8443)]
+    free = flows_for(Site(name="s", file=None, hosts=hosts), hosts[0], table, "post")
+    assert [(f.destination, f.port) for f in free] == \
+        [("10.0.0.2", 443), ("10.0.0.2", 80), ("10.0.0.3", 443)]
+    closed = {"state": "refused", "ms": 1, "error": "refused"}
+    opened = {"state": "open", "ms": 1, "error": ""}
+    ok = ports.flows(free, {0: closed, 1: opened, 2: opened}, 3)
+    assert ok.outcome == "passed" and "10.0.0.2:80" in ok.message and ":443 (role app" not in \
+        ok.message
+    bad = ports.flows(free, {0: closed, 1: closed, 2: opened}, 3)
+    assert bad.outcome == "failed" and "2 of 3 flows blocked" in bad.message
+
+
+def test_a_container_and_its_processes_are_one_instance() -> None:
+    from rs_preflight.judges import ports
+
+    cid = "100889840c4e4d7794dc7a1038a63fffb7e02523c10e81b07c2bc709d1463435"
+    other = "2" * 64
+    host_proc = ("-", "clacks", "/usr/local/bin/clacks run")
+    in_container = (f"0::/docker/{cid}", "clacks", "/clacks")
+    child = (f"0::/system.slice/docker-{cid}.scope", "clacks", "clacks worker")
+    assert ports.instances("clacks", [in_container], [(cid, "clacks")]) == 1
+    assert ports.instances("clacks", [in_container, child], [(cid, "rs_clacks_1")]) == 1
+    assert ports.instances("clacks", [in_container], []) == 1      # Docker does not answer
+    assert ports.instances("clacks", [host_proc], []) == 1
+    assert ports.instances("clacks", [host_proc, ("-", "clacks", "clacks")], []) == 2
+    two = [in_container, (f"0::/docker/{other}", "clacks", "/clacks")]
+    assert ports.instances("clacks", two, [(cid, "clacks"), (other, "clacks-2")]) == 2
+    assert ports.instances("delayed-job-periodic", [host_proc], [(cid, "clacks")]) == 0

@@ -55,6 +55,20 @@ def test_example_site_loads_with_env_files(home: Path) -> None:
     assert "example-imap-password" not in site.redactor("x example-imap-password y")
 
 
+def test_medium_example_has_a_patroni_cluster_and_per_role_backends(home: Path) -> None:
+    from rs_preflight.catalogue import load_catalogue
+
+    site = load_site(EXAMPLES.parent / "medium" / "site.yaml")
+    pg05 = load_catalogue()["RS-PG-05"]
+    assert site.profile == "medium" and site.profile in pg05.thresholds["profiles"]
+    assert len(site.hosts_with("db")) >= pg05.thresholds["min_members"]   # Patroni members
+    assert site.settings.get("DB_READER_HOST") == "db2"
+    assert site.lb_backends == {"app": (80, False), "realtime": (443, True)}
+    sizes = load_catalogue().profiles["medium"]
+    for role, need in sizes.items():
+        assert len(site.hosts_with(role)) >= need["count"], role
+
+
 def test_phase_on_the_command_line_wins(home: Path) -> None:
     assert load_site(EXAMPLES / "site.yaml", phase="post").phase == "post"
 
@@ -215,3 +229,37 @@ def test_default_site_is_this_machine() -> None:
     site = default_site()
     [host] = site.hosts
     assert host.connection == "local" and site.profile == "pilot"
+
+
+def test_load_balancer_backends_per_role(tmp_path: Path) -> None:
+    from rs_preflight.backends import backend_for
+
+    path = write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer:
+          backends: {app: {port: 80}, realtime: {port: 443, tls: true}}
+    """)
+    site = load_site(path)
+    assert site.lb_backends == {"app": (80, False), "realtime": (443, True)}
+    assert backend_for(site, "app").ports == (80,) and backend_for(site, "app").tls is False
+    older = load_site(write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer: {backend_port: 8080}
+    """, "older.yaml"))
+    assert backend_for(older, "realtime").ports == (8080,)
+    assert backend_for(older, "realtime").tls is None           # found out
+    bare = load_site(write(tmp_path, "name: s\nhosts: {a: {roles: [app], "
+                                     "connection: local}}\n", "bare.yaml"))
+    assert backend_for(bare, "app").ports == (443, 80) and not backend_for(bare, "app").declared
+    bad = write(tmp_path, """
+        name: s
+        hosts: {app1: {roles: [app], connection: local}}
+        load_balancer:
+          backends: {job: {port: 80}, app: {tls: true}}
+    """, "bad.yaml")
+    found = problems(bad)
+    assert any("load_balancer.backends.job: unknown key (allowed: app, realtime)" in p
+               for p in found), found
+    assert any("load_balancer.backends.app" in p and "port" in p for p in found), found
