@@ -200,7 +200,9 @@ def test_hostile_values_are_quoted_never_executed(tmp_path: Path, host_lab: Host
     records = {r["requirement"]: r for r in result.doc["results"]}
     assert records["RS-STORAGE-01"]["outcome"] == "failed", result.output
     assert "does not exist" in records["RS-STORAGE-01"]["message"]
-    assert records["RS-PORT-01"]["outcome"] == "failed"  # the names do not resolve
+    # the names do not resolve on the host: could not check (error), never "filtered"
+    assert records["RS-PORT-01"]["outcome"] == "error", records["RS-PORT-01"]
+    assert "did not resolve" in records["RS-PORT-01"]["message"]
     assert good.run("ls /tmp").stdout.split().count("pwned1") == 0
     assert not [f for f in good.run("ls /tmp").stdout.split() if f.startswith("pwned")]
 
