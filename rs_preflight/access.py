@@ -25,7 +25,7 @@ import shlex
 import socket
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +300,32 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             raise CommandTimeout(self._timeout_message(command))
         return rc, stdout, stderr
 
+    @contextlib.contextmanager
+    def line_channel(self, command: str) -> Iterator[Callable[[], str]]:
+        """One channel running ``command``, a loop that answers each input line with one
+        line; yields ``ask()``, one round trip on that channel. Several short round trips
+        (the clock samples) then cost one channel, not one channel and timer each."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session(timeout=self.rs_ssh.connect_timeout)
+        chan.settimeout(self.rs_ssh.command_timeout)
+        reader = chan.makefile("rb")
+
+        def ask() -> str:
+            chan.sendall(b"\n")
+            line = reader.readline()
+            if not line.endswith(b"\n"):
+                raise CommandTimeout(f"{self.rs_host.name}: {command!r} ended early")
+            return bytes(line).decode(errors="replace")
+
+        try:
+            chan.exec_command(command)
+            yield ask
+        except (TimeoutError, OSError, EOFError) as exc:
+            raise CommandTimeout(self._timeout_message(command.encode())) from exc
+        finally:
+            chan.close()
+
     def _timeout_message(self, command: bytes) -> str:
         head = command.decode(errors="replace").split("\n", 1)[0][:60]
         return (f"command on {self.rs_host.name} ran past {self.rs_ssh.command_timeout:g}s "
@@ -377,6 +403,15 @@ class Connections:
                 backend.set_host(thost)
                 self._hosts[host.name] = thost
             return self._hosts[host.name]
+
+    def release(self, host: Host) -> None:
+        """Close the host's connection now (its facts are in); a later ``get`` reconnects,
+        with the same host-key checks. An idle paramiko transport wakes ten times a second
+        until closed (benchmarks/PROFILE.md, finding 2)."""
+        with self._locks[host.name]:
+            thost = self._hosts.pop(host.name, None)
+        if thost is not None and isinstance(thost.backend, SecureParamikoBackend):
+            thost.backend.close()
 
     def close(self) -> None:
         for thost in self._hosts.values():
