@@ -95,6 +95,8 @@ class RunState:
                 return exc
             except Exception as exc:  # a backend's own error: this host only, said plainly
                 return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+            finally:  # nothing else needs it now; the few active probes reconnect
+                self.connections.release(host)
 
         workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
