@@ -292,8 +292,9 @@ class Preflight:
         module (1–2 s per error under load), and one host that cannot be reached makes a dozen
         errors (fault suite)."""
         exc = call.excinfo.value if call.excinfo else None
-        if TARGET_KEY not in item.stash or not isinstance(exc, Exception):
-            return None  # (pytest's skip and exit outcomes are not Exceptions)
+        if TARGET_KEY not in item.stash or not isinstance(exc, Exception | XFAIL):
+            return None  # (pytest's skip and exit outcomes are not Exceptions; a skip's
+            # report is a file location, no traceback)
         sections = [(f"Captured {key} {rwhen}", content)
                     for rwhen, key, content in item._report_sections]
         assert call.when != "collect"
@@ -542,6 +543,7 @@ def _trim(text: str) -> str:
 
 VERDICT_KEY = pytest.StashKey[Verdict]()
 SETUP_S = pytest.StashKey[float]()
+XFAIL = pytest.xfail.Exception  # a waived failure: pytest would format its traceback too
 
 
 def _check_of(item: pytest.Item) -> str | None:
