@@ -72,8 +72,10 @@ class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
     """Trust a host seen for the first time and save its key to ``path`` (like OpenSSH's
     StrictHostKeyChecking=accept-new); a changed key is refused by paramiko before this."""
 
-    def __init__(self, path: Path, on_event: KeyEvent, known: KnownHosts) -> None:
-        self.path, self.on_event, self.known = path, on_event, known
+    def __init__(self, path: Path, on_event: KeyEvent, known: KnownHosts | None = None
+                 ) -> None:
+        self.path, self.on_event = path, on_event
+        self.known = known if known is not None else KnownHosts()
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
