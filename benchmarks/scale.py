@@ -131,19 +131,21 @@ def hosts_cpu(pids: Sequence[int]) -> float:
 # -- the three ways --------------------------------------------------------------------------
 
 
-def child_env() -> dict[str, str]:
-    """This checkout first on the path (the editable install may point elsewhere)."""
+def child_env(root: Path = ROOT) -> dict[str, str]:
+    """This checkout (or ``root``) first on the path (the editable install may point
+    elsewhere)."""
     return {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))}
+        filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
 
 
-def measure(argv: list[str], cwd: Path, timeout: float) -> tuple[float, float, float, int, str]:
+def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT
+            ) -> tuple[float, float, float, int, str]:
     """(wall s, CPU s, peak RSS MB, exit code, output tail) of one child run; killed after
     ``timeout`` (a safety bound, not a measurement)."""
     log = cwd / "output.txt"
     with open(log, "wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=child_env(), stdout=out,
+        proc = subprocess.Popen(argv, cwd=cwd, env=child_env(root), stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
@@ -221,9 +223,10 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
                 cwd = tmp / f"n{n}" / f"{way.replace(' ', '_')}-{rnd}"
                 cwd.mkdir()
                 before = hosts_cpu(pids)
+                root = args.checkout.get(way, ROOT)
                 wall, cpu, rss, code, note = measure(
                     way_argv(way, inputs[n], lab.identity_file, args.variant), cwd,
-                    args.run_timeout)
+                    args.run_timeout, root)
                 time.sleep(0.3)  # let the last sessions end and be reaped (not timed)
                 sample = Sample(way, n, rnd, wall, cpu, hosts_cpu(pids) - before, rss, code,
                                 note)
@@ -300,6 +303,13 @@ def variant(text: str) -> tuple[str, list[str]]:
     return f"rs-preflight {name.strip()}", extra.split()
 
 
+def checkout(text: str) -> tuple[str, Path]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name.strip() or not Path(folder, "rs_preflight").is_dir():
+        raise argparse.ArgumentTypeError("give NAME=DIR, DIR a checkout with rs_preflight/")
+    return f"rs-preflight {name.strip()}", Path(folder).resolve()
+
+
 def percent(text: str) -> float:
     value = float(text.rstrip("%")) / 100
     if not 0 <= value <= 0.5:
@@ -330,6 +340,11 @@ def parser() -> argparse.ArgumentParser:
                     metavar="NAME=ARGS",
                     help="also run rs-preflight with these extra pytest arguments as way "
                          "'rs-preflight NAME' (repeatable), e.g. 'lean=--assert=plain --tb=no'")
+    ap.add_argument("--checkout", type=checkout, action="append", default=[],
+                    metavar="NAME=DIR",
+                    help="also run rs-preflight from another checkout (e.g. `git archive main` "
+                         "unpacked in DIR) as way 'rs-preflight NAME' (repeatable): "
+                         "before/after, interleaved")
     ap.add_argument("--ways", type=lambda t: set(t.split(",")), metavar="W,W",
                     help="run only these of floor, rs-preflight (with its variants), naive")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
@@ -353,6 +368,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.variant = dict(args.variant)
+    args.checkout = dict(args.checkout)
+    args.variant.update({way: [] for way in args.checkout})
     if not (1 if args.profile is None else 0) <= args.rounds <= 50:
         parser().error("--rounds between 1 and 50 (0 with --profile)")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` tears the lab down like Ctrl-C

@@ -42,7 +42,7 @@ def test_one_source(rs: Target, time_sources: dict[str, str | None]) -> Verdict:
     return judge.follows_majority(rs.host.name, _sources(rs, time_sources))
 
 
-@pytest.mark.rs("RS-TIME-03")
+@pytest.mark.rs("RS-TIME-03", clock_samples="samples")  # taken while gathering
 def test_clock_skew(rs: Target) -> Verdict:
     assert rs.host is not None
     offset, rtt = rs.state.clock_offset(rs.host, int(rs.thresholds["samples"]))

@@ -25,7 +25,7 @@ import shlex
 import socket
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from testinfra.backend import base
 from testinfra.backend.paramiko import ParamikoBackend
 
 from .errors import CommandTimeout, HostUnreachable
+from .knownhosts import KnownHosts
 from .site import Host, Site, SshSettings
 from .sshconfig import Hop, Route, load_config, route
 
@@ -71,12 +72,15 @@ class _AcceptNewPolicy(paramiko.MissingHostKeyPolicy):
     """Trust a host seen for the first time and save its key to ``path`` (like OpenSSH's
     StrictHostKeyChecking=accept-new); a changed key is refused by paramiko before this."""
 
-    def __init__(self, path: Path, on_event: KeyEvent) -> None:
+    def __init__(self, path: Path, on_event: KeyEvent, known: KnownHosts | None = None
+                 ) -> None:
         self.path, self.on_event = path, on_event
+        self.known = known if known is not None else KnownHosts()
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str,
                          key: paramiko.PKey) -> None:
         client.get_host_keys().add(hostname, key.get_name(), key)
+        self.known.add(hostname, key)  # a reconnect in this run verifies against it
         try:
             saved = save_host_key(self.path, hostname, key)
         except OSError as exc:  # still accepted for this run; said, not hidden
@@ -107,10 +111,10 @@ def known_hosts_file(ssh: SshSettings) -> Path:
     return ssh.known_hosts or DEFAULT_KNOWN_HOSTS.expanduser()
 
 
-def _policy(ssh: SshSettings, on_event: KeyEvent, save_to: Path | None = None
-            ) -> paramiko.MissingHostKeyPolicy:
+def _policy(ssh: SshSettings, on_event: KeyEvent, known: KnownHosts,
+            save_to: Path | None = None) -> paramiko.MissingHostKeyPolicy:
     if ssh.host_key_policy == "accept-new":
-        return _AcceptNewPolicy(save_to or known_hosts_file(ssh), on_event)
+        return _AcceptNewPolicy(save_to or known_hosts_file(ssh), on_event, known)
     if ssh.host_key_policy == "insecure":
         return _InsecurePolicy(on_event)
     return paramiko.RejectPolicy()
@@ -175,9 +179,10 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
     NAME = "rs-paramiko"
 
     def __init__(self, host: Host, ssh: SshSettings, on_key_event: KeyEvent | None = None,
-                 **kwargs: Any) -> None:
+                 known: KnownHosts | None = None, **kwargs: Any) -> None:
         self.rs_host, self.rs_ssh = host, ssh
         self.on_key_event: KeyEvent = on_key_event or (lambda message: None)
+        self.known = known if known is not None else KnownHosts()  # one per run: Connections
         self.route: Route = route(host, ssh, load_config(ssh.config))
         target = self.route.target
         address = f"[{target.address}]" if ":" in target.address else target.address
@@ -199,7 +204,7 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
         except OSError as exc:
             raise HostUnreachable(first + _explain(exc, hops[0], self.rs_ssh, self._known)) from exc
         for hop, after in itertools.pairwise(hops):
-            jump = self._new_client()
+            jump = self._new_client(hop)
             self._jumps.append(jump)
             try:
                 jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
@@ -220,21 +225,26 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             return " / ".join(map(str, self.route.known_hosts)) + " (ssh_config)"
         return str(self.rs_ssh.known_hosts or "~/.ssh/known_hosts")
 
-    def _new_client(self) -> paramiko.SSHClient:
+    def _known_files(self) -> list[Path]:
+        if self.rs_ssh.known_hosts:
+            return [self.rs_ssh.known_hosts] if self.rs_ssh.known_hosts.exists() else []
+        if self.route.known_hosts:  # ssh_config's UserKnownHostsFile
+            return [path for path in self.route.known_hosts if path.is_file()]
+        system = Path("~/.ssh/known_hosts").expanduser()  # as load_system_host_keys
+        return [system] if system.is_file() else []
+
+    def _new_client(self, hop: Hop) -> paramiko.SSHClient:
+        """A client that knows only ``hop``'s host keys, from the run's parsed known_hosts
+        (not the whole file parsed again per connection: knownhosts.py)."""
         client = paramiko.SSHClient()
-        if self.rs_ssh.known_hosts and self.rs_ssh.known_hosts.exists():
-            client.load_host_keys(str(self.rs_ssh.known_hosts))
-        elif self.rs_ssh.known_hosts is None and self.route.known_hosts:
-            for path in self.route.known_hosts:  # ssh_config's UserKnownHostsFile
-                if path.is_file():
-                    client.load_host_keys(str(path))
-        elif self.rs_ssh.known_hosts is None:
-            client.load_system_host_keys()
+        name = hop.address if hop.port == 22 else f"[{hop.address}]:{hop.port}"  # as paramiko
+        self.known.install(client, self._known_files(), name)
         # accept-new saves where keys are read: the site's file, else ssh_config's first
         # UserKnownHostsFile, else ~/.ssh/known_hosts
         save_to = (self.route.known_hosts[0] if self.rs_ssh.known_hosts is None
                    and self.route.known_hosts else None)
-        client.set_missing_host_key_policy(_policy(self.rs_ssh, self.on_key_event, save_to))
+        client.set_missing_host_key_policy(_policy(self.rs_ssh, self.on_key_event, self.known,
+                                                   save_to))
         return client
 
     def _auth(self, hop: Hop) -> dict[str, Any]:
@@ -247,8 +257,8 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
 
     @functools.cached_property
     def client(self) -> paramiko.SSHClient:
-        client = self._new_client()
         target = self.route.target
+        client = self._new_client(target)
         try:
             client.connect(target.address, target.port, username=target.user,
                            sock=self._sock(), **self._auth(target))
@@ -292,6 +302,32 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             raise CommandTimeout(self._timeout_message(command))
         return rc, stdout, stderr
 
+    @contextlib.contextmanager
+    def line_channel(self, command: str) -> Iterator[Callable[[], str]]:
+        """One channel running ``command``, a loop that answers each input line with one
+        line; yields ``ask()``, one round trip on that channel. Several short round trips
+        (the clock samples) then cost one channel, not one channel and timer each."""
+        transport = self.client.get_transport()
+        assert transport is not None
+        chan = transport.open_session(timeout=self.rs_ssh.connect_timeout)
+        chan.settimeout(self.rs_ssh.command_timeout)
+        reader = chan.makefile("rb")
+
+        def ask() -> str:
+            chan.sendall(b"\n")
+            line = reader.readline()
+            if not line.endswith(b"\n"):
+                raise CommandTimeout(f"{self.rs_host.name}: {command!r} ended early")
+            return bytes(line).decode(errors="replace")
+
+        try:
+            chan.exec_command(command)
+            yield ask
+        except (TimeoutError, OSError, EOFError) as exc:
+            raise CommandTimeout(self._timeout_message(command.encode())) from exc
+        finally:
+            chan.close()
+
     def _timeout_message(self, command: bytes) -> str:
         head = command.decode(errors="replace").split("\n", 1)[0][:60]
         return (f"command on {self.rs_host.name} ran past {self.rs_ssh.command_timeout:g}s "
@@ -304,11 +340,11 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             jump.close()
 
 
-def make_backend(host: Host, site: Site, on_key_event: KeyEvent | None = None
-                 ) -> base.BaseBackend:
+def make_backend(host: Host, site: Site, on_key_event: KeyEvent | None = None,
+                 known: KnownHosts | None = None) -> base.BaseBackend:
     """The testinfra backend for ``host``: ours for SSH, testinfra's own for the rest."""
     if host.connection == "ssh":
-        return SecureParamikoBackend(host, site.ssh, on_key_event)
+        return SecureParamikoBackend(host, site.ssh, on_key_event, known)
     if host.connection == "local":
         return testinfra.backend.get_backend("local://", sudo=site.ssh.sudo)
     if host.connection == "docker":
@@ -349,6 +385,7 @@ class Connections:
         self._failures: dict[str, HostUnreachable] = {}
         self._locks: dict[str, threading.Lock] = {h.name: threading.Lock() for h in site.hosts}
         self.key_events: list[str] = []  # keys accepted or not verified (weakened policies)
+        self.known = KnownHosts()  # known_hosts parsed once for the whole run
 
     def get(self, host: Host) -> testinfra.host.Host:
         """The connected testinfra Host; raises the same ``HostUnreachable`` every time."""
@@ -357,7 +394,8 @@ class Connections:
                 raise self._failures[host.name]
             if host.name not in self._hosts:
                 try:
-                    backend = make_backend(host, self.site, self.key_events.append)
+                    backend = make_backend(host, self.site, self.key_events.append,
+                                           self.known)
                     if isinstance(backend, SecureParamikoBackend):
                         backend.client  # noqa: B018 - connect now: one error per host
                 except HostUnreachable as exc:
@@ -367,6 +405,15 @@ class Connections:
                 backend.set_host(thost)
                 self._hosts[host.name] = thost
             return self._hosts[host.name]
+
+    def release(self, host: Host) -> None:
+        """Close the host's connection now (its facts are in); a later ``get`` reconnects,
+        with the same host-key checks. An idle paramiko transport wakes ten times a second
+        until closed (benchmarks/PROFILE.md, finding 2)."""
+        with self._locks[host.name]:
+            thost = self._hosts.pop(host.name, None)
+        if thost is not None and isinstance(thost.backend, SecureParamikoBackend):
+            thost.backend.close()
 
     def close(self) -> None:
         for thost in self._hosts.values():

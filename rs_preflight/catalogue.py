@@ -99,6 +99,9 @@ def parse_catalogue(raw: Mapping[str, Any]) -> Catalogue:
                      profiles=raw.get("profiles") or {}, roles=tuple(raw["roles"]))
 
 
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @functools.cache
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """Load a catalogue file; the default is R-Service's, shipped in the package.
@@ -107,7 +110,8 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     or too expensive, not of the catalogue's shape) raises ``SiteError`` with its location."""
     if path is None:
         text = resources.files("rs_preflight").joinpath("data/catalogue.yaml").read_text("utf-8")
-        return parse_catalogue(yaml.safe_load(text))
+        # libyaml's safe loader: 0.16 → 0.016 s CPU; the shipped file needs no marks or caps
+        return parse_catalogue(yaml.load(text, Loader=_SAFE_LOADER))
     doc = load_yaml(read_text(path, "catalogue"), str(path))
     if doc.problems:
         raise SiteError(doc.problems)

@@ -36,10 +36,11 @@ Exit codes (the gate: ``results.GatePolicy``):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,8 @@ def run(argv: Sequence[str]) -> int:
         return stop
     # SIGTERM (a CI timeout, `kill`) ends the run like Ctrl-C, so active probes clean up
     signal.signal(signal.SIGTERM, _interrupt)
-    code = int(pytest.main(pytest_args(args, extra)))
+    with _no_plugin_autoload():
+        code = int(pytest.main(pytest_args(args, extra) + _engine_args(extra)))
     if code == pytest.ExitCode.INTERRUPTED:
         # The reports are written and the probes undone by now; a worker thread still
         # finishing abandoned work (an HTTP retry, a TLS handshake) must not hold the exit.
@@ -180,6 +182,39 @@ def run(argv: Sequence[str]) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+XDIST = ("-n", "--numprocesses", "--dist", "--tx", "--maxprocesses")
+
+
+def _engine_args(extra: Sequence[str]) -> list[str]:
+    """pytest as an engine: no assertion rewriting (checks return verdicts, nothing to
+    rewrite: ~1 s of start-up CPU without a bytecode cache), and xdist loaded only when asked
+    for (autoloading is off, ``_no_plugin_autoload``)."""
+    argv = ["--assert=plain"]
+    if any(a == opt or a.startswith(opt + ("=" if opt.startswith("--") else ""))
+           for a in extra for opt in XDIST):
+        argv += ["-p", "xdist.plugin"]
+    return argv
+
+
+@contextlib.contextmanager
+def _no_plugin_autoload() -> Iterator[None]:
+    """Installed pytest plugins are not loaded by the run (hypothesis' alone costs ~1 s of CPU
+    at the summary); ``-p NAME`` still loads one. Set for the run only (and its xdist workers,
+    which inherit the environment)."""
+    saved = os.environ.get(AUTOLOAD)
+    os.environ[AUTOLOAD] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(AUTOLOAD, None)
+        else:
+            os.environ[AUTOLOAD] = saved
+
+
+AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def _bundle(argv: Sequence[str]) -> int:

@@ -23,7 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .access import Connections
+import testinfra.host
+
+from .access import Connections, SecureParamikoBackend
 from .catalogue import Catalogue, Requirement
 from .envfile import EnvValue
 from .errors import HostUnreachable, PreflightError
@@ -35,6 +37,7 @@ from .share import ShareProbe
 from .site import Host, Site, Waiver
 
 PARALLEL_HOSTS = 16
+CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received
 
 
 @dataclass
@@ -50,6 +53,7 @@ class RunState:
     _facts: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    clock_samples: dict[str, int] = field(default_factory=dict)  # host → samples at gather
     _share: ShareProbe | None = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
     # what a slow step is waiting for, said as it starts (the terminal's status line)
@@ -83,12 +87,16 @@ class RunState:
     def _gather_all(self, hosts: list[Host]) -> None:
         def one(host: Host) -> HostFacts | PreflightError:
             try:
-                return gather(self.connections.get(host),
-                              Context(self.site, host, self.catalogue))
+                thost = self.connections.get(host)
+                facts = gather(thost, Context(self.site, host, self.catalogue))
+                self._sample_clock(host, thost, facts)
+                return facts
             except PreflightError as exc:
                 return exc
             except Exception as exc:  # a backend's own error: this host only, said plainly
                 return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+            finally:  # nothing else needs it now; the few active probes reconnect
+                self.connections.release(host)
 
         workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
@@ -98,8 +106,23 @@ class RunState:
     def gathered(self) -> Mapping[str, HostFacts | PreflightError]:
         return dict(self._facts)
 
+    def _sample_clock(self, host: Host, thost: testinfra.host.Host, facts: HostFacts) -> None:
+        """The clock samples the run asked for (``clock_samples``), in the gathering pool on
+        the connection already open: one channel, one ``date`` per line sent. If that fails,
+        ``clock_offset`` measures later and reports its own error."""
+        samples = self.clock_samples.get(host.name, 0)
+        if not samples or not isinstance(thost.backend, SecureParamikoBackend):
+            return
+        try:
+            with thost.backend.line_channel(CLOCK_LOOP) as ask:
+                self._offsets[host.name] = measure_offset(ask, samples)
+        except PreflightError:
+            return
+        facts.round_trips += samples
+
     def clock_offset(self, host: Host, samples: int) -> tuple[float, float]:
-        """(offset s, round trip s) of the host's clock against the runner's."""
+        """(offset s, round trip s) of the host's clock against the runner's: measured while
+        gathering (see ``clock_samples``), else now with ``samples`` commands."""
         if host.name not in self._offsets:
             thost = self.connections.get(host)
             self.progress(f"measuring {host.name}'s clock ({samples} samples)…")

@@ -158,7 +158,12 @@ class Site:
         return [h for h in self.hosts if set(roles) & set(h.roles)]
 
     def host(self, name: str) -> Host:
-        return next(h for h in self.hosts if h.name == name)
+        return self._by_name[name]  # KeyError for an unknown host, as StopIteration was
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Host]:
+        """Hosts by name: ``host()`` runs several times per check (a scan was O(hosts))."""
+        return {h.name: h for h in reversed(self.hosts)}  # the first of a name wins
 
     def waiver_for(self, requirement: str, host: str | None) -> Waiver | None:
         return next((w for w in self.waivers if w.covers(requirement, host)), None)
