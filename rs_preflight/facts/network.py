@@ -7,11 +7,11 @@ the .env files: every one of them is quoted with ``shlex.quote``.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import shlex
 from typing import Any
 
+from ..addresses import is_ip
 from ..matrix import flows_for
 from ..redact import clip
 from . import Context, FactUnavailable, section
@@ -52,7 +52,7 @@ def _flows_command(ctx: Context) -> str:
         # A name is resolved first, on its own clock, by the host's resolver (getent: the same
         # getaddrinfo bash uses): a name that does not resolve there is told apart from a port
         # that does not answer (rc "R<getent exit>": 2 not found, 124 no answer in time).
-        resolve = "" if _is_ip(flow.destination) else (
+        resolve = "" if is_ip(flow.destination) else (
             f"if [ -n \"$rs_getent\" ]; then timeout {limit} getent ahosts {dest} >/dev/null "
             f"2>&1; g=$?; [ $g -ne 0 ] && r=R$g; fi; ")
         # every probe in the background, so the section takes one probe timeout, not n
@@ -100,14 +100,6 @@ def _unresolved(getent_rc: int) -> str:
     if getent_rc == 2:
         return "the name does not resolve on the host"
     return f"the name could not be resolved on the host (getent exit {getent_rc})"
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _state(rc: int, error: str) -> str:

@@ -6,11 +6,11 @@ reach messages only through ``EnvValue.shown`` / ``redact.safe_url`` (URL creden
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 
+from ..addresses import is_ip
 from ..envfile import EnvValue
 from ..redact import safe_url
 from ..results import Verdict, error, failed, passed, worst
@@ -133,7 +133,7 @@ def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bo
                  "RABBIT_MQ_HOST", "MEMCACHED_HOST", "CLACKS_ADDRESS", "RSERVICE_SMTP_HOST")
     named = [(n, values[n].value) for n in host_vars if n in values and values[n].value]
     named += [("ELASTICSEARCH_URLS", h) for h in search_hosts]
-    named = [(n, h) for n, h in named if not _is_ip(h)]
+    named = [(n, h) for n, h in named if not is_ip(h)]
     known = dict(zip(named, map(known_host, (h for _, h in named)), strict=True))
     unknown = [f"{n}={h}" for (n, h), k in known.items() if k is False]
     unsure = [f"{n}={h}" for (n, h), k in known.items() if k is None]
@@ -147,14 +147,6 @@ def consistency(values: Vars, domain: str | None, known_host: Callable[[str], bo
         return error(f"cannot tell whether the hosts named in the settings resolve "
                      f"({', '.join(unsure)}): {why_unsure}")
     return passed("FAYE_URL, ELASTICSEARCH_URLS and named hosts are consistent")
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def no_settings() -> Verdict:
