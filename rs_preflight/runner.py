@@ -97,6 +97,7 @@ class Preflight:
         self.on_note: Callable[[str], None] | None = None  # set by the terminal reporter
         # per process that ran checks ("main", or the xdist worker's id): what its hosts said
         self.hosts_seen: dict[str, dict[str, dict[str, Any]]] = {}
+        self._hosts_mark: tuple[tuple[str, int], ...] = ()
         self.completion = Progress([])  # what the site defines: known at collection
         self._items: dict[str, pytest.Item] = {}
         self.interrupts = Interrupts()
@@ -321,8 +322,22 @@ class Preflight:
         result = self._record(item, report, call, exc)
         if result is not None:  # travels with the report (to the xdist controller too)
             report.rs_result = result.to_dict()  # type: ignore[attr-defined]
-        report.rs_hosts = host_info(self.site, self.state.gathered())  # type: ignore[attr-defined]
+        if hasattr(self.config, "workerinput"):  # the controller learns the hosts from us
+            hosts = self._hosts_changed()
+            if hosts is not None:
+                report.rs_hosts = hosts  # type: ignore[attr-defined]
         return report
+
+    def _hosts_changed(self) -> dict[str, dict[str, Any]] | None:
+        """This worker's host table when it changed since the last report that carried it
+        (reports are kept to the end of the run: one table each would grow as hosts ×
+        checks), else None."""
+        gathered = self.state.gathered()
+        mark = tuple((name, getattr(f, "round_trips", -1)) for name, f in gathered.items())
+        if mark == self._hosts_mark:
+            return None
+        self._hosts_mark = mark
+        return host_info(self.site, gathered)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Where results are kept: here on the controller, whether the check ran in this
@@ -427,6 +442,8 @@ class Preflight:
         if self._doc is None:
             self.state.finished = self.state.finished or dt.datetime.now(dt.UTC)
             self._order_results()
+            if not hasattr(self.config, "workerinput"):  # what this process gathered itself
+                self.hosts_seen["main"] = host_info(self.site, self.state.gathered())
             doc = build_doc(self.state, self.catalogue, merge_hosts(self.site, self.hosts_seen))
             finished = [n for n, r in self.state.results.items() if not r.extra.get("interrupted")]
             doc.update(self.completion.fields(self._selection(), finished))
