@@ -33,6 +33,7 @@ class ShareProbe:
         self.share_path = share_path.rstrip("/") or "/"
         self.probe: Probe | None = None
         self._writer_host: testinfra.host.Host | None = None
+        self._path: str | None = None  # set before the write: an interrupt may come during it
 
     def write(self, host: Host, thost: testinfra.host.Host) -> Probe:
         if self.probe is not None:
@@ -40,13 +41,17 @@ class ShareProbe:
         name = f".rs-preflight-probe-{secrets.token_hex(8)}"
         path = f"{self.share_path}/{name}"
         content = secrets.token_hex(16)
+        # Known for the clean-up before the command runs: a signal that arrives while the host
+        # writes the file (it exists, the answer is not back yet) must not leave it behind. The
+        # name is new and unguessable, so a file there is ours.
+        self._writer_host, self._path = thost, path
         # noclobber (set -C): never overwrite a file we did not create
         result = thost.run("umask 022; set -C; printf %s %s > %s", "%s", content, path)
         if result.rc != 0:
+            self._writer_host = self._path = None  # nothing of ours is there
             raise CheckError(f"could not write the probe file {path} on {host.name}: "
                              f"{clip(result.stderr.strip(), 200)}")
         self.probe = Probe(host.name, path, content)
-        self._writer_host = thost
         return self.probe
 
     def read(self, thost: testinfra.host.Host) -> str | None:
@@ -56,6 +61,7 @@ class ShareProbe:
 
     def cleanup(self) -> None:
         """Remove the probe file (only it) from the share."""
-        if self.probe is not None and self._writer_host is not None:
-            self._writer_host.run("rm -f -- %s", self.probe.path)
+        if self._path is not None and self._writer_host is not None:
+            self._writer_host.run("rm -f -- %s", self._path)
             self.probe = None
+            self._path = None

@@ -208,6 +208,17 @@ class PreflightTerminal(TerminalReporter):  # type: ignore[misc]
         key = label(nodeid)
         return f"{key} {self._titles(key.split('@')[0])}".rstrip()
 
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """pytest keeps a formatted traceback of the interrupt (printed with --full-trace).
+        Formatting one cut at an arbitrary instruction can itself fail (a frame whose
+        ``tb_lineno`` is None: TypeError), which would turn an interrupt (exit 2) into an
+        internal error: then keep only the interrupt's own line. No frame arguments either:
+        they may hold secrets, and this memo does not pass the redactor."""
+        try:
+            self._keyboardinterrupt_memo = excinfo.getrepr(funcargs=False, style="short")
+        except Exception:
+            self._keyboardinterrupt_memo = None
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.plain or getattr(report, "rs_result", None) is None:
             super().pytest_runtest_logreport(report)
