@@ -26,7 +26,7 @@ PARTS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("assertion rewriting of imported modules", "start-up/collection",
      [("_pytest/assertion/rewrite.py", "_rewrite_test")]),
     ("catalogue YAML parsed (pure-Python loader)", "start-up/collection",
-     [("rs_preflight/catalogue.py", "load_catalogue")]),
+     [("rs_preflight/spec/catalogue.py", "load_catalogue")]),
     ("pytest_generate_tests (parametrize per host)", "collection",
      [("rs_preflight/runner.py", "pytest_generate_tests")]),
     ("run-test loop: every item's setup/call/teardown/report", "whole run",
@@ -47,8 +47,8 @@ PARTS: list[tuple[str, str, list[tuple[str, str]]]] = [
     ("  paramiko connect (TCP, kex, auth) in the pool", "gathering",
      [("paramiko/client.py", "connect")]),
     ("  fact parsers (split + section parsers)", "gathering",
-     [("rs_preflight/facts/__init__.py", "split_output")]
-     + [(f"rs_preflight/facts/{m}.py", "") for m in
+     [("rs_preflight/gather/facts/__init__.py", "split_output")]
+     + [(f"rs_preflight/gather/facts/{m}.py", "") for m in
         ("clock", "docker", "hardware", "network", "system")]),
     ("paramiko transport threads (packets, kex crypto, channels)", "whole run",
      [("paramiko/transport.py", "run")]),

@@ -1,7 +1,7 @@
 """RS-DNS-*: names at the site's resolvers (guide §4, §5, App. 1).
 
 Glue only: ask the site's resolvers (``dns.resolvers``; the runner's resolver is never used),
-judge with :mod:`rs_preflight.judges.dns`.
+judge with :mod:`rs_preflight.judge.dns`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import concurrent.futures
 import dns.resolver
 import pytest
 
-from rs_preflight.judges import dns as judge
+from rs_preflight.gather.probes import dns as probe
+from rs_preflight.judge import dns as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import dns as probe
-from rs_preflight.results import Verdict, error, worst
+from rs_preflight.spec.results import Verdict, error, worst
 
 NO_RESOLVER = error("no dns.resolvers in the site: rs-preflight never asks the runner's own "
                     "resolver about the site's names")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import env as judge
+from rs_preflight.judge import env as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict, skipped
+from rs_preflight.spec.results import Verdict, skipped
 
 RS_ROLES = ("app", "job", "realtime")
 

@@ -3,13 +3,13 @@
 Glue only. One request per (name, load-balancer address) to the header-echo path, shared by
 RS-LB-01/02/03/06 for the run (:func:`lb_seen`); the echo backend answers with what arrived
 (``{"headers": [[name, value], …], "client": [address, port]}``). Names: the domain, a fresh
-random tenant and every predetermined name. Judged by :mod:`rs_preflight.judges.lb`.
+random tenant and every predetermined name. Judged by :mod:`rs_preflight.judge.lb`.
 
 Phase *pre*: nothing answers behind the load balancer yet, so rs-preflight's own header-echo
-listener runs on each app and realtime host (:mod:`rs_preflight.header_probe`, started by the
+listener runs on each app and realtime host (:mod:`rs_preflight.gather.header_probe`, started by the
 first LB check that needs it, stopped after the last one and by the run's cleanup); only its
 answers count (they carry the run's token). The listener runs on the port(s) the load balancer
-may use for each role (:mod:`rs_preflight.backends`), and each echo says on which port and in
+may use for each role (:mod:`rs_preflight.spec.backends`), and each echo says on which port and in
 which protocol the load balancer's request came in: ``found`` names it ("backends seen:
 app1:80 plain HTTP, …"). Phase *post* is read-only and starts nothing:
 R-Service answers behind the load balancer and does not echo what it receives, so
@@ -27,15 +27,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from rs_preflight import names
-from rs_preflight.backends import Backend, backends_of, protocol
-from rs_preflight.header_probe import HeaderProbe, token_query
-from rs_preflight.judges import lb as judge
-from rs_preflight.judges.dns import realtime_name
-from rs_preflight.judges.tls import summarize
+from rs_preflight.gather import names
+from rs_preflight.gather.header_probe import HeaderProbe, token_query
+from rs_preflight.gather.probes import ProbeError, http, unreachable, web_names
+from rs_preflight.judge import lb as judge
+from rs_preflight.judge.dns import realtime_name
+from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http, unreachable, web_names
-from rs_preflight.results import Verdict, error, failed, skipped
+from rs_preflight.spec.backends import Backend, backends_of, protocol
+from rs_preflight.spec.results import Verdict, error, failed, skipped
 
 Seen = dict[tuple[str, str], http.Answer | ProbeError]
 NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import host as judge
+from rs_preflight.judge import host as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict
+from rs_preflight.spec.results import Verdict
 
 
 def _nofile(rs: Target, kind: str) -> Verdict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict, failed, passed
+from rs_preflight.spec.results import Verdict, failed, passed
 
 
 @pytest.mark.rs("RS-NET-01")

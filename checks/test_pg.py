@@ -2,7 +2,7 @@
 
 Glue only. One login per role and server for the run (:func:`pg_seen`), from the runner, to the
 address of ``DB_WRITER_HOST`` (literal, a site host, or the site's resolvers) with the name for
-``verify-full``; judged by :mod:`rs_preflight.judges.pg`. That app and job hosts reach the port is
+``verify-full``; judged by :mod:`rs_preflight.judge.pg`. That app and job hosts reach the port is
 RS-PORT-01's flow check.
 """
 
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from rs_preflight.judges import pg as judge
+from rs_preflight.gather.probes import ProbeError, http
+from rs_preflight.gather.probes import pg as probe
+from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.judge import pg as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http
-from rs_preflight.probes import pg as probe
-from rs_preflight.probes.mail import address_for
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.results import Verdict, error, skipped
 
 Seen = dict[str, Any]
 

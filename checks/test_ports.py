@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.backends import backends_of
-from rs_preflight.errors import PreflightError
-from rs_preflight.judges import ports as judge
-from rs_preflight.matrix import flows_for
+from rs_preflight.judge import ports as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.backends import backends_of
+from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.matrix import flows_for
+from rs_preflight.spec.results import Verdict, error, skipped
 
 
 @pytest.mark.rs("RS-PORT-01")

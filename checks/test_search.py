@@ -3,7 +3,7 @@
 Glue only. Three GETs per ``ELASTICSEARCH_URLS`` entry, once per run (:func:`search_seen`), from
 the runner to the address of the URL's host (literal, a site host, or the site's resolvers);
 certificates verified against the site's CA bundle or the system store. That app and job hosts
-reach the port is RS-PORT-01's flow check. Judged by :mod:`rs_preflight.judges.search`.
+reach the port is RS-PORT-01's flow check. Judged by :mod:`rs_preflight.judge.search`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from rs_preflight.judges import search as judge
-from rs_preflight.judges.tls import summarize
+from rs_preflight.gather.probes import ProbeError
+from rs_preflight.gather.probes import search as probe
+from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.judge import search as judge
+from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError
-from rs_preflight.probes import search as probe
-from rs_preflight.probes.mail import address_for
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.results import Verdict, error, skipped
 
 Seen = dict[str, probe.Seen | ProbeError]
 

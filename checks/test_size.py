@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from rs_preflight.judges import size as judge
+from rs_preflight.judge import size as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict, skipped
+from rs_preflight.spec.results import Verdict, skipped
 
 
 def _need(rs: Target) -> dict | None:

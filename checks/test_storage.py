@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import storage as judge
+from rs_preflight.judge import storage as judge
 from rs_preflight.model import Target
-from rs_preflight.results import PASSED, Verdict, passed, skipped, worst
+from rs_preflight.spec.results import PASSED, Verdict, passed, skipped, worst
 
 
 @pytest.mark.rs("RS-STORAGE-01")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.errors import PreflightError
-from rs_preflight.judges import time as judge
+from rs_preflight.judge import time as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict
+from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.results import Verdict
 
 
 @pytest.mark.rs("RS-TIME-01")

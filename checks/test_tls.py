@@ -1,7 +1,7 @@
 """RS-TLS-*: the certificate and protocol the load balancer serves, name by name (guide §4).
 
 Glue only: one handshake per (name, load-balancer address) with the name in SNI, shared by
-RS-TLS-01…04 for the run (:func:`tls_seen`); judged by :mod:`rs_preflight.judges.tls`.
+RS-TLS-01…04 for the run (:func:`tls_seen`); judged by :mod:`rs_preflight.judge.tls`.
 Names: the domain, a fresh random tenant and every predetermined name.
 """
 
@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pytest
 
-from rs_preflight import names
-from rs_preflight.judges import tls as judge
+from rs_preflight.gather import names
+from rs_preflight.gather.probes import ProbeError, http, tls, unreachable, web_names
+from rs_preflight.judge import tls as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http, tls, unreachable, web_names
-from rs_preflight.results import Verdict, error
+from rs_preflight.spec.results import Verdict, error
 
 Seen = dict[tuple[str, str], tls.Handshake | ProbeError]
 

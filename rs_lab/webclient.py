@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from rs_preflight.probes.http import PinnedAdapter
+from rs_preflight.gather.probes.http import PinnedAdapter
 
 
 def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> requests.Session:

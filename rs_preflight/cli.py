@@ -45,10 +45,16 @@ from pathlib import Path
 
 import pytest
 
-from . import __version__, commands
-from .cliutil import USAGE_ERROR, UsageParser, add_plugin_options, check_report_dir, quiet_pipe
-from .commands import CatalogueError, checks_path, gate_arguments
-from .sitefind import STDIN, find_site
+from rs_preflight import __version__, commands
+from rs_preflight.cliutil import (
+    USAGE_ERROR,
+    UsageParser,
+    add_plugin_options,
+    check_report_dir,
+    quiet_pipe,
+)
+from rs_preflight.commands import CatalogueError, checks_path, gate_arguments
+from rs_preflight.spec.sitefind import STDIN, find_site
 
 REPORT_DIR = "rs-preflight-report"
 CODEQUALITY = "gl-code-quality-report.json"
@@ -146,7 +152,7 @@ def prepare(args: argparse.Namespace, report_dir: Path | None) -> int | None:
     args.site = found.path
     print(found.line, flush=True)
     if found.path == STDIN:
-        from .site import read_stdin
+        from rs_preflight.spec.site import read_stdin
         read_stdin()  # now: pytest's capture replaces stdin before the plugin loads the site
     problem = check_report_dir(report_dir) if report_dir is not None else None
     if problem:
@@ -218,12 +224,14 @@ AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 def _bundle(argv: Sequence[str]) -> int:
-    from .bundle.cli import main as bundle  # the support bundle: rs_preflight/bundle/cli.py
+    from rs_preflight.bundle.cli import (
+        main as bundle,  # the support bundle: rs_preflight/bundle/cli.py
+    )
     return bundle(argv)
 
 
 def _init(argv: Sequence[str]) -> int:
-    from .initsite import main as init
+    from rs_preflight.initsite import main as init
     return init(argv)
 
 

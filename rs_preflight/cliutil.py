@@ -71,7 +71,7 @@ class _Recorder:
 
 def plugin_options() -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     """The plugin's ``--rs-*`` options as (names, attrs), in the order the plugin adds them."""
-    from . import plugin
+    from rs_preflight import plugin
 
     recorder = _Recorder()
     plugin.pytest_addoption(recorder)  # type: ignore[arg-type]

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import yaml
 
-from .catalogue import Catalogue, Requirement, load_catalogue
-from .cliutil import USAGE_ERROR, UsageParser, quiet_pipe, subcommand_parser
-from .errors import SiteError
-from .report import exit_code, finalize, load_results, write_reports
-from .report.baseline import BaselineError, load_baseline
-from .results import FAIL_ON, GatePolicy
-from .schema import site_schema
+from rs_preflight.cliutil import USAGE_ERROR, UsageParser, quiet_pipe, subcommand_parser
+from rs_preflight.report import exit_code, finalize, load_results, write_reports
+from rs_preflight.report.baseline import BaselineError, load_baseline
+from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.results import FAIL_ON, GatePolicy
+from rs_preflight.spec.schema import site_schema
 
 REPORT_FILES = ("report.html", "junit.xml", "gl-code-quality-report.json")
 

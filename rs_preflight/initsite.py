@@ -20,12 +20,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .catalogue import Catalogue
-from .cliutil import USAGE_ERROR, UsageParser, subcommand_parser
-from .envfile import FILE_ROLES, parse_env_file
-from .errors import SiteError
-from .schema import SCHEMA_FILE
-from .sitefind import DEFAULT_NAMES
+from rs_preflight.cliutil import USAGE_ERROR, UsageParser, subcommand_parser
+from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.envfile import FILE_ROLES, parse_env_file
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.schema import SCHEMA_FILE
+from rs_preflight.spec.sitefind import DEFAULT_NAMES
 
 HEADER = """\
 # yaml-language-server: $schema={schema}
@@ -134,7 +134,7 @@ def _parser() -> UsageParser:
 
 
 def main(argv: Sequence[str]) -> int:
-    from .site import load_site
+    from rs_preflight.spec.site import load_site
 
     parser = _parser()
     args = parser.parse_args(argv)
@@ -169,5 +169,5 @@ def main(argv: Sequence[str]) -> int:
 
 
 def _catalogue(path: Path | None) -> Catalogue:
-    from .commands import catalogue_from
+    from rs_preflight.commands import catalogue_from
     return catalogue_from(path)

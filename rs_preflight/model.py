@@ -25,16 +25,16 @@ from typing import Any
 
 import testinfra.host
 
-from .access import Connections, SecureParamikoBackend
-from .catalogue import Catalogue, Requirement
-from .envfile import EnvValue
-from .errors import HostUnreachable, PreflightError
-from .facts import Context, HostFacts, gather
-from .facts.clock import measure_offset
-from .names import SiteDns
-from .results import Result
-from .share import ShareProbe
-from .site import Host, Site, Waiver
+from rs_preflight.gather.access import Connections, SecureParamikoBackend
+from rs_preflight.gather.facts import Context, HostFacts, gather
+from rs_preflight.gather.facts.clock import measure_offset
+from rs_preflight.gather.names import SiteDns
+from rs_preflight.gather.share import ShareProbe
+from rs_preflight.spec.catalogue import Catalogue, Requirement
+from rs_preflight.spec.envfile import EnvValue
+from rs_preflight.spec.errors import HostUnreachable, PreflightError
+from rs_preflight.spec.results import Result
+from rs_preflight.spec.site import Host, Site, Waiver
 
 PARALLEL_HOSTS = 16
 CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received

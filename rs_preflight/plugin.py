@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .report import report_mode
-from .results import FAIL_ON
-from .runner import RS_KEY, Preflight
+from rs_preflight.report import report_mode
+from rs_preflight.runner import RS_KEY, Preflight
+from rs_preflight.spec.results import FAIL_ON
 
 PHASES = ("pre", "post")
 
@@ -72,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="failed warnings fail the gate too")
     group.addoption("--rs-allow-errors", action="store_true", default=False,
                     help="checks that could not run (errors) do not fail the gate")
-    from .bundle import plugin as bundle  # the support bundle: --rs-bundle and friends
+    from rs_preflight.bundle import plugin as bundle  # the support bundle: --rs-bundle and friends
     bundle.add_options(group)
 
 
@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     preflight = Preflight(config)
     config.pluginmanager.register(preflight, "rs-preflight")
     _terminal(config, preflight)
-    from .bundle import plugin as bundle
+    from rs_preflight.bundle import plugin as bundle
     bundle.configure(config)  # registers the bundle maker when --rs-bundle is given
 
 
@@ -92,8 +92,8 @@ def _check_report_folders(config: pytest.Config) -> None:
     """Every report's folder exists and takes files, before any check runs (else exit 4)."""
     if hasattr(config, "workerinput"):
         return
-    from .cliutil import check_report_dir
-    from .report import folder_mode
+    from rs_preflight.cliutil import check_report_dir
+    from rs_preflight.report import folder_mode
     mode = folder_mode(config.getoption("rs_report_mode"))
     for option in ("rs_json", "rs_html", "rs_junit", "rs_codequality"):
         path = config.getoption(option)
@@ -104,7 +104,7 @@ def _check_report_folders(config: pytest.Config) -> None:
 
 def _terminal(config: pytest.Config, preflight: Preflight) -> None:
     """rs-preflight's terminal reporter in place of pytest's (``report/terminal.py``)."""
-    from .report.terminal import PreflightTerminal
+    from rs_preflight.report.terminal import PreflightTerminal
     standard = config.pluginmanager.get_plugin("terminalreporter")
     if standard is None or type(standard).__name__ != "TerminalReporter":
         return  # -p no:terminal, or another plugin's reporter: leave it
@@ -119,7 +119,7 @@ def _terminal(config: pytest.Config, preflight: Preflight) -> None:
 def rs_tenant_label() -> str:
     """One never-used tenant label per run (``rs-preflight-<random>``): the wildcard DNS, the
     certificate and the load-balancer checks all ask for the same tenant name."""
-    from .probes.dns import random_label
+    from rs_preflight.gather.probes.dns import random_label
     return random_label()
 
 

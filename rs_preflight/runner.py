@@ -26,10 +26,14 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from .access import key_policy_warnings
-from .catalogue import Catalogue, Requirement, load_catalogue
-from .completeness import (
+from rs_preflight import __version__
+from rs_preflight.gather.access import key_policy_warnings
+from rs_preflight.gather.facts import HostFacts
+from rs_preflight.interrupts import Interrupts
+from rs_preflight.model import RunState, Target
+from rs_preflight.report import area_of, exit_code, finalize, write_reports
+from rs_preflight.report.baseline import BaselineError, compare, key, load_baseline
+from rs_preflight.report.completeness import (
     NO_HOST_ID,
     Progress,
     check_id,
@@ -37,17 +41,22 @@ from .completeness import (
     selection_of,
     targets,
 )
-from .errors import CheckError, PreflightError, SiteError
-from .facts import HostFacts
-from .interrupts import Interrupts
-from .model import RunState, Target
-from .redact import RedactingFilter
-from .report import area_of, exit_code, finalize, write_reports
-from .report.baseline import BaselineError, compare, key, load_baseline
-from .report.counts import status_of
-from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
-from .site import Site, Waiver, default_site, load_site
-from .waivers import load_waivers, waiver_report
+from rs_preflight.report.counts import status_of
+from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
+from rs_preflight.spec.errors import CheckError, PreflightError, SiteError
+from rs_preflight.spec.redact import RedactingFilter
+from rs_preflight.spec.results import (
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    WAIVED,
+    GatePolicy,
+    Result,
+    Verdict,
+)
+from rs_preflight.spec.site import Site, Waiver, default_site, load_site
+from rs_preflight.spec.waivers import load_waivers, waiver_report
 
 RS_KEY = pytest.StashKey["Preflight"]()
 TARGET_KEY = pytest.StashKey[tuple[Requirement, str | None]]()

@@ -20,9 +20,9 @@ from rs_preflight.bundle.archive import BundleError, Member, write_bundle
 from rs_preflight.bundle.build import assemble
 from rs_preflight.bundle.collect import HostCollection
 from rs_preflight.bundle.redaction import Obfuscator
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.redact import Redactor
-from rs_preflight.site import Site, load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.redact import Redactor
+from rs_preflight.spec.site import Site, load_site
 
 PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n"
        "-----END PRIVATE KEY-----")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from rs_preflight.catalogue import load_catalogue
+from rs_preflight.spec.catalogue import load_catalogue
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAEFIK = ROOT / "examples" / "catalogues" / "docker-traefik.yaml"

@@ -14,7 +14,7 @@ import pytest
 
 from rs_preflight import __version__
 from rs_preflight.cliutil import plugin_options
-from rs_preflight.site import load_site
+from rs_preflight.spec.site import load_site
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "RS_PREFLIGHT_SITE"},

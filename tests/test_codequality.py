@@ -16,7 +16,7 @@ import pytest
 
 from rs_preflight.report import finalize, render_codequality
 from rs_preflight.report.codequality import fingerprint
-from rs_preflight.results import GatePolicy
+from rs_preflight.spec.results import GatePolicy
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"

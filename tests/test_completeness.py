@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from rs_preflight.report import exit_code, finalize, render_html, render_junit
-from rs_preflight.results import GatePolicy, Result
+from rs_preflight.spec.results import GatePolicy, Result
 
 CHECKS = '''
 import pathlib, time, pytest
-from rs_preflight.results import passed, failed
+from rs_preflight.spec.results import passed, failed
 
 @pytest.mark.rs("RS-ENV-03")
 def test_first(rs):

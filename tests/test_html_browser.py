@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from rs_preflight.report import finalize, render_html
-from rs_preflight.results import GatePolicy
+from rs_preflight.spec.results import GatePolicy
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

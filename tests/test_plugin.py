@@ -14,7 +14,7 @@ import pytest
 
 CHECKS = '''
 import pytest
-from rs_preflight.results import passed, failed, error, skipped
+from rs_preflight.spec.results import passed, failed, error, skipped
 
 @pytest.mark.rs("RS-ENV-03")
 def test_site_level_pass(rs):
@@ -170,7 +170,7 @@ def test_markers_and_k_select_by_area(run) -> None:
 def test_canary_secret_never_leaves(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_leaky='''
         import pytest
-        from rs_preflight.results import failed
+        from rs_preflight.spec.results import failed
 
         @pytest.mark.rs("RS-ENV-02")
         def test_leak(rs):

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import xmlschema
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.errors import SiteError
-from rs_preflight.redact import variants
 from rs_preflight.report import finalize, render_html, render_junit
 from rs_preflight.report.baseline import compare
-from rs_preflight.results import GatePolicy
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.redact import variants
+from rs_preflight.spec.results import GatePolicy
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
@@ -144,7 +144,7 @@ def test_baseline_compare() -> None:
 
 # --- the waivers file -----------------------------------------------------------------------
 def test_waivers_file_forms(tmp_path: Path) -> None:
-    from rs_preflight.waivers import load_waivers
+    from rs_preflight.spec.waivers import load_waivers
     cat = load_catalogue()
     (tmp_path / "w.yaml").write_text(
         "- {requirement: RS-OS-02, hosts: [app1], reason: r, expires: 2030-01-01, by: me}\n")
@@ -157,7 +157,7 @@ def test_waivers_file_forms(tmp_path: Path) -> None:
 
 
 def test_waivers_file_problems_all_at_once_with_lines(tmp_path: Path) -> None:
-    from rs_preflight.waivers import load_waivers
+    from rs_preflight.spec.waivers import load_waivers
     path = tmp_path / "w.yaml"
     path.write_text("waivers:\n"
                     "  - {requirement: RS-NOPE-01, reason: r, expires: 2030-01-01}\n"
@@ -177,7 +177,7 @@ def test_waivers_file_problems_all_at_once_with_lines(tmp_path: Path) -> None:
 # --- the plugin and the command end to end --------------------------------------------------
 CHECKS = '''
 import json, pathlib, pytest
-from rs_preflight.results import Verdict
+from rs_preflight.spec.results import Verdict
 
 def verdict(rs):
     key = rs.requirement.id + ("@" + rs.host.name if rs.host else "")

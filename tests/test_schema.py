@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.schema import SCHEMA_ID, site_schema
-from rs_preflight.site import load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.schema import SCHEMA_ID, site_schema
+from rs_preflight.spec.site import load_site
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SITES = sorted(p for p in (ROOT / "examples").rglob("*.yaml")

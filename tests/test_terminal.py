@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHECKS = '''
 import pytest
-from rs_preflight.results import passed, failed, error
+from rs_preflight.spec.results import passed, failed, error
 
 @pytest.mark.rs("RS-ENV-03")
 def test_site(rs):
@@ -45,7 +45,7 @@ def test_limit(rs):
 MORE = '''
 import pytest
 from pathlib import Path
-from rs_preflight.results import passed
+from rs_preflight.spec.results import passed
 
 @pytest.fixture(scope="module")
 def probe():

@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archive import BundleError, BundleLeak
-from .options import BundleOptions, Limits
+from rs_preflight.bundle.archive import BundleError, BundleLeak
+from rs_preflight.bundle.options import BundleOptions, Limits
 
 if TYPE_CHECKING:  # the collectors import testinfra: only when a bundle is made
-    from ..catalogue import Catalogue
-    from ..site import Site
-    from .build import BundleSummary
+    from rs_preflight.bundle.build import BundleSummary
+    from rs_preflight.spec.catalogue import Catalogue
+    from rs_preflight.spec.site import Site
 
 __all__ = ["BundleError", "BundleLeak", "BundleOptions", "Limits", "make_bundle"]
 
@@ -41,5 +41,5 @@ __all__ = ["BundleError", "BundleLeak", "BundleOptions", "Limits", "make_bundle"
 def make_bundle(site: Site, catalogue: Catalogue, options: BundleOptions,
                 report_files: Sequence[Path] = ()) -> BundleSummary:
     """Collect from every host, redact, write, scan; raise ``BundleError`` when not written."""
-    from .build import make_bundle as make
+    from rs_preflight.bundle.build import make_bundle as make
     return make(site, catalogue, options, report_files)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PreflightError
+from rs_preflight.spec.errors import PreflightError
 
 
 class BundleError(PreflightError):

@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..catalogue import Catalogue
-from ..site import Site
-from . import items as it
-from .archive import BundleError, Member, json_bytes, write_bundle
-from .collect import HostCollection, collect_site
-from .options import BundleOptions
-from .redaction import Obfuscator, Redaction, Scanner, site_secret_names
+from rs_preflight import __version__
+from rs_preflight.bundle import items as it
+from rs_preflight.bundle.archive import BundleError, Member, json_bytes, write_bundle
+from rs_preflight.bundle.collect import HostCollection, collect_site
+from rs_preflight.bundle.options import BundleOptions
+from rs_preflight.bundle.redaction import Obfuscator, Redaction, Scanner, site_secret_names
+from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.site import Site
 
 RULE_DOCS = {
     "pem-private-key": "PEM private key blocks",
@@ -108,7 +108,7 @@ class _Builder:
         shown = {i.path: i for i in it.static_items("")}
         if hc.facts:
             self.add(f"{base}/facts.json", json_bytes(hc.facts),
-                     {"host": hc.host, "source": "rs_preflight.facts sections "
+                     {"host": hc.host, "source": "rs_preflight.gather.facts sections "
                       f"{', '.join(sorted(hc.facts))}", "kind": "facts"})
         for frame in hc.frames:
             if not it.allowed_path(frame.path):  # collect drops these; never a member name

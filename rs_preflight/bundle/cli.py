@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from ..cliutil import UsageParser
-from . import BundleOptions, Limits
-from .plugin import BundleAtFinish
+from rs_preflight.bundle import BundleOptions, Limits
+from rs_preflight.bundle.plugin import BundleAtFinish
+from rs_preflight.cliutil import UsageParser
 
 DEFAULTS = Limits()
 
@@ -73,7 +73,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    from .. import cli  # the same options and pytest invocation as a normal run
+    from rs_preflight import cli  # the same options and pytest invocation as a normal run
 
     args, rest = _parser().parse_known_args(list(argv))
     run, extra = cli._parser().parse_known_args(rest)

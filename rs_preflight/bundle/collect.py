@@ -15,13 +15,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..access import Connections, run_with_input
-from ..catalogue import Catalogue
-from ..errors import PreflightError
-from ..facts import SECTIONS, Context, FactUnavailable
-from ..site import Host, Site
-from . import items as it
-from .options import Limits
+from rs_preflight.bundle import items as it
+from rs_preflight.bundle.options import Limits
+from rs_preflight.gather.access import Connections, run_with_input
+from rs_preflight.gather.facts import SECTIONS, Context, FactUnavailable
+from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.site import Host, Site
 
 PARALLEL_HOSTS = 16
 DOCKER_REQUIREMENT = "RS-DOCKER-01"  # its roles are the hosts that run Docker

@@ -34,13 +34,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
-from ..facts import SECTIONS
+from rs_preflight.gather.facts import SECTIONS
 
 PROCESSES = ("dockerd", "containerd", "chronyd", "ntpd", "systemd-timesyncd", "clacks",
              "delayed-job-periodic", "puma", "sidekiq", "rails", "ruby", "nginx", "haproxy",
              "redis-server", "rabbitmq-server", "beam.smp", "memcached", "postgres", "java",
              "node", "faye")
-# Fact sections (rs_preflight.facts) run in the same script and parsed into facts.json.
+# Fact sections (rs_preflight.gather.facts) run in the same script and parsed into facts.json.
 # An allow-list: sections that probe other hosts or write (flows, storage) are left out.
 FACTS = ("os_release", "sysctl", "sysctl_persisted", "ulimit_nofile", "docker_version",
          "docker_compose", "daemon_json", "dockerd_limits", "containers", "chrony_tracking",

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .archive import BundleError
-from .options import BundleOptions, Limits
+from rs_preflight.bundle.archive import BundleError
+from rs_preflight.bundle.options import BundleOptions, Limits
 
 if TYPE_CHECKING:
-    from .build import BundleSummary
+    from rs_preflight.bundle.build import BundleSummary
 
 MAX_SHOWN = 20  # "not collected" lines printed; manifest.json has them all
 
@@ -84,8 +84,8 @@ class BundleAtFinish:
         return result
 
     def make(self, session: pytest.Session) -> None:
-        from ..runner import RS_KEY
-        from .build import default_output, make_bundle
+        from rs_preflight.bundle.build import default_output, make_bundle
+        from rs_preflight.runner import RS_KEY
 
         config = session.config
         preflight = config.stash.get(RS_KEY, None)

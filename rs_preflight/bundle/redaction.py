@@ -1,6 +1,6 @@
 """What the bundle removes before anything is archived, and the scan that proves it.
 
-The rules are the run's own (``rs_preflight.redact``: one redactor for every output), applied
+The rules are the run's own (``rs_preflight.spec.redact``: one redactor for every output), applied
 to every member; ``redactions.json`` records member, rule, count and line numbers — never a
 value. ``Scanner`` then looks for every known value (and every canary a caller adds) in every
 member of the written archive; ``Obfuscator`` gives hosts, the domain and addresses consistent
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from ..envfile import is_secret_name
-from ..redact import RULES, Redaction, Redactor, variants
-from ..site import Site
+from rs_preflight.spec.envfile import is_secret_name
+from rs_preflight.spec.redact import RULES, Redaction, Redactor, variants
+from rs_preflight.spec.site import Site
 
 PEM_HEADER = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..results import GatePolicy
-from .baseline import compare, key, load_baseline, summary
-from .codequality import render_codequality
-from .counts import counts
-from .html import render_html
-from .junit import render_junit
+from rs_preflight.report.baseline import compare, key, load_baseline, summary
+from rs_preflight.report.codequality import render_codequality
+from rs_preflight.report.counts import counts
+from rs_preflight.report.html import render_html
+from rs_preflight.report.junit import render_junit
+from rs_preflight.spec.results import GatePolicy
 
 
 def area_of(requirement: str) -> str:

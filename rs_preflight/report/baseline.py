@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import PreflightError
-from ..inputs import InputError, read_text
-from ..results import ERROR, FAILED, PASSED
+from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.inputs import InputError, read_text
+from rs_preflight.spec.results import ERROR, FAILED, PASSED
 
 NEW, STILL, FIXED = "new", "still", "fixed"
 BAD = (FAILED, ERROR)

@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..results import ERROR, FAILED
+from rs_preflight.spec.results import ERROR, FAILED
 
 SEVERITY = {("blocker", FAILED): "critical", ("blocker", ERROR): "major",
             ("warning", FAILED): "minor", ("warning", ERROR): "minor",

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..results import ERROR, FAILED, PASSED, SKIPPED, WAIVED
+from rs_preflight.spec.results import ERROR, FAILED, PASSED, SKIPPED, WAIVED
 
 CATEGORIES = ("passed", "failed", "error", "warned", "waived", "n/a")
 COLOUR = {"passed": "green", "failed": "red", "error": "red", "warned": "yellow",

@@ -21,9 +21,9 @@ from typing import Any
 
 import jinja2
 
-from ..results import ERROR, FAILED, OUTCOMES, PASSED, SKIPPED, WAIVED
-from .counts import CATEGORIES, category, counts, word
-from .terminal import clean, groups, label
+from rs_preflight.report.counts import CATEGORIES, category, counts, word
+from rs_preflight.report.terminal import clean, groups, label
+from rs_preflight.spec.results import ERROR, FAILED, OUTCOMES, PASSED, SKIPPED, WAIVED
 
 SITE_COLUMN = "site"
 SYMBOL = {PASSED: "✓", FAILED: "✗", ERROR: "!", SKIPPED: "–", WAIVED: "w"}

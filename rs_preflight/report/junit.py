@@ -46,8 +46,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
 
-from ..results import ERROR, FAILED, SKIPPED, WAIVED
-from .counts import category
+from rs_preflight.report.counts import category
+from rs_preflight.spec.results import ERROR, FAILED, SKIPPED, WAIVED
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 WARNINGS = "~warnings"  # the suite of failures that do not fail the gate

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 from _pytest.terminal import KNOWN_TYPES, TerminalReporter
 
-from .counts import CATEGORIES, category, counts, counts_text, word
+from rs_preflight.report.counts import CATEGORIES, category, counts, counts_text, word
 
 MARKER = re.compile(r"@@(\w+)@@")  # internal markers of fact commands, never shown
 ORDER = ("failed", "error", "warned", "waived")

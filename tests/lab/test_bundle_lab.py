@@ -33,8 +33,8 @@ import pytest
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, collect, make_bundle
 from rs_preflight.bundle import items as it
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.site import load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.site import load_site
 
 pytestmark = pytest.mark.lab
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rs_lab.preflight import ROOT, run_preflight
 from rs_lab.scenario import LabSite
-from rs_preflight.site import load_site
+from rs_preflight.spec.site import load_site
 
 
 def test_init_round_trips_the_lab_env_files(tmp_path: Path, small_site: LabSite) -> None:

@@ -150,10 +150,10 @@ def test_50_websocket_handshakes_through_haproxy_all_switch(haproxy_site: LabSit
     came from the client: websockets' threaded sync client read the TLS socket in one thread
     while another wrote the request. The probe now does the handshake in one thread
     (``probes.http.websocket``); before, about 3 in 50 hung on either LB address."""
-    from rs_preflight.access import Connections
-    from rs_preflight.header_probe import HeaderProbe, token_query
-    from rs_preflight.probes import ProbeError, http
-    from rs_preflight.site import load_site
+    from rs_preflight.gather.access import Connections
+    from rs_preflight.gather.header_probe import HeaderProbe, token_query
+    from rs_preflight.gather.probes import ProbeError, http
+    from rs_preflight.spec.site import load_site
 
     site = load_site(haproxy_site.site_file)
     connections = Connections(site)

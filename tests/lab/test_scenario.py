@@ -33,7 +33,7 @@ from rs_lab.netns import PREFIX
 from rs_lab.preflight import run_preflight
 from rs_lab.scenario import OVERLAYS, LabSite, Scenario, namespace_names
 from rs_lab.webclient import pinned_session
-from rs_preflight.site import load_site
+from rs_preflight.spec.site import load_site
 
 pytestmark = pytest.mark.lab
 

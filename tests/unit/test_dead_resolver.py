@@ -10,13 +10,13 @@ import time
 
 import pytest
 
-from rs_preflight import names
-from rs_preflight.envfile import EnvValue
-from rs_preflight.facts.network import _flows
-from rs_preflight.judges import env, ports
-from rs_preflight.matrix import Flow
-from rs_preflight.results import ERROR, FAILED, PASSED
-from rs_preflight.site import default_site
+from rs_preflight.gather import names
+from rs_preflight.gather.facts.network import _flows
+from rs_preflight.judge import env, ports
+from rs_preflight.spec.envfile import EnvValue
+from rs_preflight.spec.matrix import Flow
+from rs_preflight.spec.results import ERROR, FAILED, PASSED
+from rs_preflight.spec.site import default_site
 
 
 def _vars(**kw: str) -> dict[str, EnvValue]:

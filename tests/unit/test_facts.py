@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rs_preflight.facts import SECTIONS, split_output
+from rs_preflight.gather.facts import SECTIONS, split_output
 
 
 def test_split_output_keeps_exit_codes_and_text() -> None:
@@ -34,9 +34,9 @@ def test_sysctl_and_ulimit_parsers() -> None:
 
 
 def test_a_section_that_cannot_build_its_command_costs_only_itself() -> None:
-    from rs_preflight.catalogue import load_catalogue
-    from rs_preflight.facts import SECTIONS, Context, commands, section
-    from rs_preflight.site import default_site
+    from rs_preflight.gather.facts import SECTIONS, Context, commands, section
+    from rs_preflight.spec.catalogue import load_catalogue
+    from rs_preflight.spec.site import default_site
 
     @section("test_broken", lambda ctx: ctx.catalogue["NO-SUCH-01"].title)
     def _parse(rc: int, text: str) -> str:
@@ -56,7 +56,7 @@ def test_a_section_printing_too_much_is_cut_on_the_host_and_marked() -> None:
     import shlex
     import subprocess
 
-    from rs_preflight.facts import cap_filter
+    from rs_preflight.gather.facts import cap_filter
 
     m = "@@rs-cap@@"
     script = (f"printf '\\n{m} big\\n'; yes xxxxxxxxx | head -c 3000; printf '\\n{m} rc=0\\n'; "

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import testinfra
 
-from rs_preflight import header_probe as hp
-from rs_preflight.probes import header_echo, http
-from rs_preflight.site import Host, Site
+from rs_preflight.gather import header_probe as hp
+from rs_preflight.gather.probes import header_echo, http
+from rs_preflight.spec.site import Host, Site
 
 LOOPBACK = "127.0.0.1"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from rs_preflight.access import _AcceptNewPolicy, key_policy_warnings, save_host_key
-from rs_preflight.site import Host, Site, SshSettings
+from rs_preflight.gather.access import _AcceptNewPolicy, key_policy_warnings, save_host_key
+from rs_preflight.spec.site import Host, Site, SshSettings
 
 
 @pytest.fixture(scope="module")

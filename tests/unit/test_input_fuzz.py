@@ -21,11 +21,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.envfile import parse_env_file
-from rs_preflight.errors import SiteError
-from rs_preflight.schema import site_schema
-from rs_preflight.site import Site, load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.envfile import parse_env_file
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.schema import site_schema
+from rs_preflight.spec.site import Site, load_site
 
 CATALOGUE = load_catalogue()
 SCHEMA = site_schema(CATALOGUE)

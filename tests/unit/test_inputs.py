@@ -12,14 +12,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from rs_preflight.addresses import parse_jump_host, why_not_address, why_not_ip
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.envfile import parse_env_file
-from rs_preflight.errors import SiteError
-from rs_preflight.inputs import LIMITS, InputError, read_text
 from rs_preflight.report.baseline import BaselineError, load_baseline
-from rs_preflight.site import load_site
-from rs_preflight.yamlsrc import MAX_DEPTH, MAX_VALUES, load_yaml
+from rs_preflight.spec.addresses import parse_jump_host, why_not_address, why_not_ip
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.envfile import parse_env_file
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.inputs import LIMITS, InputError, read_text
+from rs_preflight.spec.site import load_site
+from rs_preflight.spec.yamlsrc import MAX_DEPTH, MAX_VALUES, load_yaml
 
 
 def problems(path: Path) -> list[str]:
@@ -253,8 +253,8 @@ def test_fact_snippets_quote_hostile_values(tmp_path: Path,
     """RS-PORT-01's flow probes and RS-STORAGE-01's share facts with hostile values, run by a
     real ``sh`` here in a network namespace of its own (``unshare -n``: the odd name is never
     sent to a resolver): each value reaches its command as one word and nothing else runs."""
-    from rs_preflight.facts import network
-    from rs_preflight.matrix import Flow
+    from rs_preflight.gather.facts import network
+    from rs_preflight.spec.matrix import Flow
 
     monkeypatch.setattr(network, "flows_for", lambda *args: [
         Flow("hostile", "app1", HOSTILE, 1, "test")])
@@ -272,8 +272,8 @@ def test_share_probe_quotes_a_hostile_path(tmp_path: Path) -> None:
     """The shared-folder probe's commands through testinfra's quoting on a local host."""
     import testinfra
 
-    from rs_preflight.share import ShareProbe
-    from rs_preflight.site import Host
+    from rs_preflight.gather.share import ShareProbe
+    from rs_preflight.spec.site import Host
 
     share = tmp_path / HOSTILE.replace("/", "_")
     share.mkdir()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.envfile import EnvValue
-from rs_preflight.judges import env, host
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.judge import env, host
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.envfile import EnvValue
+from rs_preflight.spec.results import FAILED, PASSED
 
 SUPPORTED = load_catalogue()["RS-OS-01"].thresholds["supported"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import mail, pg, search
-from rs_preflight.probes import ProbeError
-from rs_preflight.probes import pg as pg_probe
-from rs_preflight.probes import search as search_probe
-from rs_preflight.results import ERROR, FAILED, PASSED, SKIPPED, Verdict
+from rs_preflight.gather.probes import ProbeError
+from rs_preflight.gather.probes import pg as pg_probe
+from rs_preflight.gather.probes import search as search_probe
+from rs_preflight.judge import mail, pg, search
+from rs_preflight.spec.results import ERROR, FAILED, PASSED, SKIPPED, Verdict
 
 MAILBOXES = ("ITRP_ERRORS_MAILBOX", "ITRP_INBOUND_MAILBOX")
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.judges import docker, ports, size, storage, time
-from rs_preflight.judges import host as limits
-from rs_preflight.matrix import Flow
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.judge import docker, ports, size, storage, time
+from rs_preflight.judge import host as limits
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.matrix import Flow
+from rs_preflight.spec.results import FAILED, PASSED
 
 GIB = 1024 * 1024
 
@@ -185,9 +185,9 @@ def test_ports_free_and_singletons() -> None:
 
 
 def test_matrix_flows_per_phase_and_destination() -> None:
-    from rs_preflight.envfile import EnvValue
-    from rs_preflight.matrix import flows_for
-    from rs_preflight.site import Host, Settings, Site
+    from rs_preflight.spec.envfile import EnvValue
+    from rs_preflight.spec.matrix import flows_for
+    from rs_preflight.spec.site import Host, Settings, Site
 
     def env(**kw: str) -> dict[str, EnvValue]:
         return {k: EnvValue(k, v, "site") for k, v in kw.items()}
@@ -211,9 +211,9 @@ def test_matrix_flows_per_phase_and_destination() -> None:
 
 def test_lb_flows_follow_the_per_role_backend_ports() -> None:
     """lb → app uses the declared port; with nothing declared 443 or 80, one open is enough."""
-    from rs_preflight.judges import ports
-    from rs_preflight.matrix import flows_for
-    from rs_preflight.site import Host, Site
+    from rs_preflight.judge import ports
+    from rs_preflight.spec.matrix import flows_for
+    from rs_preflight.spec.site import Host, Site
 
     hosts = (Host("lb1", "10.0.0.1", ("lb",)), Host("app1", "10.0.0.2", ("app",)),
              Host("rt1", "10.0.0.3", ("realtime",)))
@@ -238,7 +238,7 @@ def test_lb_flows_follow_the_per_role_backend_ports() -> None:
 
 
 def test_a_container_and_its_processes_are_one_instance() -> None:
-    from rs_preflight.judges import ports
+    from rs_preflight.judge import ports
 
     cid = "100889840c4e4d7794dc7a1038a63fffb7e02523c10e81b07c2bc709d1463435"
     other = "2" * 64

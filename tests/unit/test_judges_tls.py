@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rs_lab.pki import Pki
-from rs_preflight.judges import tls as judge
-from rs_preflight.results import ERROR, FAILED, PASSED, Verdict
+from rs_preflight.judge import tls as judge
+from rs_preflight.spec.results import ERROR, FAILED, PASSED, Verdict
 
 ORACLES = Path(__file__).parents[1] / "data" / "oracles"  # vendored: tests/data/oracles
 LIMBO = ORACLES / "x509-limbo-nobettertls.json"

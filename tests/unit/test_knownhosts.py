@@ -7,7 +7,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from rs_preflight.knownhosts import KnownHosts
+from rs_preflight.gather.knownhosts import KnownHosts
 
 
 def _line(name: str, key: paramiko.PKey) -> str:

@@ -1,4 +1,4 @@
-"""The one redactor (``rs_preflight.redact``): secret names, the URL formatter, cuts at a
+"""The one redactor (``rs_preflight.spec.redact``): secret names, the URL formatter, cuts at a
 blank, the logging filter, and what the site registers (URL passwords of every setting)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from rs_preflight.envfile import EnvValue, is_secret_name
-from rs_preflight.redact import MASK, RedactingFilter, Redactor, clip, safe_url, url_passwords
-from rs_preflight.site import load_site
+from rs_preflight.spec.envfile import EnvValue, is_secret_name
+from rs_preflight.spec.redact import MASK, RedactingFilter, Redactor, clip, safe_url, url_passwords
+from rs_preflight.spec.site import load_site
 
 
 @pytest.mark.parametrize(("name", "secret"), [

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rs_preflight.envfile import parse_env_file
-from rs_preflight.errors import SiteError
-from rs_preflight.site import default_site, load_site
+from rs_preflight.spec.envfile import parse_env_file
+from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.site import default_site, load_site
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "small"
 
@@ -56,7 +56,7 @@ def test_example_site_loads_with_env_files(home: Path) -> None:
 
 
 def test_medium_example_has_a_patroni_cluster_and_per_role_backends(home: Path) -> None:
-    from rs_preflight.catalogue import load_catalogue
+    from rs_preflight.spec.catalogue import load_catalogue
 
     site = load_site(EXAMPLES.parent / "medium" / "site.yaml")
     pg05 = load_catalogue()["RS-PG-05"]
@@ -232,7 +232,7 @@ def test_default_site_is_this_machine() -> None:
 
 
 def test_load_balancer_backends_per_role(tmp_path: Path) -> None:
-    from rs_preflight.backends import backend_for
+    from rs_preflight.spec.backends import backend_for
 
     path = write(tmp_path, """
         name: s

@@ -9,10 +9,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from rs_preflight.errors import HostUnreachable
-from rs_preflight.inventory import load_inventory, ssh_jump
-from rs_preflight.site import Host, SshSettings, load_site
-from rs_preflight.sshconfig import Hop, load_config, route
+from rs_preflight.gather.sshconfig import Hop, load_config, route
+from rs_preflight.spec.errors import HostUnreachable
+from rs_preflight.spec.inventory import load_inventory, ssh_jump
+from rs_preflight.spec.site import Host, SshSettings, load_site
 
 CONFIG = paramiko.SSHConfig.from_text(textwrap.dedent("""\
     Host bastion

@@ -1,0 +1,90 @@
+"""Facts about the operating system: os-release, processes, sysctls, login limits."""
+
+from __future__ import annotations
+
+import shlex
+
+from rs_preflight.gather.facts import FactUnavailable, section
+from rs_preflight.spec.redact import clip
+
+
+@section("os_release", "cat /etc/os-release || cat /usr/lib/os-release")
+def _os_release(rc: int, text: str) -> dict[str, str]:
+    if rc != 0:
+        raise FactUnavailable(f"/etc/os-release unreadable: {clip(text.strip(), 120)}")
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            values[key.strip()] = shlex.split(value)[0] if value.strip() else ""
+    return values
+
+
+SYSCTL_KEYS = ("fs.file-max", "vm.max_map_count")
+
+
+@section("sysctl", " ; ".join(f"printf '%s=' {k}; cat /proc/sys/{k.replace('.', '/')} "
+                              "2>/dev/null || echo" for k in SYSCTL_KEYS))
+def _sysctl(rc: int, text: str) -> dict[str, int | None]:
+    values: dict[str, int | None] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key in SYSCTL_KEYS:
+            values[key] = int(value.split()[0]) if value.strip() else None
+    return values
+
+
+@section("sysctl_persisted", "grep -s -H -v -E '^[[:space:]]*([#;]|$)' /etc/sysctl.conf "
+                             "/etc/sysctl.d/*.conf; true")
+def _sysctl_persisted(rc: int, text: str) -> dict[str, tuple[str, str]]:
+    """``{key: (value, "file")}`` for settings persisted in sysctl files (last one wins)."""
+    found: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        file, _, content = line.partition(":")
+        key, sep, value = content.partition("=")
+        if sep and not content.lstrip().startswith(("#", ";")):
+            found[key.strip()] = (value.strip(), file)
+    return found
+
+
+@section("ulimit_nofile", "ulimit -S -n; ulimit -H -n")
+def _ulimit(rc: int, text: str) -> dict[str, int | None]:
+    soft, hard = text.split()[:2]
+
+    def num(v: str) -> int | None:  # None = unlimited
+        return None if v == "unlimited" else int(v)
+    return {"soft": num(soft), "hard": num(hard)}
+
+
+@section("processes", "ps -e -o comm=,args= 2>/dev/null")
+def _processes(rc: int, text: str) -> list[tuple[str, str]]:
+    """``[(comm, args)]`` of every running process."""
+    if rc != 0 or not text.strip():
+        raise FactUnavailable(f"ps failed (exit {rc}): {clip(text.strip(), 120)}")
+    out = []
+    for line in text.splitlines():
+        comm, _, args = line.strip().partition(" ")
+        if comm:
+            out.append((comm, args.strip()))
+    return out
+
+
+# The cgroup column is padded to its width: 512 keeps a container's full 64-hex ID.
+@section("process_cgroups", "ps -e -o cgroup:512=,comm=,args= 2>/dev/null")
+def _process_cgroups(rc: int, text: str) -> list[tuple[str, str, str]]:
+    """``[(cgroup, comm, args)]`` of every running process; cgroup ``-`` is the root one.
+    What tells a container's processes from the host's (RS-SINGLETON-01)."""
+    if rc != 0 or not text.strip():
+        raise FactUnavailable(f"ps failed (exit {rc}): {text.strip()[:120]}")
+    out = []
+    for line in text.splitlines():
+        cgroup, _, rest = line.strip().partition(" ")
+        comm, _, args = rest.strip().partition(" ")
+        if comm:
+            out.append((cgroup, comm, args.strip()))
+    return out
+
+
+@section("default_target", "systemctl get-default 2>/dev/null || echo none")
+def _default_target(rc: int, text: str) -> str:
+    return text.strip() or "none"

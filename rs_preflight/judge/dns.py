@@ -1,0 +1,218 @@
+"""RS-DNS-*: names as the site's resolvers answer them (guide §4, §5, App. 1). Pure.
+
+Inputs are :class:`~rs_preflight.gather.probes.dns.Lookup` records; nothing here asks the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from rs_preflight.gather.probes.dns import ERROR, OK, Lookup
+from rs_preflight.spec.results import FAILED, Verdict, error, failed, passed, worst
+
+# name → (variable, default label) — REQUIREMENTS.md "Name service", guide App. 1
+SUBDOMAIN_VARIABLES = (("ITRP_API_SUBDOMAIN", "api"), ("ITRP_GRAPHQL_SUBDOMAIN", "graphql"),
+                       ("ITRP_OAUTH_SUBDOMAIN", "oauth"))
+ASSETS_DEFAULT = "assets0,assets1,assets2,assets3"
+
+
+def _fqdn(value: str, domain: str) -> str:
+    """A label is below ``domain``; a dotted value is a full name already."""
+    value = value.strip().lower().rstrip(".")
+    return value if "." in value else f"{value}.{domain}"
+
+
+def predetermined_names(settings: Mapping[str, str], domain: str) -> list[tuple[str, str]]:
+    """The names R-Service serves besides tenants, as (name, where it comes from).
+
+    >>> predetermined_names({}, "rs.example.com")[0]
+    ('api.rs.example.com', 'ITRP_API_SUBDOMAIN (default api)')
+    """
+    out: list[tuple[str, str]] = []
+    for var, default in SUBDOMAIN_VARIABLES:
+        out.append(_named(settings, var, default, domain))
+    assets = settings.get("ITRP_ASSETS_HOSTS") or ASSETS_DEFAULT
+    origin = "ITRP_ASSETS_HOSTS" if settings.get("ITRP_ASSETS_HOSTS") else \
+        "ITRP_ASSETS_HOSTS (default assets0-3)"
+    out += [(_fqdn(a, domain), origin) for a in assets.split(",") if a.strip()]
+    faye = settings.get("FAYE_URL")
+    host = urlsplit(faye).hostname if faye else None
+    out.append((host.lower(), "host of FAYE_URL") if host else
+               (f"realtime.{domain}", "FAYE_URL (default https://realtime.<domain>)"))
+    out.append(_named(settings, "ITRP_SHORT_URL_DOMAIN", "io", domain))
+    unique: dict[str, str] = {}
+    for name, origin in out:
+        unique.setdefault(name, origin)
+    return list(unique.items())
+
+
+def _named(settings: Mapping[str, str], var: str, default: str, domain: str
+           ) -> tuple[str, str]:
+    value = settings.get(var)
+    return (_fqdn(value, domain), var) if value else \
+        (_fqdn(default, domain), f"{var} (default {default})")
+
+
+def _norm(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def resolves_to(what: str, lookups: Sequence[Lookup], lb: Iterable[str]) -> Verdict:
+    """RS-DNS-01/02/03 for one name: A/AAAA non-empty and ⊆ the load balancer's addresses."""
+    lb_set = {_norm(a) for a in lb}
+    expected = f"A/AAAA ⊆ load balancer {', '.join(sorted(lb_set))}"
+    broken = [lk for lk in lookups if lk.status == ERROR]
+    if broken:
+        return error(f"{what}: the site's resolver did not answer "
+                     f"({'; '.join(f'{lk.rdtype}: {lk.detail}' for lk in broken)})")
+    found = "; ".join(f"{lk.rdtype} {lk.describe()}" for lk in lookups)
+    got = {_norm(v) for lk in lookups if lk.status == OK for v in lk.values}
+    if not got:
+        return failed(f"{what} does not resolve", expected, found)
+    elsewhere = sorted(got - lb_set)
+    if elsewhere:
+        return failed(f"{what} resolves to {', '.join(elsewhere)}, which is not the load "
+                      f"balancer", expected, found)
+    return passed(f"{what} resolves to the load balancer ({', '.join(sorted(got))})",
+                  expected, found)
+
+
+def all_resolve_to(results: Sequence[tuple[str, Sequence[Lookup]]], lb: Iterable[str]
+                   ) -> Verdict:
+    """Several names at once: every failure is named; passed says how many were checked."""
+    verdicts = [resolves_to(what, lookups, lb) for what, lookups in results]
+    bad = [v for v in verdicts if v.outcome != "passed"]
+    if len(verdicts) == 1:
+        return verdicts[0]
+    if not bad:
+        return passed(f"all {len(verdicts)} names resolve to the load balancer: "
+                      f"{', '.join(what for what, _ in results)}",
+                      verdicts[0].expected if verdicts else None,
+                      "; ".join(f"{w}: {v.found}" for (w, _), v in zip(results, verdicts,
+                                                                       strict=True)))
+    return worst(bad)
+
+
+# -- mail ----------------------------------------------------------------------------------------
+
+def mx_present(domain: str, mx: Lookup) -> Verdict:
+    """RS-DNS-04: the inbound mail domain has MX."""
+    if mx.status == ERROR:
+        return error(f"MX of {domain}: the site's resolver did not answer ({mx.detail})")
+    if mx.status != OK:
+        return failed(f"the inbound mail domain {domain} has no MX record",
+                      f"MX at {domain}", mx.describe())
+    return passed(f"MX of {domain}: {', '.join(mx.values)}")
+
+
+def spf_records(txt: Iterable[str]) -> list[str]:
+    """The SPF records among TXT strings (RFC 7208 §4.5: ``v=spf1`` then a space or the end)."""
+    return [t for t in txt if t.lower() == "v=spf1" or t.lower().startswith("v=spf1 ")]
+
+
+def spf_present(domain: str, txt: Lookup, severity: str = "warning") -> Verdict:
+    """RS-DNS-04 (warning): exactly one SPF record at ``domain``."""
+    if txt.status == ERROR:
+        return error(f"TXT of {domain}: the site's resolver did not answer ({txt.detail})")
+    found = spf_records(txt.values if txt.status == OK else ())
+    if len(found) == 1:
+        return passed(f"SPF of {domain}: {found[0]}")
+    shown = " | ".join(found) if found else txt.describe() if txt.status != OK else \
+        f"TXT without v=spf1: {' | '.join(txt.values)}"
+    what = "no SPF record" if not found else f"{len(found)} SPF records (RFC 7208: permerror)"
+    return Verdict(FAILED, f"{domain} has {what}", "exactly one TXT v=spf1 record", shown,
+                   severity)
+
+
+def dkim_tags(record: str) -> dict[str, str]:
+    """``tag=value`` pairs of a DKIM key record (RFC 6376 §3.6.1); whitespace is folded."""
+    tags: dict[str, str] = {}
+    for part in record.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            tags[name.strip()] = "".join(value.split())
+    return tags
+
+
+def dkim_matches(owner: str, txt: Lookup, private_key_pem: str) -> Verdict:
+    """RS-DNS-04: the TXT at ``owner`` publishes the public key of ``private_key_pem``.
+
+    Keys are compared as keys (SubjectPublicKeyInfo DER, or Ed25519 raw bytes), never as text;
+    the private key is never shown.
+    """
+    if txt.status == ERROR:
+        return error(f"TXT of {owner}: the site's resolver did not answer ({txt.detail})")
+    try:
+        mine = _public_der(private_key_pem)
+    except ValueError as exc:
+        return error(f"MAIL_DKIM_PRIVATE_KEY is not a usable private key: {exc}")
+    expected = f"TXT at {owner}: v=DKIM1; p=<the public key of MAIL_DKIM_PRIVATE_KEY>"
+    records = [dkim_tags(v) for v in (txt.values if txt.status == OK else ())]
+    records = [r for r in records if "p" in r]
+    if not records:
+        return failed(f"no DKIM key record at {owner}", expected, txt.describe())
+    for tags in records:
+        if tags.get("v", "DKIM1") != "DKIM1":
+            continue
+        if not tags["p"]:
+            return failed(f"the DKIM key at {owner} is revoked (empty p=)", expected, "p=")
+        try:
+            published = _published_der(tags)
+        except ValueError as exc:
+            return failed(f"the DKIM record at {owner} does not hold a key: {exc}", expected,
+                          f"p={tags['p'][:24]}…")
+        if published == mine:
+            return passed(f"the DKIM record at {owner} holds the public key of "
+                          f"MAIL_DKIM_PRIVATE_KEY", expected, f"k={tags.get('k', 'rsa')}")
+    shown = ", ".join(f"k={t.get('k', 'rsa')} p={t['p'][:24]}…" for t in records)
+    return failed(f"the DKIM record at {owner} holds another key than MAIL_DKIM_PRIVATE_KEY's",
+                  expected, shown)
+
+
+def _public_der(pem: str) -> bytes:
+    text = pem.replace("\\n", "\n") if "\n" not in pem.strip() else pem
+    try:
+        key = serialization.load_pem_private_key(text.strip().encode() + b"\n", None)
+    except (ValueError, TypeError) as exc:  # TypeError: encrypted, no password
+        raise ValueError(type(exc).__name__) from None  # never echo key material
+    public = key.public_key()
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return public.public_bytes(serialization.Encoding.DER,
+                               serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _published_der(tags: Mapping[str, str]) -> bytes:
+    try:
+        raw = base64.b64decode(tags["p"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("p= is not base64") from exc
+    if tags.get("k", "rsa") == "ed25519":  # RFC 8463: the raw 32-byte key
+        return raw
+    try:
+        key = serialization.load_der_public_key(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("p= is not a SubjectPublicKeyInfo") from exc
+    return key.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def realtime_name(settings: Mapping[str, str], domain: str) -> str:
+    """The realtime (faye) name: the host of ``FAYE_URL``, default ``realtime.<domain>``."""
+    faye = settings.get("FAYE_URL")
+    host = urlsplit(faye).hostname if faye else None
+    return host.lower() if host else f"realtime.{domain}"
+
+
+__all__ = ["all_resolve_to", "dkim_matches", "dkim_tags", "mx_present", "predetermined_names",
+           "realtime_name", "resolves_to", "spf_present", "spf_records"]
