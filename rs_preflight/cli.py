@@ -6,6 +6,7 @@
     rs-preflight report RESULTS.json [-o DIR] [--baseline FILE] [--fail-on any|new]
                  [--strict] [--allow-errors]   # re-render report.html + junit.xml from a run
     rs-preflight schema          # the site description's JSON Schema
+    rs-preflight lint            # check a site description (and its lint) without a run
     rs-preflight requirements    # the catalogue: ID, severity, roles, title
     rs-preflight checks-path     # where the shipped checks are (for plain pytest)
     rs-preflight bundle          # run, then write a support bundle (bundle/cli.py)
@@ -70,6 +71,7 @@ EPILOG = """exit codes:
 SUBCOMMANDS = {
     "requirements": "the catalogue: ID, severity per phase, roles, title (--format table|json)",
     "schema": "the site description's JSON Schema (editors, CI linting)",
+    "lint": "check a site description (duplicate addresses and names too); runs nothing",
     "report": "re-render the reports of a saved results.json (other policy, baseline)",
     "bundle": "run the checks, then write a redacted support bundle (.tar.gz)",
     "checks-path": "where the shipped checks are (for plain pytest)",
@@ -236,7 +238,7 @@ def _init(argv: Sequence[str]) -> int:
 
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "requirements": commands.requirements, "schema": commands.schema,
+    "requirements": commands.requirements, "schema": commands.schema, "lint": commands.lint,
     "checks-path": commands.checks_path_command,
     "report": lambda argv: commands.report(argv, EPILOG),
     "bundle": _bundle, "init": _init,

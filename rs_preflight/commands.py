@@ -1,4 +1,4 @@
-"""The small subcommands of ``rs-preflight``: requirements, schema, checks-path, report.
+"""The small subcommands of ``rs-preflight``: requirements, schema, lint, checks-path, report.
 
 Each has its own parser (``--help`` works, usage errors exit 4) and honours ``--rs-catalogue``.
 """
@@ -6,6 +6,7 @@ Each has its own parser (``--help`` works, usage errors exit 4) and honours ``--
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from rs_preflight.cliutil import USAGE_ERROR, UsageParser, quiet_pipe, subcomman
 from rs_preflight.report import exit_code, finalize, load_results, write_reports
 from rs_preflight.report.baseline import BaselineError, load_baseline
 from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
-from rs_preflight.spec.errors import SiteError
+from rs_preflight.spec.errors import Problem, SiteError
 from rs_preflight.spec.results import FAIL_ON, GatePolicy
 from rs_preflight.spec.schema import site_schema
 
@@ -82,6 +83,58 @@ def schema(argv: Sequence[str]) -> int:
     with quiet_pipe():
         print(text)
     return 0
+
+
+def _problem_dict(problem: Problem) -> dict[str, object]:
+    return {"file": problem.file, "line": problem.line, "path": problem.path,
+            "message": problem.message}
+
+
+def lint(argv: Sequence[str]) -> int:
+    """``rs-preflight lint``: load the site as a run would (schema, files, the site lint of
+    ``sitelint.py``) and list every error and warning; exit 4 on an error (the run would
+    refuse the site), 1 on a warning with ``--strict``, else 0. Nothing is connected to."""
+    from rs_preflight.spec.site import load_site
+    from rs_preflight.spec.sitefind import STDIN, find_site
+
+    parser = subcommand_parser(
+        "lint", "Check a site description without running anything: schema, files, and the "
+        "site lint (two hosts at one address, one DNS name twice, names outside the site's "
+        "domain, floating addresses). Errors exit 4, as the run would; warnings are listed.")
+    parser.add_argument("--site", metavar="FILE", default=None,
+                        help="site description; - reads stdin (default: as the run finds it)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (default: one line per problem) or json")
+    parser.add_argument("--strict", action="store_true", help="warnings exit 1")
+    args = parser.parse_args(argv)
+    given = None if args.site is None else STDIN if args.site == "-" else Path(args.site)
+    found = find_site(given, os.environ, Path.cwd())
+    if found.path is None:
+        print(f"rs-preflight lint: no site description to lint ({found.how})", file=sys.stderr)
+        return USAGE_ERROR
+    catalogue = catalogue_from(args.rs_catalogue)
+    try:
+        site = load_site(found.path, catalogue=catalogue)
+        errors, warnings = [], list(site.warnings)
+    except SiteError as exc:
+        errors, warnings = exc.problems, exc.warnings
+    with quiet_pipe():
+        if args.format == "json":
+            print(json.dumps({"site": str(found.path), "valid": not errors,
+                              "errors": [_problem_dict(p) for p in errors],
+                              "warnings": [_problem_dict(p) for p in warnings]}, indent=2))
+        else:
+            for problem in errors:
+                print(f"error: {problem}")
+            for problem in warnings:
+                print(f"warning: {problem}")
+            verdict = ("refused: a run exits 4" if errors else
+                       "valid, with warnings" if warnings else "valid")
+            print(f"rs-preflight lint: {found.path}: {len(errors)} error(s), "
+                  f"{len(warnings)} warning(s): {verdict}")
+    if errors:
+        return USAGE_ERROR
+    return 1 if warnings and args.strict else 0
 
 
 def checks_path_command(argv: Sequence[str]) -> int:

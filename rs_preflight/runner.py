@@ -65,6 +65,12 @@ NOT_IN_CATALOGUE = "~not-in-catalogue"
 EVIDENCE_MAX = 4000  # characters of evidence kept per result (head and tail)
 
 
+def site_warnings(site: Site) -> list[dict[str, str]]:
+    """``results.json``'s ``warnings`` from the site lint (``sitelint.py``): ``file:line: key:
+    message`` each, kind ``site``."""
+    return [{"kind": "site", "message": str(w)} for w in site.warnings]
+
+
 class CheckFailed(AssertionError):
     """A verdict of *failed*: the message says expected and found."""
 
@@ -456,7 +462,8 @@ class Preflight:
             doc = build_doc(self.state, self.catalogue, merge_hosts(self.site, self.hosts_seen))
             finished = [n for n, r in self.state.results.items() if not r.extra.get("interrupted")]
             doc.update(self.completion.fields(self._selection(), finished))
-            doc["warnings"] = key_policy_warnings(self.site, self.state.connections.key_events)
+            doc["warnings"] = [*site_warnings(self.site),
+                               *key_policy_warnings(self.site, self.state.connections.key_events)]
             doc["waivers"] = waiver_report(self.site.waivers, doc["results"], dt.date.today())
             baseline_file = self.config.getoption("rs_baseline")
             self._doc = finalize(doc, self.policy, self.baseline,
@@ -500,14 +507,17 @@ class Preflight:
                                        items: list[pytest.Item]) -> str | None:
         """Progress: say what is about to be checked, before the first fact is gathered."""
         checks = [i for i in items if TARGET_KEY in i.stash]
-        if not checks:
-            return None
-        hosts = [h.name for h in self.site.hosts if h.reachable]
-        areas = sorted({area_of(i.stash[TARGET_KEY][0].id) for i in checks})
-        return (f"rs-preflight: {len(checks)} checks · site {self.site.name} · phase "
-                f"{self.site.phase} · areas {', '.join(areas)}\n"
-                f"rs-preflight: facts are gathered from {len(hosts)} host(s) in parallel at the "
-                f"first check ({', '.join(hosts)})")
+        # the site lint's warnings, at load: before anything runs (and with --collect-only)
+        lines = [f"rs-preflight: WARNING {w['kind']}: {w['message']}"
+                 for w in site_warnings(self.site)]
+        if checks:
+            hosts = [h.name for h in self.site.hosts if h.reachable]
+            areas = sorted({area_of(i.stash[TARGET_KEY][0].id) for i in checks})
+            lines += [f"rs-preflight: {len(checks)} checks · site {self.site.name} · phase "
+                      f"{self.site.phase} · areas {', '.join(areas)}",
+                      f"rs-preflight: facts are gathered from {len(hosts)} host(s) in parallel "
+                      f"at the first check ({', '.join(hosts)})"]
+        return "\n".join(lines) or None
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

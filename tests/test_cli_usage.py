@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "RS_PREFLIGHT_SITE"},
        "PYTHONPATH": str(ROOT)}
 CATALOGUE = ROOT / "examples" / "catalogues" / "docker-traefik.yaml"
-SUBCOMMANDS = ("requirements", "schema", "report", "bundle", "checks-path", "init")
+SUBCOMMANDS = ("requirements", "schema", "lint", "report", "bundle", "checks-path", "init")
 ENV_ONLY = ("name: {name}\nenv_files: [.env]\n"
             "hosts: {{app1: {{address: 192.0.2.1, roles: [app], ssh: false}}}}\n")
 
@@ -90,6 +90,7 @@ def test_requirements_as_json_and_table(tmp_path: Path) -> None:
     ("schema", "--bogus"), ("checks-path", "extra"), ("bundle", "--log-lines", "many"),
     ("init", "--from-env", "nowhere"), ("report", "--fail-on", "new", "r.json"),
     ("requirements", "--rs-catalogue", "missing.yaml"), ("--rs-phase", "during"),
+    ("lint", "--format", "xml"), ("lint",), ("lint", "--site", "missing.yaml"),
 ])
 def test_usage_errors_exit_4(tmp_path: Path, args: tuple[str, ...]) -> None:
     proc = cli(tmp_path, *args)

@@ -33,6 +33,34 @@ def is_dns_name(value: str) -> bool:
             and not labels[-1].isdigit())  # 999.1.1.1 is a bad address, not a name
 
 
+def normal_address(value: str) -> str:
+    """One spelling per address, to compare two: an IP address compressed (an IPv4-mapped
+    IPv6 address as its IPv4), a DNS name in lower case without the final dot.
+
+    >>> normal_address("FD75:9FAC:A7B1:0092:006C:0:0:0601"), normal_address("::ffff:192.0.2.1")
+    ('fd75:9fac:a7b1:92:6c::601', '192.0.2.1')
+    >>> normal_address("Couch1.DB.rcsnet.ru.")
+    'couch1.db.rcsnet.ru'
+    """
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return value.rstrip(".").lower()
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).compressed
+
+
+def in_domain(name: str, domain: str) -> bool:
+    """``name`` is ``domain`` or a name under it (labels compared, not text: ``xrcsnet.ru`` is
+    not under ``rcsnet.ru``).
+
+    >>> in_domain("couch1.db.rcsnet.ru", "rcsnet.ru"), in_domain("db.rcsnet.ru1", "rcsnet.ru")
+    (True, False)
+    """
+    name, domain = normal_address(name), normal_address(domain)
+    return name == domain or name.endswith("." + domain)
+
+
 def why_not_address(value: object) -> str | None:
     """None for an IP address or a DNS name, else what is wrong (for a site problem)."""
     if isinstance(value, str) and (is_ip(value) or is_dns_name(value)):
@@ -90,5 +118,5 @@ def _short(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-__all__ = ["is_dns_name", "is_ip", "parse_jump_host", "why_not_address", "why_not_ip",
-           "why_not_port"]
+__all__ = ["in_domain", "is_dns_name", "is_ip", "normal_address", "parse_jump_host",
+           "why_not_address", "why_not_ip", "why_not_port"]

@@ -40,8 +40,10 @@ MAX_SHOWN = 100  # problems printed at most: a hostile file must not print a mil
 class SiteError(PreflightError):
     """The site description is invalid; ``problems`` lists every problem found."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.path))
+        # what the site lint found that alone would not refuse the site (``rs-preflight lint``)
+        self.warnings = sorted(warnings or [], key=lambda p: (p.file, p.line, p.path))
         shown = [str(p) for p in self.problems[:MAX_SHOWN]]
         if len(self.problems) > MAX_SHOWN:
             shown.append(f"… and {len(self.problems) - MAX_SHOWN} more problems")

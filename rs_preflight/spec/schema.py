@@ -59,8 +59,12 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
         "address": STR, "roles": roles,
         "ssh": {"type": "boolean"}, "connection": {"enum": CONNECTIONS},
         "port": PORT, "user": STR, "container": STR,
-        "identity_file": STR, "jump_host": STR,
+        "identity_file": STR, "jump_host": STR, "fqdn": STR,
     }, required=["roles"])
+    # an address that moves between the hosts of its pair (keepalived, pacemaker: "shared IP")
+    floating = _obj({"address": STR, "name": STR,
+                     "hosts": {"type": "array", "items": STR, "minItems": 2,
+                               "uniqueItems": True}}, required=["address", "hosts"])
     waiver = _obj({
         "requirement": {"enum": sorted(catalogue)},
         "hosts": STR_LIST, "reason": STR,
@@ -87,6 +91,8 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
             "ssh": ssh,
             "hosts": {"type": "object", "additionalProperties": host,
                       "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
+            "floating_addresses": {"type": "object", "additionalProperties": floating,
+                                   "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"}},
             "load_balancer": _obj({"addresses": STR_LIST, "backend_port": PORT,
                                    "backends": _obj({r: copy.deepcopy(backend)  # described apart
                                                       for r in BACKEND_ROLES})}),

@@ -17,7 +17,9 @@ DESCRIPTIONS: dict[str, str] = {
                "Decides CPU, memory, disk and host-count requirements. Default small.",
     "phase": "pre: before installation (ports must be free, active probes allowed); post: an "
              "installed system (read-only). --phase on the command line wins. Default pre.",
-    "domain": "R-Service's domain; short for settings: {ITRP_DOMAIN: ...}.",
+    "domain": "The site's DNS domain: the hosts' fqdn and the floating addresses' names "
+              "should be under it (a name outside is a warning). For R-Service it is "
+              "ITRP_DOMAIN (short for settings: {ITRP_DOMAIN: ...}; a .env file may set it).",
     "env_files": "R-Service's own settings files. .env is read by every role, .env.web by app, "
                  ".env.job by job, .env.realtime by realtime; paths relative to this file.",
     "env_files[]": "A .env file: a path (roles from its name), or {path, roles}.",
@@ -67,6 +69,19 @@ DESCRIPTIONS: dict[str, str] = {
     "hosts.*.container": "The container to check (connection: docker; default the host name).",
     "hosts.*.identity_file": "Private key for this host (wins over ssh.identity_file).",
     "hosts.*.jump_host": "Jump host(s) for this host: [user@]host[:port][,...]; none: direct.",
+    "hosts.*.fqdn": "The host's own DNS name (e.g. couch1.db.example.com): it should resolve "
+                    "to the host's address and back. Two hosts with one name are an error; a "
+                    "name outside the site's domain a warning.",
+    "floating_addresses": "Addresses that move between the hosts of a pair (a \"shared\" or "
+                          "virtual IP: keepalived, pacemaker), by a label of your choice.",
+    "floating_addresses.*": "One floating address: the address, the hosts that may hold it, "
+                            "and its DNS name.",
+    "floating_addresses.*.address": "The floating IP address (IPv4 or IPv6). It must be none "
+                                    "of the hosts' own addresses.",
+    "floating_addresses.*.hosts": "The hosts that share it (at least two, usually a pair); "
+                                  "exactly one of them should hold it at a time.",
+    "floating_addresses.*.name": "The DNS name that points at the floating address (e.g. "
+                                 "pbx.example.com).",
     "load_balancer": "The load balancer in front of the app and realtime hosts.",
     "load_balancer.addresses": "The load balancer's addresses: every R-Service name must "
                                "resolve to these; TLS and headers are probed here.",

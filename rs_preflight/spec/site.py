@@ -22,7 +22,12 @@ from typing import Any
 
 import jsonschema
 
-from rs_preflight.spec.addresses import parse_jump_host, why_not_address, why_not_ip
+from rs_preflight.spec.addresses import (
+    is_dns_name,
+    parse_jump_host,
+    why_not_address,
+    why_not_ip,
+)
 from rs_preflight.spec.catalogue import Catalogue, load_catalogue
 from rs_preflight.spec.envfile import EnvValue, is_secret_name, parse_env_file, roles_of
 from rs_preflight.spec.errors import Problem, SiteError
@@ -37,6 +42,7 @@ from rs_preflight.spec.inputs import (
 from rs_preflight.spec.inventory import load_inventory
 from rs_preflight.spec.redact import Redactor, url_passwords
 from rs_preflight.spec.schema import site_schema
+from rs_preflight.spec.sitelint import lint
 from rs_preflight.spec.yamlsrc import SourceDoc, dotted, load_yaml
 
 LOCAL_ROLES = ("app", "job", "realtime", "search", "db")
@@ -74,11 +80,23 @@ class Host:
     container: str | None = None
     identity_file: Path | None = None  # from an inventory's ansible_ssh_private_key_file
     jump_host: str | None = None       # from an inventory's ansible_ssh_common_args (-J)
+    fqdn: str | None = None            # the host's own DNS name (``hosts.*.fqdn``)
 
     @property
     def reachable(self) -> bool:
         """False for hosts checked over the network only (``ssh: false``)."""
         return self.connection != "none"
+
+
+@dataclass(frozen=True)
+class FloatingAddress:
+    """An address that moves between the hosts of its pair (``floating_addresses:``)."""
+
+    label: str
+    address: str
+    hosts: tuple[str, ...]
+    name: str | None = None  # the DNS name that points at it
+    source: str = ""         # file:line it was written on
 
 
 @dataclass(frozen=True)
@@ -155,6 +173,9 @@ class Site:
     max_skew_ms: float = 500.0
     storage_path: str | None = None
     waivers: tuple[Waiver, ...] = ()
+    floating: tuple[FloatingAddress, ...] = ()
+    # what the lint found that does not stop the run (``sitelint.py``): reported with it
+    warnings: tuple[Problem, ...] = ()
     redactor: Redactor = field(default_factory=Redactor, compare=False, repr=False)
 
     @property
@@ -206,12 +227,14 @@ def load_site(path: Path, phase: str | None = None,
         doc.problems.append(doc.problem((), "the site description must be a mapping"))
     if isinstance(doc.data, dict) or (doc.data is None and not doc.problems):
         doc.problems.extend(_schema_problems(doc, catalogue))
+    warnings: list[Problem] = []
     if doc.problems and isinstance(doc.data, dict):
         # Even with a schema problem, the rest of the file is still checked (missing files,
-        # unknown waiver hosts, bad .env lines), so one run lists everything to fix.
-        doc.problems.extend(_later_problems(doc, path, catalogue, doc.problems))
+        # unknown waiver hosts, bad .env lines, the lint), so one run lists everything to fix.
+        later, warnings = _later_problems(doc, path, catalogue, doc.problems)
+        doc.problems.extend(later)
     if doc.problems:
-        raise SiteError(doc.problems)
+        raise SiteError(doc.problems, warnings)
     return _Builder(doc, path, catalogue).build(phase)
 
 
@@ -223,16 +246,17 @@ def read_stdin() -> bytes:
 
 
 def _later_problems(doc: SourceDoc, path: Path, catalogue: Catalogue,
-                    known: list[Problem]) -> list[Problem]:
-    """What building the model finds, where the invalid parts let it get that far."""
+                    known: list[Problem]) -> tuple[list[Problem], list[Problem]]:
+    """What building the model finds, where the invalid parts let it get that far: its
+    problems, and the lint's warnings."""
     builder = _Builder(doc, path, catalogue)
     try:
         builder.build(None)
     except SiteError as exc:
-        return [p for p in exc.problems if p not in known]
+        return [p for p in exc.problems if p not in known], builder.warnings
     except (TypeError, KeyError, AttributeError, ValueError):
         pass  # a part the schema already rejected; what was found until then still counts
-    return [p for p in builder.problems if p not in known]
+    return [p for p in builder.problems if p not in known], builder.warnings
 
 
 def _schema_problems(doc: SourceDoc, catalogue: Catalogue) -> list[Problem]:
@@ -290,17 +314,24 @@ class _Builder:
         self.folder = Path.cwd() if path == STDIN else path.resolve().parent
         self.data: dict[str, Any] = doc.data or {}
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.redactor = Redactor()
 
     def build(self, phase: str | None) -> Site:
         ssh = self._ssh(self.data.get("ssh") or {})
         settings = self._settings()
+        # the lint reads the file as written (robust to the parts the schema rejects)
+        found = lint(self.doc, settings.get("ITRP_DOMAIN"),
+                     (self.data.get("ssh") or {}).get("port"))
+        self.problems.extend(found.errors)
+        self.warnings = found.warnings
         hosts = self._hosts(ssh)
         waivers = self._waivers()
+        floating = self._floating(hosts)
         self._network()
         d = self.data
         if self.problems:
-            raise SiteError(self.problems)
+            raise SiteError(self.problems, self.warnings)
         return Site(
             name=d["name"], file=self.file,
             profile=d.get("profile", "small" if "small" in self.catalogue.profiles
@@ -316,7 +347,8 @@ class _Builder:
             tls_port=int((d.get("tls") or {}).get("port", 443)),
             max_skew_ms=float((d.get("time") or {}).get("max_skew_ms", 500)),
             storage_path=(d.get("storage") or {}).get("path"),
-            waivers=waivers, redactor=self.redactor,
+            waivers=waivers, floating=floating, warnings=tuple(self.warnings),
+            redactor=self.redactor,
         )
 
     def _path(self, value: str | None, key: tuple[str | int, ...], must_exist: bool = True
@@ -437,13 +469,18 @@ class _Builder:
             if connection not in ("local", "docker"):  # those never connect to the address
                 self._check(why_not_address(address), ("hosts", name, "address"))
             port = raw.get("port")
+            fqdn = raw.get("fqdn")
+            if fqdn is not None and not is_dns_name(fqdn):
+                self.problems.append(self.doc.problem(("hosts", name, "fqdn"),
+                                                      f"{fqdn!r} is not a DNS name"))
             hosts[name] = Host(name=name, address=address, roles=tuple(raw["roles"]),
                                connection=connection, port=int(port) if port else None,
                                user=raw.get("user"), container=raw.get("container"),
                                identity_file=self._path(raw.get("identity_file"),
                                                         ("hosts", name, "identity_file")),
                                jump_host=self._jump_host(raw.get("jump_host"),
-                                                         ("hosts", name, "jump_host")))
+                                                         ("hosts", name, "jump_host")),
+                               fqdn=fqdn)
         if not hosts:
             self.problems.append(self.doc.problem(("hosts",), "the site has no hosts "
                                                   "(give hosts: or inventory:)"))
@@ -484,6 +521,26 @@ class _Builder:
             self.problems.append(self.doc.problem(("storage", "path"),
                                                   f"{path!r} is not an absolute path"))
 
+    def _floating(self, hosts: tuple[Host, ...]) -> tuple[FloatingAddress, ...]:
+        """``floating_addresses:``: an IP address, the site hosts that share it, its name."""
+        names = {h.name for h in hosts}
+        out = []
+        for label, raw in (self.data.get("floating_addresses") or {}).items():
+            key = ("floating_addresses", label)
+            self._check(why_not_ip(raw["address"]), (*key, "address"))
+            name = raw.get("name")
+            if name is not None and not is_dns_name(name):
+                self.problems.append(self.doc.problem((*key, "name"),
+                                                      f"{name!r} is not a DNS name"))
+            for j, host in enumerate(raw["hosts"]):
+                if host not in names:
+                    self.problems.append(self.doc.problem((*key, "hosts", j),
+                                                          f"no host named {host!r} in the site"))
+            out.append(FloatingAddress(label=label, address=raw["address"],
+                                       hosts=tuple(raw["hosts"]), name=name,
+                                       source=f"{self.path}:{self.doc.line_of(key)}"))
+        return tuple(out)
+
     def _waivers(self) -> tuple[Waiver, ...]:
         out = []
         names = set(self.data.get("hosts") or {})
@@ -499,5 +556,5 @@ class _Builder:
         return tuple(out)
 
 
-__all__ = ["EnvFile", "Host", "Settings", "Site", "SshSettings", "Waiver", "default_site",
-           "dotted", "load_site"]
+__all__ = ["EnvFile", "FloatingAddress", "Host", "Settings", "Site", "SshSettings", "Waiver",
+           "default_site", "dotted", "load_site"]

@@ -101,8 +101,9 @@ def test_every_problem_is_listed_with_file_line_and_key(tmp_path: Path) -> None:
     f = str(path)
     assert problems(path) == [
         f"{f}:2: profile: 'huge' is not one of: pilot, small, medium, large",
-        f"{f}:3: colour: unknown key (allowed: dns, domain, env_files, hosts, inventory, "
-        "load_balancer, name, phase, profile, settings, ssh, storage, time, tls, waivers)",
+        f"{f}:3: colour: unknown key (allowed: dns, domain, env_files, floating_addresses, "
+        "hosts, inventory, load_balancer, name, phase, profile, settings, ssh, storage, time, "
+        "tls, waivers)",
         f"{f}:5: ssh.connect_timeout: expected number, got str 'fast'",
         f"{f}:6: ssh.sudo: expected boolean, got str 'yes-please'",
         f"{f}:8: hosts.app1.roles[1]: 'wizard' is not one of: app, job, realtime, db, "
