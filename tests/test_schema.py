@@ -21,13 +21,22 @@ EXAMPLE_SITES = sorted(p for p in (ROOT / "examples").rglob("*.yaml")
                        and "requirements" not in yaml.safe_load(p.read_text()))
 
 
-def schema() -> dict[str, Any]:
-    return site_schema(load_catalogue())
+def catalogue_of(site: Path) -> Path | None:
+    """The catalogue an example site is written for: ``examples/NAME/…`` uses
+    ``examples/catalogues/NAME.yaml`` when there is one (another product's roles and
+    profiles), else R-Service's (None)."""
+    folder = site.relative_to(ROOT / "examples").parts[0]
+    candidate = ROOT / "examples" / "catalogues" / f"{folder}.yaml"
+    return candidate if candidate.is_file() else None
 
 
-def validator() -> jsonschema.Draft202012Validator:
+def schema(catalogue: Path | None = None) -> dict[str, Any]:
+    return site_schema(load_catalogue(catalogue))
+
+
+def validator(catalogue: Path | None = None) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(
-        schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        schema(catalogue), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def keys(node: dict[str, Any], path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
@@ -73,7 +82,8 @@ def test_there_are_example_sites() -> None:
 def test_every_example_site_is_valid_with_pyyaml_and_jsonschema(path: Path) -> None:
     """What a CI lint step does: yaml.safe_load (dates become dates) + the published schema."""
     data = yaml.safe_load(path.read_text())
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator().iter_errors(data)]
+    errors = [f"{list(e.absolute_path)}: {e.message}"
+              for e in validator(catalogue_of(path)).iter_errors(data)]
     assert errors == []
 
 
