@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.site import load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.site import load_site
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "examples" / "catalogues" / "voip.yaml"
