@@ -22,12 +22,10 @@ DUPLICATES = """
         address: "fd75:9fac:a7b1:92:6c::601"
         fqdn: fs1.voip.rcsnet.ru
         roles: [app]
-        ssh: false
       fs2:
         address: "fd75:9fac:a7b1:92:6c::601"
         fqdn: fs1.voip.rcsnet.ru
         roles: [app]
-        ssh: false
     """
 OUT_OF_ZONE = """
     name: zone
@@ -56,15 +54,15 @@ def test_lint_lists_errors_with_their_lines_and_exits_4(tmp_path: Path) -> None:
     proc = cli(tmp_path, "lint", "--site", "site.yaml")
     assert proc.returncode == 4, proc.stderr
     assert proc.stdout.splitlines() == [
-        "error: site.yaml:10: hosts.fs2.address: fd75:9fac:a7b1:92:6c::601 is also the "
+        "error: site.yaml:9: hosts.fs2.address: fd75:9fac:a7b1:92:6c::601 is also the "
         "address of host fs1 (line 5): one address, 2 hosts (fs1, fs2); each host needs its "
         "own address",
-        "error: site.yaml:11: hosts.fs2.fqdn: fs1.voip.rcsnet.ru is also the DNS name of "
+        "error: site.yaml:10: hosts.fs2.fqdn: fs1.voip.rcsnet.ru is also the DNS name of "
         "host fs1 (line 6); a name belongs to one host or floating address",
         "rs-preflight lint: site.yaml: 2 error(s), 0 warning(s): refused: a run exits 4"]
     run = cli(tmp_path, "--site", "site.yaml")  # the run refuses the same site, same lines
     assert run.returncode == 4
-    assert "site.yaml:10: hosts.fs2.address: fd75:9fac:a7b1:92:6c::601 is also" in run.stderr
+    assert "site.yaml:9: hosts.fs2.address: fd75:9fac:a7b1:92:6c::601 is also" in run.stderr
     assert not (tmp_path / "rs-preflight-report" / "results.json").exists()
 
 

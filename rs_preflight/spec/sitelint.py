@@ -6,14 +6,16 @@ zone (``couch2.db.rcsnet.ru1``). ``lint`` finds them in the description as writt
 line of the offending key, through the loader's ``Problem`` (``file:line: key.path: message``):
 
 - **errors** (the site is refused, exit 4, like any invalid description):
-  two logged-in or probed hosts at one address (IPv4/IPv6 compared normalised, names without
-  case or final dot; the same address on different SSH ports — a port-forwarding gateway — is
-  two endpoints and fine); one DNS name (``hosts.*.fqdn``, ``floating_addresses.*.name``) for
+  two hosts logged in to at one address (IPv4/IPv6 compared normalised, names without case or
+  final dot; the same address on different SSH ports — a port-forwarding gateway — is two
+  endpoints and fine); one DNS name (``hosts.*.fqdn``, ``floating_addresses.*.name``) for
   two hosts or addresses; a floating address that is also a host's own address, or declared
   twice. Each would make results lie: the facts of one machine reported for two hosts, a name's
   one answer judged against two addresses, a moving address taken for a fixed one.
 - **warnings** (the run goes on; shown at load, in the run's ``warnings`` and results.json):
-  a declared DNS name outside the site's domain (``domain:``, or R-Service's ``ITRP_DOMAIN``).
+  a declared DNS name outside the site's domain (``domain:``, or R-Service's ``ITRP_DOMAIN``);
+  one address for hosts of which at most one is logged in to (the others ``ssh: false``: they
+  gather nothing, so nothing is misattributed — one server named twice).
   A host may live in another zone on purpose, and the name checks resolve it where it is; a
   typo such as ``.ru1`` shows up there as a name that does not resolve.
 
@@ -96,12 +98,23 @@ def _duplicate_addresses(doc: SourceDoc, hosts: Mapping[str, Mapping[str, Any]],
             continue
         first = names[0]
         line = doc.line_of(("hosts", first, "address"))
+        # Facts are gathered from the hosts logged in to: two of those at one address would be
+        # one machine's facts reported for both. Hosts checked over the network only (ssh:
+        # false) gather nothing: several names for one server is a smell, not a lie.
+        logged_in = [n for n in names if hosts[n].get("ssh") is not False]
         for other in names[1:]:
             address = hosts[other]["address"]
-            out.errors.append(doc.problem(
-                ("hosts", other, "address"),
-                f"{address} is also the address of host {first} (line {line}): one address, "
-                f"{len(names)} hosts ({', '.join(names)}); each host needs its own address"))
+            where = f"{address} is also the address of host {first} (line {line})"
+            if len(logged_in) >= 2:
+                out.errors.append(doc.problem(
+                    ("hosts", other, "address"),
+                    f"{where}: one address, {len(names)} hosts ({', '.join(names)}); each "
+                    f"host needs its own address"))
+            else:
+                out.warnings.append(doc.problem(
+                    ("hosts", other, "address"),
+                    f"{where}; nothing is logged in to there twice (ssh: false), but if they "
+                    f"are one machine, one host with both roles says so"))
 
 
 def _floating_addresses(doc: SourceDoc, hosts: Mapping[str, Mapping[str, Any]],

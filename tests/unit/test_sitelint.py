@@ -51,9 +51,23 @@ def test_two_hosts_at_one_address_is_an_error_at_the_second_address_line(tmp_pat
         f"{site}:11: hosts.web1.address: fd75:9fac:a7b1:92:6c::601 is also the address of "
         "host fs1 (line 4): one address, 3 hosts (fs1, fs2, web1); each host needs its own "
         "address",
-        f"{site}:13: hosts.v4b.address: ::ffff:192.0.2.7 is also the address of host v4a "
-        "(line 12): one address, 2 hosts (v4a, v4b); each host needs its own address",
     ]
+    assert [str(p) for p in refused(site).warnings] == [  # v4b is never logged in to
+        f"{site}:13: hosts.v4b.address: ::ffff:192.0.2.7 is also the address of host v4a "
+        "(line 12); nothing is logged in to there twice (ssh: false), but if they are one "
+        "machine, one host with both roles says so"]
+
+
+def test_one_server_named_twice_over_the_network_only_is_a_warning(tmp_path: Path) -> None:
+    """A PostgreSQL server as db1 and by its TLS name, both ssh: false (the lab's data
+    checks): nothing is gathered from either, so the run goes on and says it once."""
+    site = load_site(write(tmp_path, """
+        name: net
+        hosts:
+          pg18.rs.lab: {address: 10.213.0.31, roles: [db], ssh: false}
+          db1: {address: 10.213.0.31, roles: [db], ssh: false}
+        """))
+    assert [(w.line, w.path) for w in site.warnings] == [(4, "hosts.db1.address")]
 
 
 def test_one_address_on_different_ssh_ports_or_never_connected_to_is_fine(tmp_path: Path
@@ -65,7 +79,7 @@ def test_one_address_on_different_ssh_ports_or_never_connected_to_is_fine(tmp_pa
           app2: {address: GW.example.com., port: 2202, roles: [app]}
           here: {connection: local, address: 127.0.0.1, roles: [app]}
           box: {connection: docker, address: 127.0.0.1, roles: [app]}
-          other: {address: 127.0.0.1, roles: [app], ssh: false}
+          other: {address: 127.0.0.1, roles: [app]}
         """))
     assert [h.name for h in site.hosts] == ["app1", "app2", "here", "box", "other"]
     assert site.warnings == ()
