@@ -65,8 +65,7 @@ slot  hosts        services
 ====  ===========  ==============
 
 Hosts in a slot: app1 +1, app2 +2, job1 +3, job2 +4, rt1 +5, db1 +6, deploy1 +7, store1 +8.
-Services: DNS +0, LB +1, mail +2, PostgreSQL reader +3, NTP +4, +5 for an optional part (+6…+9
-free for later ones).
+Services: DNS +0, LB +1, mail +2, PostgreSQL reader +3, NTP +4 (+5…+9 free for later parts).
 Slot 0 uses the plain host names; slot *k* > 0 suffixes lab-side names with ``-k``
 (namespaces ``<prefix>-h-app1-1``), while the site file keeps the logical names (app1 …), so two
 slots can run at once. Every namespace and veth carries the ``RS_LAB_PREFIX``.
@@ -130,14 +129,16 @@ if TYPE_CHECKING:
     from rs_lab.ntp import NtpServer
     from rs_lab.opensearch_standin import OpenSearchStandIn
     from rs_lab.postgres import PgServer
+    from rs_lab.rabbitmq import RabbitNode
+    from rs_lab.redis_server import RedisServer
     from rs_lab.share import SshfsShare
 
 __all__ = ["OVERLAYS", "PARTS", "SLOTS", "HostPlan", "LabSite", "Overlay", "Scenario",
            "down_from_state", "known_parts", "namespace_names", "site_in_slot", "sweep_slot"]
 
 GIB_KB = 1024 * 1024
-# A slot's service indices (SLOTS[slot][1] + offset); +6…+9 are free for further parts.
-SVC = {"dns": 0, "lb": 1, "mail": 2, "pg-reader": 3, "ntp": 4, "extra": 5}
+# A slot's service indices (SLOTS[slot][1] + offset); +5…+9 are free for further parts.
+SVC = {"dns": 0, "lb": 1, "mail": 2, "pg-reader": 3, "ntp": 4}
 # The small site's parts (each registered in rs_lab.registry.STARTERS, at the end of this file)
 PARTS = frozenset({"hosts", "ntp", "dns", "lb", "mail", "pg", "search", "share"})
 HEALTHY_SYSCTLS = {"fs.file-max": "2097152", "vm.max_map_count": "262144"}
@@ -1147,3 +1148,26 @@ register(Starter("share", _make_share, _start_share, _nothing, after=("hosts",),
 register(Starter("echo", lambda site: site.echoes, _start_echo, _stop_echo, after=("hosts",),
                  wanted=lambda sc: sc.echo_on and "lb" in sc.parts,
                  doc="header-echo backends on the app and realtime hosts"))
+
+
+# Optional parts: not in the small site (R-Service runs them only after installation, and the
+# pre-flight checks do not ask for them); a scenario names them (Scenario.plus("redis")). Both
+# stand where the .env files say: REDIS_HOST and RABBIT_MQ_HOST are rt1's address.
+
+
+def _make_redis(site: LabSite) -> RedisServer:
+    from rs_lab.redis_server import RedisServer
+
+    return RedisServer(site.host_ns("rt1"), site.workdir / "redis")
+
+
+def _make_rabbitmq(site: LabSite) -> RabbitNode:
+    from rs_lab.rabbitmq import RabbitNode
+
+    return RabbitNode(site.host_ns("rt1"), site.workdir / "rabbitmq")
+
+
+register(Starter("redis", _make_redis, after=("hosts",), default=False,
+                 doc="Debian's redis-server on rt1"))
+register(Starter("rabbitmq", _make_rabbitmq, after=("hosts",), default=False,
+                 doc="Debian's rabbitmq-server (one node, management API) on rt1"))
