@@ -34,7 +34,7 @@ from rs_preflight.spec.site import Host, Site, SshSettings  # noqa: E402
 def site_for(lab: HostLab, hosts: list) -> Site:
     ssh = SshSettings(user="root", identity_file=lab.identity_file, known_hosts=lab.known_hosts)
     return Site(name="bench", file=None, ssh=ssh, profile="small", phase="pre",
-                hosts=tuple(Host(h.name, h.address4, ("app",)) for h in hosts))
+                hosts=tuple(Host(h.name, h.ipv4, ("app",)) for h in hosts))
 
 
 def ours(site: Site) -> tuple[float, int]:

@@ -167,7 +167,7 @@ def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT
 def write_inputs(folder: Path, lab: HostLab, hosts: list[LabHost], timeout: float,
                  workers: int) -> dict[str, Path]:
     """The site file, the floor's host list and the naive suite, per N (under ``folder``)."""
-    addrs = [h.address4 for h in hosts]
+    addrs = [h.ipv4 for h in hosts]
     names = [h.name for h in hosts]
     folder.mkdir(parents=True, exist_ok=True)
     site = folder / "site.yaml"

@@ -21,9 +21,14 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from rs_lab.netns import LabError, Namespace
-from rs_lab.webbase import Service
+from rs_lab.service import LabService
+
+if TYPE_CHECKING:
+    import dns.resolver
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 # Predetermined subdomains of R-Service (REQUIREMENTS.md, "Name service"): served by the wildcard
 # unless ``ZoneSpec.explicit_predetermined`` or an override says otherwise.
@@ -58,8 +63,8 @@ def dkim_txt(public_key: object, key_type: str = "rsa") -> str:
     else:
         if hasattr(key, "public_key"):
             key = key.public_key()
-        der = key.public_bytes(serialization.Encoding.DER,
-                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        der = cast("PublicKeyTypes", key).public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         p = base64.b64encode(der).decode()
     return f"v=DKIM1; k={key_type}; p={p}"
 
@@ -168,7 +173,7 @@ class ZoneSpec:
         return "\n".join(lines) + "\n"
 
 
-class DnsServer(Service):
+class DnsServer(LabService):
     """BIND 9 authoritative for ``spec.domain``; ``ipv4``/``ipv6`` are what resolvers point at.
 
     ``ns`` is a :class:`Namespace` (borrowed) or an index (a namespace ``dns<index>`` is made and
@@ -273,7 +278,7 @@ zone "{self.spec.domain}" {{ type primary; file "{self.zone_path}"; }};
         self.spec = spec
         self._start()
 
-    def resolver(self):
+    def resolver(self) -> dns.resolver.Resolver:
         """A dnspython resolver that asks only this server (never the system's)."""
         import dns.resolver
 

@@ -1,4 +1,4 @@
-"""A header-echo HTTP backend for the lab's load balancers (stdlib only).
+"""A header-echo HTTP backend for the lab's load balancers (the server: stdlib only).
 
 It stands where R-Service's nginx (app) and faye (realtime) stand behind the load balancer and
 shows what the load balancer forwarded:
@@ -14,7 +14,7 @@ shows what the load balancer forwarded:
   installed on the lab machine), then one unmasked text frame holding the same JSON as above.
 
 Run: ``python -m rs_lab.echo --listen 10.213.0.103 --listen fd00:213::103 --port 80
-[--tls-cert chain.pem --tls-key key.pem] [--name app]``. :class:`rs_lab.lb.EchoBackend` starts it
+[--tls-cert chain.pem --tls-key key.pem] [--name app]``. :class:`EchoBackend` starts it
 inside a namespace.
 """
 
@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
 import hashlib
 import json
 import ssl
 import struct
 import sys
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
+from rs_lab.netns import Namespace
+from rs_lab.service import LabService
 from rs_lab.webbase import serve_http
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -118,47 +120,32 @@ def serve(hosts: list[str], port: int, handler: type[BaseHTTPRequestHandler],
     serve_http(hosts, port, handler, cert, key)
 
 
-@functools.cache
-def backend_class():
-    """:class:`EchoBackend`, built lazily so that running this file needs only the stdlib."""
-    from pathlib import Path
+class EchoBackend(LabService):
+    """The echo server in a namespace, on ``ipv4``, ``ipv6`` and loopback at ``port``.
 
-    from rs_lab.webbase import Service
+    ``tls=(cert_or_chain_path, key_path)`` serves HTTPS instead of HTTP.
+    """
 
-    class EchoBackend(Service):
-        """The echo server in a namespace, on ``ipv4``, ``ipv6`` and loopback at ``port``.
+    short = "echo"
 
-        ``tls=(cert_or_chain_path, key_path)`` serves HTTPS instead of HTTP.
-        """
+    def __init__(self, ns: Namespace | int, workdir: Path, *, port: int = 80, name: str = "echo",
+                 tls: tuple[Path, Path] | None = None, teapot_body: str = TEAPOT) -> None:
+        super().__init__(ns, workdir)
+        self.port, self.name, self.tls, self.teapot_body = port, name, tls, teapot_body
 
-        short = "echo"
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
 
-        def __init__(self, ns, workdir: Path, *, port: int = 80, name: str = "echo",
-                     tls: tuple[Path, Path] | None = None, teapot_body: str = TEAPOT) -> None:
-            super().__init__(ns, workdir)
-            self.port, self.name, self.tls, self.teapot_body = port, name, tls, teapot_body
-
-        @property
-        def scheme(self) -> str:
-            return "https" if self.tls else "http"
-
-        def _start(self) -> None:
-            args = ["--listen", self.ipv4, "--listen", self.ipv6, "--listen", "127.0.0.1",
-                    "--port", str(self.port), "--name", self.name,
-                    "--teapot-body", self.teapot_body]
-            if self.tls:
-                args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
-            log = f"echo-{self.name}.log"
-            proc = self.popen(self.python_argv("rs_lab.echo", *args), log, self.python_env)
-            self.wait_tcp(self.port, proc, log)
-
-    return EchoBackend
-
-
-def __getattr__(name: str):
-    if name == "EchoBackend":
-        return backend_class()
-    raise AttributeError(name)
+    def _start(self) -> None:
+        args = ["--listen", self.ipv4, "--listen", self.ipv6, "--listen", "127.0.0.1",
+                "--port", str(self.port), "--name", self.name,
+                "--teapot-body", self.teapot_body]
+        if self.tls:
+            args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
+        log = f"echo-{self.name}.log"
+        proc = self.popen(self.python_argv("rs_lab.echo", *args), log, self.python_env)
+        self.wait_tcp(self.port, proc, log)
 
 
 def main(argv: list[str] | None = None) -> None:

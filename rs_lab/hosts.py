@@ -8,8 +8,8 @@ sysfs, ``pivot_root`` and ``tini`` as PID 1. Killing PID 1 ends the whole host, 
 mount dies with its mount namespace (``../shared/LAB.md``, "Hosts").
 
 >>> with HostLab(tmp_path) as lab:
-...     app = lab.add(HostSpec("app1", 11, os_release("ubuntu", "24.04"), cpus=8))
-...     app.run("nproc").stdout          # '8\\n'; over SSH: root@10.213.0.11 with
+...     app = lab.add(HostSpec("app1", lease.take(), os_release("ubuntu", "24.04"), cpus=8))
+...     app.run("nproc").stdout          # '8\\n'; over SSH: root@<app.ipv4> with
 ...     lab.identity_file, lab.known_hosts, lab.ssh_config
 
 Host network namespaces are named ``<prefix>-h-<name>``; ``sweep_hosts()`` removes stale ones
@@ -34,9 +34,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rs_lab.hosts_support.facts import cpu_list, cpuinfo, meminfo, os_release
-from rs_lab.netns import PREFIX, LabError, Namespace, bridge_up, end_pids, ns_pids, sh
+from rs_lab.netns import (
+    PREFIX,
+    LabError,
+    Namespace,
+    bridge_up,
+    check_free,
+    end_pids,
+    ns_pids,
+    sh,
+)
+from rs_lab.service import Addressed
 
-__all__ = ["HostLab", "HostSpec", "LabHost", "check_free", "os_release", "sweep_hosts"]
+__all__ = ["HostLab", "HostSpec", "LabHost", "os_release", "sweep_hosts"]
 
 SUPPORT = Path(__file__).with_name("hosts_support")
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -83,8 +93,9 @@ class HostSpec:
 
 
 @dataclass
-class LabHost:
-    """A running lab host. ``run`` executes inside it (setup and assertions, not the product)."""
+class LabHost(Addressed):
+    """A running lab host. ``run`` executes inside it (setup and assertions, not the product).
+    ``ipv4``, ``ipv6``, ``addresses``: its lab addresses (as every lab service's)."""
 
     spec: HostSpec
     ns: Namespace
@@ -99,14 +110,6 @@ class LabHost:
     @property
     def name(self) -> str:
         return self.spec.name
-
-    @property
-    def address4(self) -> str:
-        return self.ns.ipv4
-
-    @property
-    def address6(self) -> str:
-        return self.ns.ipv6
 
     def run(self, cmd: str | Sequence[str], *, check: bool = False, timeout: float = 30,
             input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -273,8 +276,8 @@ class HostLab:
         common = (f"  User root\n  IdentityFile {self.identity_file}\n  IdentitiesOnly yes\n"
                   f"  UserKnownHostsFile {self.known_hosts}\n  GlobalKnownHostsFile /dev/null\n"
                   "  StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 5\n")
-        blocks = [f"Host {h.name}\n  HostName {h.address4}\n{common}" for h in self.hosts.values()]
-        addrs = " ".join(a for h in self.hosts.values() for a in (h.address4, h.address6))
+        blocks = [f"Host {h.name}\n  HostName {h.ipv4}\n{common}" for h in self.hosts.values()]
+        addrs = " ".join(a for h in self.hosts.values() for a in (h.ipv4, h.ipv6))
         if addrs:
             blocks.append(f"Host {addrs}\n{common}")
         self.ssh_config.write_text("\n".join(blocks))
@@ -301,14 +304,6 @@ def _destroy(host: LabHost) -> None:
     finally:
         host.ns.destroy()
         shutil.rmtree(host.dir, ignore_errors=True)
-
-
-def check_free(ns: Namespace) -> None:
-    """Refuse a name or index already in use (another lab, a service, a stale run)."""
-    if sh(["ip", "netns", "pids", ns.name], check=False).returncode == 0:
-        raise LabError(f"namespace {ns.name} exists (stale? see sweep_hosts())")
-    if sh(["ip", "link", "show", ns.veth], check=False).returncode == 0:
-        raise LabError(f"index {ns.index} is taken: {ns.veth} exists")
 
 
 def _children(pid: int) -> list[int]:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from rs_lab.netns import LabError, Namespace
 from rs_lab.pki import Issued, Pki
-from rs_lab.webbase import Service
+from rs_lab.service import LabService
 
 CERT_VARIANTS = (
     "good",            # *.<domain> + <domain>, EC P-256, SHA-256, 365 days, via intermediate
@@ -136,7 +136,9 @@ def _issue_sha1(pki: Pki, stem: str, names: Sequence[str]) -> Issued:
         f"[v3]\nsubjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
         "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
-    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    def run(*argv: str) -> None:
+        subprocess.run(argv, check=True, capture_output=True)
+
     run("openssl", "req", "-new", "-key", str(base.key_path), "-subj",
         f"/O=rs-preflight lab/CN={names[0]}", "-out", str(work / "leaf.csr"))
     run("openssl", "x509", "-req", "-in", str(work / "leaf.csr"), "-CA", str(pki.inter_path),
@@ -151,7 +153,7 @@ def _issue_sha1(pki: Pki, stem: str, names: Sequence[str]) -> Issued:
                   x509.load_pem_x509_certificate(leaf))
 
 
-class LoadBalancer(Service):
+class LoadBalancer(LabService):
     """Common part: certificate, addresses, ports. Subclasses write the config and run it."""
 
     kind = "lb"

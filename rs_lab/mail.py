@@ -6,8 +6,8 @@ a mail sent to ``rs+tenant@<domain>`` over SMTP is in the IMAP INBOX of ``rs@<do
 with its headers (``To``) untouched.
 
 >>> pki = Pki.create(work / "pki")
->>> with MailServer(MailSpec(), work / "mail", pki, index=140) as mail:
-...     imaplib.IMAP4_SSL(mail.address, 993, ssl_context=ctx)  # server_hostname=mail.name
+>>> with MailServer(MailSpec(), work / "mail", pki, index=lease.take()) as mail:
+...     imaplib.IMAP4_SSL(mail.ipv4, 993, ssl_context=ctx)     # server_hostname=mail.name
 ...     mail.inbound.address, mail.inbound.password             # rs@rs.lab, its password
 
 Ports (lab IPv4 and IPv6 only): IMAP 143 (STARTTLS) and 993 (TLS); SMTP 25 (STARTTLS
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from types import TracebackType
 
 from rs_lab.netns import LabError, Namespace, end_pids, wait_port
 from rs_lab.pki import Issued, Pki
+from rs_lab.service import LabService, where
 from rs_lab.workdir import make_traversable
 
 VMAIL_USER = "mail"   # Debian's uid/gid 8 owns the Maildirs (virtual(8) and Dovecot)
@@ -82,33 +82,26 @@ class MailSpec:
         return f"mail.{self.domain}"
 
 
-class MailServer:
-    """Postfix and Dovecot in namespace ``ns`` (or a new one, ``spec.short`` at ``index``)."""
+class MailServer(LabService):
+    """Postfix and Dovecot in namespace ``ns`` (borrowed) or in a namespace of their own at
+    ``index``, named ``ns_short`` (default ``spec.short``)."""
 
-    def __init__(self, spec: MailSpec, work: Path, pki: Pki, *, ns: Namespace | None = None,
-                 index: int = 140) -> None:
-        self.spec, self.work, self.pki = spec, work, pki
-        self._own_ns = ns is None
-        self.ns = ns or Namespace(spec.short, index)
+    short = "mail"
+
+    def __init__(self, spec: MailSpec, workdir: Path, pki: Pki, *, ns: Namespace | None = None,
+                 index: int | None = None, ns_short: str | None = None) -> None:
+        super().__init__(where(ns, index, "MailServer"), workdir,
+                         ns_short=ns_short or spec.short)
+        self.spec, self.pki = spec, pki
         self.inbound = Account(spec.inbound_local, spec.inbound_password, spec.domain)
         self.sender = Account(spec.sender_local, spec.sender_password, spec.domain)
         self.cert: Issued | None = None
-        self.postfix_dir = work / "postfix"
-        self.dovecot_dir = work / "dovecot"
-        self.vmail = work / "vmail"
+        self.postfix_dir = workdir / "postfix"
+        self.dovecot_dir = workdir / "dovecot"
+        self.vmail = workdir / "vmail"
         self._run_dir: Path | None = None
-        self._procs: list[subprocess.Popen[bytes]] = []
-        self.startup_seconds = 0.0
 
     # -- what clients need ------------------------------------------------------------------
-    @property
-    def address(self) -> str:
-        return self.ns.ipv4
-
-    @property
-    def address6(self) -> str:
-        return self.ns.ipv6
-
     @property
     def name(self) -> str:
         return self.spec.name
@@ -125,50 +118,27 @@ class MailServer:
         return self.vmail / acc.domain / acc.local / "Maildir"
 
     # -- life cycle --------------------------------------------------------------------------
-    def start(self) -> MailServer:
-        began = time.monotonic()
-        try:
-            self.work.mkdir(parents=True, exist_ok=True)
-            make_traversable(self.work)
-            if self._own_ns:
-                self.ns.destroy()  # leftovers of a crashed run with this very name
-                self.ns.create()
-            self.cert = self.pki.issue(
-                f"mail-{self.ns.short}",
-                [self.name, f"smtp.{self.spec.domain}", f"imap.{self.spec.domain}",
-                 self.address, self.address6], self_signed=self.spec.self_signed)
-            self._mailboxes()
-            self._start_dovecot()
-            self._start_postfix()
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - began
-        return self
+    def _start(self) -> None:
+        make_traversable(self.workdir)
+        self.cert = self.pki.issue(
+            f"mail-{self.ns.short}",
+            [self.name, f"smtp.{self.spec.domain}", f"imap.{self.spec.domain}",
+             self.ipv4, self.ipv6], self_signed=self.spec.self_signed)
+        self._mailboxes()
+        self._start_dovecot()
+        self._start_postfix()
 
-    def stop(self) -> None:
-        """End Postfix's master and Dovecot by PID; remove the namespace if it is ours."""
-        pids = [p.pid for p in self._procs]
-        master = self.work / "spool" / "pid" / "master.pid"
+    def _stop(self) -> None:
+        """Postfix's master (its PID file) too: ``start-fg`` may have handed over to it."""
+        pids = self.pids()
+        master = self.workdir / "spool" / "pid" / "master.pid"
         if master.exists():
             with contextlib.suppress(ValueError, IndexError):
                 pids.append(int(master.read_text().split()[0]))
         end_pids(pids, grace=5.0)
-        for proc in self._procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=1)
-        self._procs.clear()
-        if self._own_ns:
-            self.ns.destroy()
         if self._run_dir and self._run_dir != self.dovecot_dir / "run":
             shutil.rmtree(self._run_dir, ignore_errors=True)
-
-    def __enter__(self) -> MailServer:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+            self._run_dir = None
 
     # -- mailboxes ---------------------------------------------------------------------------
     def _mailboxes(self) -> None:
@@ -209,11 +179,9 @@ class MailServer:
             f"{a.address}:{{PLAIN}}{_stored(self.spec, a.password)}::::::\n"
             for a in (self.inbound, self.sender)))
         (d / "dovecot.conf").write_text(self._dovecot_conf(run))
-        proc = self.ns.popen(["dovecot", "-F", "-c", str(d / "dovecot.conf")],
-                             log=self.work / "dovecot.stdout")
-        self._procs.append(proc)
+        proc = self.popen(["dovecot", "-F", "-c", str(d / "dovecot.conf")], "dovecot.stdout")
         for port in IMAP_PORTS:
-            self._wait(proc, port, "dovecot", self.work / "dovecot.log")
+            self._wait(proc, port, "dovecot", self.workdir / "dovecot.log")
         # SASL for Postfix listens on the namespace's loopback: wait for it from inside.
         self._wait_inside(proc, SASL_PORT, "dovecot auth")
 
@@ -226,8 +194,8 @@ base_dir = {run}
 state_dir = {d / "state"}
 instance_name = {self.ns.name}
 protocols = imap
-listen = {self.address}, {self.address6}
-log_path = {self.work / "dovecot.log"}
+listen = {self.ipv4}, {self.ipv6}
+log_path = {self.workdir / "dovecot.log"}
 ssl = yes
 ssl_cert = <{self.cert.chain_path}
 ssl_key = <{self.cert.key_path}
@@ -280,18 +248,16 @@ service stats {{
     def _start_postfix(self) -> None:
         p = self.postfix_dir
         p.mkdir(exist_ok=True)
-        data = self.work / "postfix-data"
+        data = self.workdir / "postfix-data"
         data.mkdir(exist_ok=True)
         shutil.chown(data, "postfix", "postfix")
-        (self.work / "spool").mkdir(exist_ok=True)  # postfix-script fills in the queue tree
+        (self.workdir / "spool").mkdir(exist_ok=True)  # postfix-script fills in the queue tree
         (p / "main.cf").write_text(self._main_cf(data))
         (p / "master.cf").write_text(MASTER_CF)
         (p / "vmailbox").write_text(self._vmailbox())
-        proc = self.ns.popen(["postfix", "-c", str(p), "start-fg"],
-                             log=self.work / "postfix.stdout")
-        self._procs.append(proc)
+        proc = self.popen(["postfix", "-c", str(p), "start-fg"], "postfix.stdout")
         for port in SMTP_PORTS:
-            self._wait(proc, port, "postfix", self.work / "postfix.log", check=p)
+            self._wait(proc, port, "postfix", self.workdir / "postfix.log", check=p)
 
     def _vmailbox(self) -> str:
         d = self.spec.domain
@@ -306,18 +272,18 @@ service stats {{
         domains = s.domain + (f", {s.mail_domain}" if s.catch_all else "")
         return f"""\
 compatibility_level = 3.6
-queue_directory = {self.work / "spool"}
+queue_directory = {self.workdir / "spool"}
 data_directory = {data}
 mail_owner = postfix
 setgid_group = postdrop
-maillog_file_prefixes = {self.work}
-maillog_file = {self.work / "postfix.log"}
+maillog_file_prefixes = {self.workdir}
+maillog_file = {self.workdir / "postfix.log"}
 myhostname = {s.name}
 mydomain = {s.domain}
 myorigin = $mydomain
 mydestination =
 local_recipient_maps =
-inet_interfaces = {self.address}, {self.address6}, 127.0.0.1
+inet_interfaces = {self.ipv4}, {self.ipv6}, 127.0.0.1
 inet_protocols = all
 mynetworks = 127.0.0.0/8
 relayhost =
@@ -350,7 +316,7 @@ smtpd_recipient_restrictions = reject_unlisted_recipient
         deadline = time.monotonic() + 30
         while True:  # short waits, so that a daemon that exited is reported at once
             try:
-                return wait_port(self.ns, self.address, port, timeout=0.5)
+                return wait_port(self.ns, self.ipv4, port, timeout=0.5)
             except LabError as exc:
                 if proc.poll() is None and time.monotonic() < deadline:
                     continue

@@ -114,7 +114,7 @@ def _alive(pid: int) -> bool:
 class Namespace:
     """One network namespace on the lab bridge, with one IPv4 and one IPv6 address.
 
-    >>> ns = Namespace("dns", 53).create()
+    >>> ns = Namespace("dns", lease.take()).create()    # an index from rs_lab.indices
     >>> ns.popen(["named", "-g", "-c", conf])
     >>> ns.destroy()
     """
@@ -191,6 +191,31 @@ class Namespace:
         sh(["ip", "link", "del", self.veth], check=False)
 
 
+def check_free(ns: Namespace) -> None:
+    """Refuse a name or index already in use (another lab, a service, a stale run)."""
+    if sh(["ip", "netns", "pids", ns.name], check=False).returncode == 0:
+        raise LabError(f"namespace {ns.name} exists (stale? see sweep_hosts())")
+    if sh(["ip", "link", "show", ns.veth], check=False).returncode == 0:
+        raise LabError(f"index {ns.index} is taken: {ns.veth} exists")
+
+
+def clear_leftover(ns: Namespace) -> None:
+    """Remove a crashed run's namespace of this very name (names carry the lab prefix and an
+    index the allocator handed out), then refuse an index that someone else holds."""
+    if sh(["ip", "netns", "pids", ns.name], check=False).returncode == 0:
+        # By name only: its veth pair goes with it (the index in a name-only namespace like
+        # "s0mail" may have been another one, and ours may be someone else's veth).
+        end_pids(ns_pids(ns.name))
+        sh(["ip", "netns", "del", ns.name], check=False)
+    check_free(ns)
+
+
+def create_fresh(ns: Namespace) -> Namespace:
+    """:func:`clear_leftover`, then create ``ns``."""
+    clear_leftover(ns)
+    return ns.create()
+
+
 def wait_port(ns: Namespace | None, host: str, port: int, timeout: float = 10.0) -> None:
     """Wait until ``host:port`` accepts TCP connections (seen from the runner)."""
     import socket
@@ -217,11 +242,13 @@ def sweep(prefix: str = PREFIX) -> list[str]:
         name = line.split()[0] if line.strip() else ""
         if name.startswith(f"{prefix}-"):
             end_pids(ns_pids(name))
+            sh(["ip", "netns", "exec", name, "ss", "-K", "-a", "-t", "-u"], check=False)
             sh(["ip", "netns", "del", name], check=False)
             removed.append(name)
     for line in sh(["ip", "-o", "link", "show"], check=False).stdout.splitlines():
         dev = line.split(":")[1].strip().split("@")[0]
-        if dev.startswith(f"{prefix}v") or dev == f"{prefix}br0":
+        if (dev.startswith(f"{prefix}v") and dev[len(prefix) + 1:].isdigit()) or \
+                dev == f"{prefix}br0":
             sh(["ip", "link", "del", dev], check=False)
             removed.append(dev)
     return removed

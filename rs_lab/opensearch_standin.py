@@ -37,9 +37,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from rs_lab.webbase import Service, serve_http
+from rs_lab.netns import Namespace
+from rs_lab.service import LabService
+from rs_lab.webbase import serve_http
+
+if TYPE_CHECKING:  # the server process (``main``) needs only the standard library
+    from rs_lab.pki import Issued, Pki
 
 REQUIRED_PLUGINS = ("analysis-icu", "analysis-phonenumber")
 
@@ -240,8 +246,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(conf: Mapping[str, object]) -> None:
     spec_fields = {f.name for f in dataclasses.fields(SearchSpec)}
-    spec = SearchSpec(**{k: v for k, v in dict(conf["spec"]).items()  # type: ignore[arg-type]
-                         if k in spec_fields})
+    given = cast("Mapping[str, Any]", conf["spec"])
+    spec = SearchSpec(**{k: v for k, v in given.items() if k in spec_fields})
     spec.missing = {int(k): tuple(v) for k, v in dict(spec.missing).items()}
     handler = type("Handler", (_Handler,), {"spec": spec})
     serve_http(list(conf["listen"]), int(conf["port"]), handler,  # type: ignore[call-overload]
@@ -252,7 +258,7 @@ def serve(conf: Mapping[str, object]) -> None:
 # ---------------------------------------------------------------------------------------------
 # The lab service
 
-class OpenSearchStandIn(Service):
+class OpenSearchStandIn(LabService):
     """STAND-IN for an OpenSearch cluster (not OpenSearch): answers ``GET /``,
     ``/_cat/plugins?format=json`` and ``/_cluster/health`` as documented, on ``ipv4``, ``ipv6``
     and loopback at ``port`` (9200) in its own namespace.
@@ -265,14 +271,15 @@ class OpenSearchStandIn(Service):
 
     short = "search"
 
-    def __init__(self, ns, workdir: Path, spec: SearchSpec | str = "3.5.0", *,
-                 port: int = 9200, pki=None, cert_names: Sequence[str] = ()) -> None:
+    def __init__(self, ns: Namespace | int, workdir: Path, spec: SearchSpec | str = "3.5.0", *,
+                 port: int = 9200, pki: Pki | None = None, cert_names: Sequence[str] = ()
+                 ) -> None:
         super().__init__(ns, workdir)
         self.spec = VARIANTS[spec] if isinstance(spec, str) else spec
         self.port = port
         self._pki = pki
         self.cert_names = list(cert_names)
-        self.issued = None
+        self.issued: Issued | None = None
 
     @property
     def scheme(self) -> str:

@@ -6,13 +6,14 @@ Patroni must run as ``postgres`` because initdb and postgres refuse root, and ``
 read root's pyenv), etcd from Debian's ``etcd-server``, PostgreSQL 15 from Debian (Patroni needs
 ``pg_basebackup``; the npm builds of 17/18 lack it).
 
-Layout: etcd in namespace ``<short>-etcd`` at ``etcd_index``; member ``i`` (``m1``, ``m2``, …) in
-namespace ``<short>-m<i>`` at ``first_index + i - 1``, PostgreSQL on ``<ip>:5432``, the REST API
+Layout: etcd in namespace ``<short>-etcd`` at ``index``; member ``i`` (``m1``, ``m2``, …) in
+namespace ``<short>-m<i>`` at ``index + i``, PostgreSQL on ``<ip>:5432``, the REST API
 on ``<ip>:8008``. Work folders live under a :func:`rs_lab.workdir.service_root` (postgres must
 traverse them). Processes are ended by PID; ``stop`` always removes processes, namespaces and
 folders.
 
->>> with PatroniCluster(PatroniSpec(members=3)) as cluster:     # waits for 1 leader + 2 streaming
+>>> with PatroniCluster(PatroniSpec(members=3), index=lease.block(4)[0]) as cluster:
+...     # start() waited for 1 leader + 2 streaming
 ...     cluster.cluster()["members"]                              # GET /cluster from a member
 ...     cluster.stop_member(cluster.replicas()[0])                # Patroni's graceful shutdown
 """
@@ -28,15 +29,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import psycopg
 import requests
 from psycopg.conninfo import make_conninfo
 
-from rs_lab.netns import LabError, Namespace, end_pids, ns_pids, wait_port
+from rs_lab.netns import LabError, Namespace, create_fresh, end_pids, ns_pids, wait_port
 from rs_lab.postgres import RUN_AS, Role, bindir
+from rs_lab.service import Addressed, LabService
 from rs_lab.workdir import remove, service_root
 
 PATRONI_ROOT = Path(os.environ.get("RS_LAB_PATRONI", "/opt/rs-lab/patroni"))
@@ -54,32 +55,28 @@ Doc = dict[str, Any]
 
 @dataclass(frozen=True)
 class PatroniSpec:
-    """One lab Patroni cluster. Indices 240-249 are RS-PG-05's."""
+    """One lab Patroni cluster (its indices are given to :class:`PatroniCluster`)."""
 
     members: int = 3
     short: str = "pat"
     scope: str = "rs-lab"
-    etcd_index: int = 240
-    first_index: int = 241
     version: int = 15
     superuser: Role = SUPERUSER
     replicator: Role = REPLICATOR
 
 
 @dataclass
-class Member:
+class Member(Addressed):
+    """One Patroni member (with its PostgreSQL) in a namespace of its own."""
+
     name: str
     ns: Namespace
     folder: Path
     pid: int | None = None
 
     @property
-    def address(self) -> str:
-        return self.ns.ipv4
-
-    @property
     def api(self) -> str:
-        return f"http://{self.address}:{API_PORT}"
+        return f"http://{self.ipv4}:{API_PORT}"
 
     @property
     def datadir(self) -> Path:
@@ -94,52 +91,50 @@ class Member:
         return self.folder.parent / f"{self.name}-patroni.log"
 
 
-class PatroniCluster:
-    """etcd + ``spec.members`` Patroni members; ``start`` waits until the cluster is healthy."""
+class PatroniCluster(LabService):
+    """etcd + ``spec.members`` Patroni members; ``start`` waits until the cluster is healthy.
 
-    def __init__(self, spec: PatroniSpec | None = None) -> None:
+    ``index``: etcd's namespace (``<short>-etcd``; the cluster's ``ipv4``/``ipv6`` are the DCS
+    endpoint's), members at ``index + 1`` … ``index + members`` (a block of ``members + 1``
+    indices). Work folders live under a fresh :func:`rs_lab.workdir.service_root` unless
+    ``workdir`` is given; ``stop`` removes it.
+    """
+
+    short = "pat"
+
+    def __init__(self, spec: PatroniSpec | None = None, *, index: int,
+                 workdir: Path | None = None, healthy_timeout: float = 120.0) -> None:
         self.spec = spec or PatroniSpec()
-        self.work: Path | None = None
-        self.etcd_ns = Namespace(f"{self.spec.short}-etcd", self.spec.etcd_index)
-        self.members = [Member(f"m{i}", Namespace(f"{self.spec.short}-m{i}",
-                                                   self.spec.first_index + i - 1), Path())
+        super().__init__(index, workdir or service_root("patroni"),
+                         ns_short=f"{self.spec.short}-etcd")
+        self.etcd_ns = self.ns
+        self.healthy_timeout = healthy_timeout
+        self.members = [Member(f"m{i}", Namespace(f"{self.spec.short}-m{i}", index + i), Path())
                         for i in range(1, self.spec.members + 1)]
-        self.started_in: float | None = None
+        self._member_ns: list[Namespace] = []
 
     # -- life cycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 120.0) -> PatroniCluster:
-        began = time.monotonic()
-        try:
-            if not PATRONI.exists():
-                raise LabError(f"{PATRONI} missing: run scripts/setup-patroni")
-            self.work = service_root("patroni")
-            self._start_etcd()
-            for m in self.members:
-                m.folder = self.work / m.name
-                m.ns.destroy()  # leftovers of a crashed run with this very name
-                m.ns.create()
-                self._prepare(m)
-                self.start_member(m)
-            self.wait_healthy(timeout)
-        except BaseException:
-            self.stop()
-            raise
-        self.started_in = time.monotonic() - began
-        return self
+    def _start(self) -> None:
+        if not PATRONI.exists():
+            raise LabError(f"{PATRONI} missing: run scripts/setup-patroni")
+        self._start_etcd()
+        for m in self.members:
+            m.folder = self.workdir / m.name
+            create_fresh(m.ns)
+            self._member_ns.append(m.ns)
+            self._prepare(m)
+            self.start_member(m)
+        self.wait_healthy(self.healthy_timeout)
 
     def _start_etcd(self) -> None:
-        assert self.work is not None
         ns = self.etcd_ns
-        ns.destroy()
-        ns.create()
         client = f"http://{ns.ipv4}:{ETCD_PORT}"
         peer = "http://127.0.0.1:2380"
-        ns.popen([ETCD, "--name", "rs-lab-etcd", "--data-dir", str(self.work / "etcd"),
-                  "--listen-client-urls", client, "--advertise-client-urls", client,
-                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                  "--initial-cluster", f"rs-lab-etcd={peer}", "--initial-cluster-state", "new",
-                  "--logger", "zap", "--log-outputs", "stderr"],
-                 log=self.work / "etcd.log")
+        self.popen([ETCD, "--name", "rs-lab-etcd", "--data-dir", str(self.workdir / "etcd"),
+                    "--listen-client-urls", client, "--advertise-client-urls", client,
+                    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                    "--initial-cluster", f"rs-lab-etcd={peer}", "--initial-cluster-state",
+                    "new", "--logger", "zap", "--log-outputs", "stderr"], "etcd.log")
         wait_port(ns, ns.ipv4, ETCD_PORT, timeout=20)
 
     def _prepare(self, m: Member) -> None:
@@ -158,8 +153,8 @@ class PatroniCluster:
         return {
             "scope": s.scope, "namespace": "/rs-lab/", "name": m.name,
             "log": {"level": "INFO"},
-            "restapi": {"listen": f"{m.address}:{API_PORT}",
-                        "connect_address": f"{m.address}:{API_PORT}"},
+            "restapi": {"listen": f"{m.ipv4}:{API_PORT}",
+                        "connect_address": f"{m.ipv4}:{API_PORT}"},
             "etcd3": {"hosts": [f"{self.etcd_ns.ipv4}:{ETCD_PORT}"], "protocol": "http"},
             "bootstrap": {
                 "dcs": {"ttl": 20, "loop_wait": 2, "retry_timeout": 5,
@@ -174,8 +169,8 @@ class PatroniCluster:
                 "initdb": [{"encoding": "UTF8"}, {"locale": "C"}, {"auth": "scram-sha-256"}],
             },
             "postgresql": {
-                "listen": f"{m.address}:{PG_PORT}",
-                "connect_address": f"{m.address}:{PG_PORT}",
+                "listen": f"{m.ipv4}:{PG_PORT}",
+                "connect_address": f"{m.ipv4}:{PG_PORT}",
                 "data_dir": str(m.datadir), "bin_dir": str(bindir(s.version)),
                 "pgpass": str(m.folder / "pgpass"),
                 "authentication": auth,
@@ -213,25 +208,24 @@ class PatroniCluster:
             m.pid = None
         end_pids(ns_pids(m.ns.name), grace=5.0)
 
-    def stop(self) -> None:
-        """End every process by PID, remove the namespaces and the work folder (idempotent)."""
+    def _stop(self) -> None:
+        """End every member by PID, remove their namespaces and the work folder (etcd and its
+        namespace: the base)."""
         for m in self.members:
             with contextlib.suppress(Exception):
                 if m.pid is not None:
                     end_pids([m.pid], grace=10.0)
                     m.pid = None
-            m.ns.destroy()
-        self.etcd_ns.destroy()
-        if self.work is not None:
-            remove(self.work)
-            self.work = None
+        for ns in self._member_ns:
+            ns.destroy()
+        self._member_ns.clear()
+        remove(self.workdir)
 
-    def __enter__(self) -> PatroniCluster:
-        return self.start()
+    def pids(self) -> list[int]:
+        return super().pids() + [m.pid for m in self.members if m.pid is not None]
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def owned_namespaces(self) -> list[Namespace]:
+        return super().owned_namespaces() + list(self._member_ns)
 
     # -- the REST API -----------------------------------------------------------------------
     def _request(self, method: str, m: Member, path: str, body: Doc | None = None) -> Doc:
@@ -322,9 +316,9 @@ class PatroniCluster:
         keeps running in recovery without streaming."""
         m.ns.run(["nft", "-f", "-"], input=(
             f"table inet {NFT_TABLE} {{\n chain out {{\n  type filter hook output priority 0;\n"
-            f"  ip daddr {leader.address} tcp dport {PG_PORT} reject with tcp reset\n }}\n}}\n"))
+            f"  ip daddr {leader.ipv4} tcp dport {PG_PORT} reject with tcp reset\n }}\n}}\n"))
         s = self.spec
-        info = make_conninfo(hostaddr=leader.address, port=PG_PORT, dbname="postgres",
+        info = make_conninfo(hostaddr=leader.ipv4, port=PG_PORT, dbname="postgres",
                              user=s.superuser.name, password=s.superuser.password,
                              sslmode="disable", connect_timeout=5)
         with psycopg.connect(info, autocommit=True) as conn:

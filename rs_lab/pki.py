@@ -117,7 +117,7 @@ class Pki:
             builder = builder.add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.inter_key.public_key()),
                 critical=False)
-        cert = builder.sign(issuer_key, hash_alg or hashes.SHA256())
+        cert = builder.sign(issuer_key, hash_alg or hashes.SHA256())  # type: ignore[arg-type]
         cert_path = self.folder / f"{stem}.crt"
         key_path = self.folder / f"{stem}.key"
         chain_path = self.folder / f"{stem}.chain.pem"

@@ -6,7 +6,8 @@ Binaries: Debian's 15 in ``/usr/lib/postgresql/15/bin``; 17 and 18 from the npm 
 runs through ``setpriv --reuid=postgres`` (it execs: the PID we hold is the server's).
 
 >>> pki = Pki.create(work / "pki")
->>> with PgServer(PgSpec(version=18, replica=True), work / "pg18", pki, index=150) as pg:
+>>> with PgServer(PgSpec(version=18, replica=True), work / "pg18", pki,
+...               index=lease.block(2)[0]) as pg:                 # the reader takes index + 1
 ...     psycopg.connect(pg.conninfo("writer"))            # verify-full against the lab root
 ...     psycopg.connect(pg.reader.conninfo("writer"))     # pg_is_in_recovery() is true
 
@@ -25,14 +26,14 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from rs_lab.netns import LabError, Namespace, end_pids, sh, wait_port
+from rs_lab.netns import LabError, Namespace, create_fresh, end_pids, sh, wait_port
 from rs_lab.pki import Issued, Pki
+from rs_lab.service import Addressed, LabService, where
 from rs_lab.workdir import make_traversable
 
 PG_ROOT = Path(os.environ.get("RS_LAB_PG_ROOT", "/opt/rs-lab/pg"))
@@ -81,22 +82,14 @@ class PgSpec:
         return f"{self.short}-reader.{self.domain}"
 
 
-class PgInstance:
-    """One postgres process (primary or replica) in one namespace."""
+class PgInstance(Addressed):
+    """One postgres process (primary or replica) in one namespace (``ipv4``, ``ipv6``)."""
 
     def __init__(self, spec: PgSpec, name: str, ns: Namespace, folder: Path, pki: Pki) -> None:
         self.spec, self.name, self.ns, self.folder, self.pki = spec, name, ns, folder, pki
         self.datadir = folder / "data"
         self.cert: Issued | None = None
         self.pid: int | None = None
-
-    @property
-    def address(self) -> str:
-        return self.ns.ipv4
-
-    @property
-    def address6(self) -> str:
-        return self.ns.ipv6
 
     @property
     def port(self) -> int:
@@ -122,7 +115,7 @@ class PgInstance:
         # Only for verify-*: with a root file present, libpq makes "require" act as verify-ca.
         root = {"sslrootcert": str(sslrootcert or self.pki.root_path)} if mode.startswith(
             "verify") else {}
-        return make_conninfo(hostaddr=self.address, host=self.name, port=self.port,
+        return make_conninfo(hostaddr=self.ipv4, host=self.name, port=self.port,
                              user=role.name, password=role.password, sslmode=mode,
                              dbname=dbname or self.spec.database, connect_timeout=5, **root)
 
@@ -149,7 +142,7 @@ class PgInstance:
 
     def configure(self) -> None:
         """Write postgresql.conf, pg_hba.conf and the TLS files (overwrites copied ones)."""
-        lines = [f"listen_addresses = '{self.address},{self.address6}'",
+        lines = [f"listen_addresses = '{self.ipv4},{self.ipv6}'",
                  f"port = {self.port}", "unix_socket_directories = ''",
                  "password_encryption = 'scram-sha-256'", "max_connections = 40",
                  "shared_buffers = 16MB", "fsync = off", "synchronous_commit = off",
@@ -174,7 +167,7 @@ class PgInstance:
         _write_owned(self.datadir / "pg_hba.conf", self._hba())
 
     def _issue(self) -> Issued:
-        names = [self.name, self.address, self.address6]
+        names = [self.name, self.ipv4, self.ipv6]
         return self.pki.issue(f"pg-{self.ns.short}", names, self_signed=self.spec.self_signed)
 
     def _hba(self) -> str:
@@ -192,7 +185,7 @@ class PgInstance:
         # HOME: libpq in the walreceiver reads ~/.postgresql/ and root's is not readable
         proc = self.ns.popen(argv, log=log, env={"HOME": str(self.folder)})
         self.pid = proc.pid
-        wait_port(self.ns, self.address, self.port, timeout=timeout)
+        wait_port(self.ns, self.ipv4, self.port, timeout=timeout)
         deadline = time.monotonic() + timeout
         while True:  # the port opens before the server accepts logins ("starting up")
             try:
@@ -224,26 +217,24 @@ class PgInstance:
             self.pid = None
 
 
-class PgServer:
+class PgServer(LabService):
     """The writer (a primary) and, with ``spec.replica``/``reader_primary``, a reader.
 
-    Namespaces: ``ns`` (or a new one ``spec.short`` at ``index``) for the writer;
-    ``<short>-r`` at ``reader_index`` (default ``index + 1``) for the reader.
+    Namespaces: ``ns`` (borrowed) or a new one ``spec.short`` at ``index`` for the writer;
+    ``<short>-r`` at ``reader_index`` (default ``index + 1``) for the reader. ``ipv4``,
+    ``ipv6``, ``name``, ``port`` and ``conninfo`` are the writer's.
     """
 
-    def __init__(self, spec: PgSpec, work: Path, pki: Pki, *, ns: Namespace | None = None,
-                 index: int = 150, reader_index: int | None = None) -> None:
-        self.spec, self.work, self.pki = spec, work, pki
-        self._own_ns = ns is None
-        self.ns = ns or Namespace(spec.short, index)
-        self.writer = PgInstance(spec, spec.name, self.ns, work / "writer", pki)
+    short = "pg"
+
+    def __init__(self, spec: PgSpec, workdir: Path, pki: Pki, *, ns: Namespace | None = None,
+                 index: int | None = None, reader_index: int | None = None) -> None:
+        super().__init__(where(ns, index, "PgServer"), workdir, ns_short=spec.short)
+        self.spec, self.pki = spec, pki
+        self.writer = PgInstance(spec, spec.name, self.ns, workdir / "writer", pki)
         self.reader: PgInstance | None = None
         self._reader_index = reader_index or self.ns.index + 1
-
-    # the writer's attributes, for convenience
-    @property
-    def address(self) -> str:
-        return self.writer.address
+        self._reader_ns_up = False
 
     @property
     def name(self) -> str:
@@ -253,22 +244,31 @@ class PgServer:
     def port(self) -> int:
         return self.spec.port
 
-    def conninfo(self, which: str = "writer", **kw: object) -> str:
-        return self.writer.conninfo(which, **kw)  # type: ignore[arg-type]
+    def conninfo(self, which: str = "writer", *, sslmode: str | None = None,
+                 dbname: str | None = None, sslrootcert: Path | None = None) -> str:
+        return self.writer.conninfo(which, sslmode=sslmode, dbname=dbname,
+                                    sslrootcert=sslrootcert)
 
-    def start(self) -> PgServer:
-        try:
-            self.work.mkdir(parents=True, exist_ok=True)
-            if self._own_ns:
-                self.ns.destroy()  # leftovers of a crashed run with this very name
-                self.ns.create()
-            self._start_writer()
-            if self.spec.replica or self.spec.reader_primary:
-                self._start_reader()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def _start(self) -> None:
+        self._start_writer()
+        if self.spec.replica or self.spec.reader_primary:
+            self._start_reader()
+
+    def _stop(self) -> None:
+        """Both servers by PID (fast shutdown), the reader's namespace with it."""
+        if self.reader:
+            self.reader.stop()
+            if self._reader_ns_up:
+                self.reader.ns.destroy()
+                self._reader_ns_up = False
+        self.writer.stop()
+
+    def pids(self) -> list[int]:
+        return [i.pid for i in (self.writer, self.reader) if i is not None and i.pid]
+
+    def owned_namespaces(self) -> list[Namespace]:
+        return super().owned_namespaces() + ([self.reader.ns] if self._reader_ns_up and
+                                             self.reader else [])
 
     def _start_writer(self) -> None:
         w = self.writer
@@ -279,11 +279,10 @@ class PgServer:
         w.create_roles()
 
     def _start_reader(self) -> None:
-        rns = Namespace(f"{self.spec.short}-r", self._reader_index)
+        rns = create_fresh(Namespace(f"{self.spec.short}-r", self._reader_index))
         self.reader = r = PgInstance(self.spec, self.spec.reader_name, rns,
-                                     self.work / "reader", self.pki)
-        rns.destroy()  # leftovers of a crashed run with this very name
-        rns.create()
+                                     self.workdir / "reader", self.pki)
+        self._reader_ns_up = True
         r.prepare_folder()
         if self.spec.reader_primary:
             r.initdb()
@@ -305,7 +304,7 @@ class PgServer:
         with w.admin() as conn:
             conn.execute("SELECT pg_create_physical_replication_slot('rs_reader', true)")
         rep = self.spec.replicator
-        primary = make_conninfo(hostaddr=w.address, host=w.name, port=w.port, user=rep.name,
+        primary = make_conninfo(hostaddr=w.ipv4, host=w.name, port=w.port, user=rep.name,
                                 password=rep.password, sslmode="prefer",
                                 application_name="rs_reader")
         tool = bindir(self.spec.version) / "pg_basebackup"
@@ -326,22 +325,6 @@ class PgServer:
             esc = primary.replace("'", "''")
             auto.write(f"primary_conninfo = '{esc}'\nprimary_slot_name = 'rs_reader'\n")
         sh(["chown", "-R", "postgres:postgres", str(r.datadir)])
-
-    def stop(self) -> None:
-        """Stop both servers by PID and remove the reader's and (if ours) the writer's ns."""
-        if self.reader:
-            self.reader.stop()
-            self.reader.ns.destroy()
-        self.writer.stop()
-        if self._own_ns:
-            self.ns.destroy()
-
-    def __enter__(self) -> PgServer:
-        return self.start()
-
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
 
 def _as_postgres(argv: list[str], timeout: float = 60) -> None:

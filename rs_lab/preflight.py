@@ -42,7 +42,8 @@ class Run:
         """The one result of ``requirement`` (an assertion names the run if there are more)."""
         found = [r for r in self.doc["results"] if r["requirement"] == requirement]
         assert len(found) == 1, (requirement, len(found), self.output[-3000:])
-        return found[0]
+        record: Record = found[0]
+        return record
 
 
 def run_preflight(site: Path, *args: str, cwd: Path, timeout: float = 300) -> Run:

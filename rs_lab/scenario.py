@@ -51,8 +51,9 @@ known_hosts, the LB addresses, the lab DNS as resolver, the lab root CA as ``tls
 variable the catalogue needs; secrets (48 random hex characters each, passwords, the DKIM key)
 only in the ``.env`` files.
 
-**Address allocation** (indices in the lab /24 and /64 of ``RS_LAB_NET``). Other tests use hosts
-31–33 and 61–69, services 100–139 (web), 140–179 (data), NTP 223. A scenario takes a *slot*:
+**Address allocation** (indices in the lab /24 and /64 of ``RS_LAB_NET``; :mod:`rs_lab.indices`
+hands them out, so nothing else ever lands in a slot's range). A scenario takes a *slot*
+(``Lease.slot()``; 0 is the tests' session-wide healthy site):
 
 ====  ===========  ==============
 slot  hosts        services
@@ -64,10 +65,15 @@ slot  hosts        services
 ====  ===========  ==============
 
 Hosts in a slot: app1 +1, app2 +2, job1 +3, job2 +4, rt1 +5, db1 +6, deploy1 +7, store1 +8.
-Services: DNS +0, LB +1, mail +2, PostgreSQL reader +3, NTP +4 (+5…+9 free for later checks).
+Services: DNS +0, LB +1, mail +2, PostgreSQL reader +3, NTP +4 (+5…+9 free for later parts).
 Slot 0 uses the plain host names; slot *k* > 0 suffixes lab-side names with ``-k``
 (namespaces ``<prefix>-h-app1-1``), while the site file keeps the logical names (app1 …), so two
 slots can run at once. Every namespace and veth carries the ``RS_LAB_PREFIX``.
+
+**Parts** are registered starters (:mod:`rs_lab.registry`, the bottom of this module): each says
+when it runs, what it waits for, how it starts and stops, which namespaces it may leave and what it
+writes into ``site.yaml``; :class:`LabSite` walks the registry. :data:`PARTS` are the small site's;
+optional parts (``Scenario.plus("redis")``) come up only when a scenario names them.
 
 **Overlays** (:data:`OVERLAYS`) each change exactly one thing and say which requirements they
 are meant to break (``Overlay.breaks``) and on which host by default; adding one is a few lines
@@ -85,16 +91,17 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import SLOTS, Lease, slot_indices
 from rs_lab.netns import (
     BRIDGE,
     NET_INDEX,
@@ -109,13 +116,30 @@ from rs_lab.netns import (
     ns_pids,
     sh,
 )
+from rs_lab.registry import SITE_SECTIONS, STARTERS, Starter, register
+from rs_lab.service import LabService
 
-__all__ = ["OVERLAYS", "HostPlan", "LabSite", "Overlay", "Scenario", "down_from_state",
-           "namespace_names", "sweep_slot"]
+if TYPE_CHECKING:
+    from dns.resolver import Resolver
+
+    from rs_lab.dns import DnsServer, ZoneSpec
+    from rs_lab.echo import EchoBackend
+    from rs_lab.lb import Backend, LoadBalancer
+    from rs_lab.mail import MailServer
+    from rs_lab.ntp import NtpServer
+    from rs_lab.opensearch_standin import OpenSearchStandIn
+    from rs_lab.postgres import PgServer
+    from rs_lab.rabbitmq import RabbitNode
+    from rs_lab.redis_server import RedisServer
+    from rs_lab.share import SshfsShare
+
+__all__ = ["OVERLAYS", "PARTS", "SLOTS", "HostPlan", "LabSite", "Overlay", "Scenario",
+           "down_from_state", "known_parts", "namespace_names", "site_in_slot", "sweep_slot"]
 
 GIB_KB = 1024 * 1024
-SLOTS = {0: (10, 180), 1: (20, 190), 2: (40, 200), 3: (50, 210)}
+# A slot's service indices (SLOTS[slot][1] + offset); +5…+9 are free for further parts.
 SVC = {"dns": 0, "lb": 1, "mail": 2, "pg-reader": 3, "ntp": 4}
+# The small site's parts (each registered in rs_lab.registry.STARTERS, at the end of this file)
 PARTS = frozenset({"hosts", "ntp", "dns", "lb", "mail", "pg", "search", "share"})
 HEALTHY_SYSCTLS = {"fs.file-max": "2097152", "vm.max_map_count": "262144"}
 HEALTHY_DAEMON_JSON = ('{\n  "log-driver": "json-file",\n'
@@ -234,10 +258,14 @@ class Scenario:
         Without ``hosts`` the hosts are listed ``ssh: false`` (nothing connects to them).
         Careful: rs-preflight probes every service the ``.env`` files name, up or not (see
         :class:`Overlay`); fine for lab-side tests that never run the product."""
-        unknown = set(parts) - PARTS
+        unknown = set(parts) - known_parts()
         if unknown:
-            raise LabError(f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}")
+            raise LabError(f"unknown parts {sorted(unknown)}; known: {sorted(known_parts())}")
         return dataclasses.replace(copy.deepcopy(self), parts=frozenset(parts))
+
+    def plus(self, *parts: str) -> Scenario:
+        """A copy that also brings up ``parts`` (registered parts the small site leaves out)."""
+        return self.only(*self.parts, *parts)
 
     def at_slot(self, slot: int) -> Scenario:
         return dataclasses.replace(copy.deepcopy(self), slot=slot)
@@ -275,6 +303,11 @@ class Scenario:
     def up(self, workdir: Path) -> LabSite:
         """Bring the scenario up under ``workdir`` (see :class:`LabSite`)."""
         return LabSite(self, Path(workdir)).up()
+
+
+def known_parts() -> frozenset[str]:
+    """Parts a scenario may name: the small site's and every registered optional one."""
+    return PARTS | {p for p, st in STARTERS.items() if not st.default}
 
 
 # -- overlays -------------------------------------------------------------------------------------
@@ -433,12 +466,9 @@ OVERLAYS: dict[str, Overlay] = {
 
 
 def namespace_names(sc: Scenario) -> list[str]:
-    """Every namespace a scenario may create (for sweeping after a crash)."""
-    names = [f"{PREFIX}-h-{sc.lab_name(h)}" for h in sc.hosts]
-    names += [f"{PREFIX}-dns{sc.svc_index('dns')}", f"{PREFIX}-nginx{sc.svc_index('lb')}",
-              f"{PREFIX}-haproxy{sc.svc_index('lb')}", f"{PREFIX}-s{sc.slot}mail",
-              f"{PREFIX}-{sc.pg_short}-r", f"{PREFIX}-s{sc.slot}ntp"]
-    return names
+    """Every namespace a scenario may create (for sweeping after a crash): each registered
+    part's (:data:`rs_lab.registry.STARTERS`)."""
+    return [name for st in STARTERS.values() for name in st.namespaces(sc)]
 
 
 def sweep_slot(slot: int) -> list[str]:
@@ -452,8 +482,7 @@ def sweep_slot(slot: int) -> list[str]:
             sh(["ip", "netns", "exec", name, "ss", "-K", "-a", "-t", "-u"], check=False)
             sh(["ip", "netns", "del", name], check=False)
             removed.append(name)
-    indices = [sc.host_index(h) for h in sc.hosts] + [sc.svc_base + i for i in range(10)]
-    for index in indices:
+    for index in slot_indices(slot):
         veth = f"{PREFIX}v{index}"
         if sh(["ip", "link", "show", veth], check=False).returncode == 0:
             sh(["ip", "link", "del", veth], check=False)
@@ -464,10 +493,12 @@ def sweep_slot(slot: int) -> list[str]:
 class LabSite:
     """A scenario brought up: hosts, services, the site folder; ``down()`` removes it all.
 
-    Attributes set by ``up()`` (``None`` for parts not brought up): ``hostlab``, ``hosts``
-    (logical name → :class:`LabHost`), ``dns``, ``lb``, ``mail``, ``pg``, ``search``, ``ntp``,
-    ``share``, ``pki``; ``site_file`` and ``env`` (variable → value, secrets included);
-    ``timings`` (seconds per step).
+    ``up()`` walks the registry of starters (:mod:`rs_lab.registry`): every wanted part is made,
+    started (in parallel, after the parts it waits for) and recorded in ``services`` (part →
+    its thing). Shortcuts (``None`` for parts not brought up): ``hostlab``, ``hosts`` (logical
+    name → :class:`LabHost`), ``dns``, ``lb``, ``mail``, ``pg``, ``search``, ``ntp``,
+    ``share``, ``echoes``; ``pki``, ``site_file`` and ``env`` (variable → value, secrets
+    included); ``timings`` (seconds per step).
     """
 
     def __init__(self, scenario: Scenario, workdir: Path) -> None:
@@ -481,16 +512,9 @@ class LabSite:
         self.site_dir = workdir / "site"
         self.site_file = self.site_dir / "site.yaml"
         self.timings: dict[str, float] = {}
-        self.hostlab: HostLab | None = None
+        self.services: dict[str, Any] = {}
         self.hosts: dict[str, LabHost] = {}
-        self.dns: Any = None
-        self.lb: Any = None
-        self.mail: Any = None
-        self.pg: Any = None
-        self.search: Any = None
-        self.ntp: Any = None
-        self.share: Any = None
-        self.echoes: list[Any] = []
+        self.echoes: list[EchoBackend] = []
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self._lock = threading.Lock()
         self.domain = sc.domain
@@ -501,6 +525,44 @@ class LabSite:
         self.passwords = {k: secrets.token_hex(16) for k in ("db", "imap", "smtp")}
         self.dkim_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.env: dict[str, str] = {}
+
+    # -- the parts --------------------------------------------------------------------------
+    @property
+    def hostlab(self) -> HostLab | None:
+        lab: HostLab | None = self.services.get("hosts")
+        return lab
+
+    @hostlab.setter
+    def hostlab(self, lab: HostLab | None) -> None:
+        self.services["hosts"] = lab
+
+    @property
+    def ntp(self) -> NtpServer | None:
+        return cast("NtpServer | None", self.services.get("ntp"))
+
+    @property
+    def dns(self) -> DnsServer | None:
+        return cast("DnsServer | None", self.services.get("dns"))
+
+    @property
+    def lb(self) -> LoadBalancer | None:
+        return cast("LoadBalancer | None", self.services.get("lb"))
+
+    @property
+    def mail(self) -> MailServer | None:
+        return cast("MailServer | None", self.services.get("mail"))
+
+    @property
+    def pg(self) -> PgServer | None:
+        return cast("PgServer | None", self.services.get("pg"))
+
+    @property
+    def search(self) -> OpenSearchStandIn | None:
+        return cast("OpenSearchStandIn | None", self.services.get("search"))
+
+    @property
+    def share(self) -> SshfsShare | None:
+        return cast("SshfsShare | None", self.services.get("share"))
 
     # -- helpers for tests and people -------------------------------------------------------
     @property
@@ -514,6 +576,12 @@ class LabSite:
     def host(self, name: str) -> LabHost:
         return self.hosts[name]
 
+    def host_ns(self, name: str) -> Namespace:
+        """The network namespace of host ``name`` (LabError if hosts are not up)."""
+        if name in self.hosts:
+            return self.hosts[name].ns
+        raise LabError(f"{name} is not up: bring up the 'hosts' part too")
+
     def pins(self) -> dict[str, str]:
         """Name → LB address for :func:`rs_lab.webclient.pinned_session` (apex, realtime,
         predetermined names, and ``tenant.<domain>``)."""
@@ -524,7 +592,7 @@ class LabSite:
                  *(f"{p}.{self.domain}" for p in PREDETERMINED)]
         return {n: lb for n in names}
 
-    def resolver(self) -> Any:
+    def resolver(self) -> Resolver:
         """A dnspython resolver asking only the lab DNS (never the system's)."""
         import dns.resolver
 
@@ -548,54 +616,38 @@ class LabSite:
         self.timings["total_up"] = time.monotonic() - t0
         return self
 
-    def _timed(self, label: str, fn: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            t = time.monotonic()
-            fn()
-            self.timings[label] = time.monotonic() - t
-        return run
-
     def _on_down(self, label: str, fn: Callable[[], None]) -> None:
         with self._lock:
             self._stops.append((label, fn))
+
+    def bring_up(self, part: str) -> Any:
+        """Make, record and start registered part ``part``; its thing (also in
+        ``services``). Its stop is recorded before it starts: ``down()`` stops a part that
+        failed half-way too."""
+        st = STARTERS[part]
+        thing = st.make(self)
+        with self._lock:
+            self.services[part] = thing
+        self._on_down(part, lambda: st.stop(self, thing))
+        st.start(self, thing)
+        return thing
 
     def _up(self) -> None:
         from rs_lab.pki import Pki
 
         sc = self.scenario
-        parts = sc.parts
         t = time.monotonic()
         self.pki = Pki.create(self.workdir / "pki")
         self.timings["pki"] = time.monotonic() - t
         bridge_up()  # once, before threads race to create it
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            hosts_f: Future[None] = pool.submit(self._timed("hosts", self._start_hosts))
-            jobs: list[Future[None]] = [hosts_f]
-
-            def after_hosts(fn: Callable[[], None]) -> Callable[[], None]:
-                def run() -> None:
-                    hosts_f.result()
-                    fn()
-                return run
-
-            if "ntp" in parts:
-                jobs.append(pool.submit(self._timed("ntp", self._start_ntp)))
-            if "dns" in parts:
-                jobs.append(pool.submit(self._timed("dns", self._start_dns)))
-            if "lb" in parts:
-                jobs.append(pool.submit(self._timed("lb", self._start_lb)))
-            if "mail" in parts:
-                jobs.append(pool.submit(self._timed("mail", self._start_mail)))
-            if "pg" in parts:
-                jobs.append(pool.submit(after_hosts(self._timed("pg", self._start_pg))))
-            if "search" in parts:
-                jobs.append(pool.submit(after_hosts(self._timed("search", self._start_search))))
-            if "share" in parts:
-                jobs.append(pool.submit(after_hosts(self._timed("share", self._start_share))))
-            if sc.echo_on and "lb" in parts:
-                jobs.append(pool.submit(after_hosts(self._timed("echo", self._start_echo))))
+        wanted = [st for st in STARTERS.values() if st.is_wanted(sc)]
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+            jobs: dict[str, Future[None]] = {}
+            for st in wanted:  # registration order: every part after those it waits for
+                deps = [jobs[p] for p in st.after if p in jobs]
+                jobs[st.part] = pool.submit(self._timed_part, st.part, deps)
             errors = []
-            for job in jobs:
+            for job in jobs.values():
                 try:
                     job.result()
                 except BaseException as exc:
@@ -603,22 +655,19 @@ class LabSite:
             if errors:
                 raise errors[0]
         self._late_nft()
-        if sc.wait_ntp and "ntp" in parts:
+        if sc.wait_ntp and "ntp" in sc.parts:
             self.wait_time_synced()
         self.write_site()
 
-    def _start_hosts(self) -> None:
-        sc = self.scenario
-        self.hostlab = lab = HostLab(self.workdir / "hostlab")
-        self._on_down("hosts", lab.down)
-        if "hosts" not in sc.parts:
-            return
-        ntp = addr4(sc.svc_index("ntp")) if "ntp" in sc.parts else None
-        specs = [self._host_spec(plan, ntp) for plan in sc.hosts.values()]
-        up = lab.add_many(specs)
-        self.hosts = {plan: host for plan, host in zip(sc.hosts, up, strict=True)}
+    def _timed_part(self, part: str, deps: list[Future[None]]) -> None:
+        for dep in deps:
+            dep.result()
+        t = time.monotonic()
+        self.bring_up(part)
+        self.timings[part] = time.monotonic() - t
 
-    def _host_spec(self, plan: HostPlan, ntp: str | None) -> HostSpec:
+    def host_spec(self, plan: HostPlan, ntp: str | None) -> HostSpec:
+        """The lab host that stands for ``plan``."""
         sc = self.scenario
         files = dict(plan.extra_files)
         if "dns" in sc.parts:  # the site's resolver, as on a real host (never the machine's)
@@ -643,20 +692,12 @@ class LabSite:
                         symlinks={"/usr/libexec/docker/cli-plugins/docker-compose":
                                   COMPOSE_PLUGIN} if wants_docker else {})
 
-    def _start_ntp(self) -> None:
-        from rs_lab.ntp import NtpServer
-
-        sc = self.scenario
-        self.ntp = NtpServer(sc.svc_index("ntp"), self.workdir / "ntp", short=f"s{sc.slot}ntp")
-        self._on_down("ntp", self.ntp.stop)
-        self.ntp.start()
-
-    def zone_spec(self) -> Any:
+    def zone_spec(self) -> ZoneSpec:
         from rs_lab.dns import ZoneSpec, dkim_txt
 
         sc = self.scenario
         mail = [self.mail_ns.ipv4, self.mail_ns.ipv6]
-        hosts: dict[str, list[str]] = {
+        hosts: dict[str, str | Sequence[str]] = {
             name: [addr4(sc.host_index(name)), addr6(sc.host_index(name))]
             for name, plan in sc.hosts.items()}
         db = hosts["db1"]
@@ -667,14 +708,8 @@ class LabSite:
         return ZoneSpec(sc.domain, lb=self.lb_addresses, mail=mail, dkim_selector="rs",
                         dkim_public_key=dkim_txt(self.dkim_key), hosts=hosts, **opts)
 
-    def _start_dns(self) -> None:
-        from rs_lab.dns import DnsServer
-
-        self.dns = DnsServer(self.dns_index, self.workdir / "dns", self.zone_spec())
-        self._on_down("dns", self.dns.stop)
-        self.dns.start()
-
-    def _backends(self) -> tuple[list[Any], list[Any]]:
+    def backends(self) -> tuple[list[Backend], list[Backend]]:
+        """The load balancer's app and realtime backends, as the scenario says."""
         from rs_lab.lb import Backend
 
         sc = self.scenario
@@ -692,105 +727,33 @@ class LabSite:
             self.lb.stop()
         with self._lock:
             self._stops = [(label, stop) for label, stop in self._stops if label != "lb"]
-        self._start_lb()
+        self.bring_up("lb")
 
-    def _start_lb(self) -> None:
-        from rs_lab.lb import LB_KINDS, LbSpec
-
-        sc = self.scenario
-        app, rt = self._backends()
-        spec = LbSpec(domain=sc.domain, app=app, realtime=rt, **sc.lb_options)
-        self.lb = LB_KINDS[sc.lb_kind](self.lb_index, self.workdir / "lb", spec, pki=self.pki)
-        self._on_down("lb", self.lb.stop)
-        self.lb.start()
-
-    def _start_mail(self) -> None:
-        from rs_lab.mail import MailServer, MailSpec
+    def start_echo(self) -> None:
+        """The header-echo backends on the app and realtime hosts (``lb_backends``)."""
+        from rs_lab.echo import EchoBackend
 
         sc = self.scenario
-        spec = MailSpec(domain=sc.domain, short="mail",
-                        inbound_password=self.passwords["imap"],
-                        sender_password=self.passwords["smtp"], **sc.mail_options)
-        ns = self.mail_ns
-
-        def stop() -> None:
-            with contextlib.suppress(Exception):
-                if self.mail is not None:
-                    self.mail.stop()
-            ns.destroy()
-        self._on_down("mail", stop)
-        ns.destroy()  # leftovers of a crashed run with this very name
-        ns.create()
-        self.mail = MailServer(spec, self.workdir / "mail", self.pki, ns=ns)
-        self.mail.start()
-
-    def _start_pg(self) -> None:
-        from rs_lab.postgres import PgServer, PgSpec, Role
-
-        sc = self.scenario
-        opts = dict(sc.pg_options)
-        spec = PgSpec(short=sc.pg_short, domain=sc.domain, replica=True,
-                      writer=Role("rs_writer", self.passwords["db"]), **opts)
-        db_ns = self._host_ns("db1")
-        self.pg = PgServer(spec, self.workdir / "pg", self.pki, ns=db_ns,
-                           reader_index=sc.svc_index("pg-reader"))
-        self._on_down("pg", self.pg.stop)
-        self.pg.start()
-
-    def _host_ns(self, name: str) -> Namespace:
-        """The network namespace of host ``name`` (a bare one if hosts are not up)."""
-        if name in self.hosts:
-            return self.hosts[name].ns
-        raise LabError(f"{name} is not up: bring up the 'hosts' part too")
-
-    def _start_search(self) -> None:
-        from rs_lab.opensearch_standin import OpenSearchStandIn
-
-        job1 = self._host_ns("job1")
-        self.search = OpenSearchStandIn(job1, self.workdir / "search", self.scenario.search)
-        self._on_down("search", self.search.stop)
-        self.search.start()
-
-    def _start_share(self) -> None:
-        from rs_lab.share import SshfsShare, local_folder
-
-        sc = self.scenario
-        assert self.hostlab is not None
-        store = self.hosts["store1"]
-        self.share = SshfsShare(store, SHARE_EXPORT, self.hostlab.identity_file,
-                                self.hostlab.known_hosts)
-        self.share.export()
-        mounts = [(n, p) for n, p in sc.hosts.items() if p.share != "none"]
-        with ThreadPoolExecutor(max_workers=max(1, len(mounts))) as pool:
-            futures = [pool.submit(self.share.mount if p.share == "sshfs" else local_folder,
-                                   self.hosts[n], sc.storage_path) for n, p in mounts]
-            for f in futures:
-                f.result()
-
-    def _start_echo(self) -> None:
-        from rs_lab.echo import backend_class
-
-        sc = self.scenario
-        cls = backend_class()
         names = [n for n, p in sc.hosts.items() if {"app", "realtime"} & set(p.roles)]
-        started = []
+        started: list[EchoBackend] = []
         try:
             for name in names:
                 role = "app" if "app" in sc.hosts[name].roles else "realtime"
                 port, tls = sc.lb_backends[role]
                 issued = self.pki.issue(f"backend-{name}", [f"{name}.{sc.domain}",
                                                             sc.address(name)])
-                extra = {"teapot_body": sc.echo_teapot[name]} if name in sc.echo_teapot else {}
-                echo = cls(self.hosts[name].ns, self.workdir / "echo" / name, port=port,
-                           name=name, tls=(issued.chain_path, issued.key_path) if tls else None,
-                           **extra)
+                teapot = {"teapot_body": sc.echo_teapot[name]} if name in sc.echo_teapot else {}
+                echo = EchoBackend(self.hosts[name].ns, self.workdir / "echo" / name, port=port,
+                                   name=name,
+                                   tls=(issued.chain_path, issued.key_path) if tls else None,
+                                   **teapot)
                 started.append(echo)
                 echo.start()
         finally:
             with self._lock:
                 self.echoes += started
 
-    def _stop_echo(self) -> None:
+    def stop_echo(self) -> None:
         with self._lock:
             echoes, self.echoes = self.echoes, []
         for echo in echoes:
@@ -798,17 +761,17 @@ class LabSite:
                 echo.stop()
 
     @contextlib.contextmanager
-    def echo_backends(self) -> Iterator[list[Any]]:
+    def echo_backends(self) -> Iterator[list[EchoBackend]]:
         """Run the header-echo backends (app and realtime hosts, on ``lb_backends``) a while,
         as the pre-phase LB checks will; stopped afterwards unless they were already up."""
         if self.echoes:
             yield self.echoes
             return
         try:
-            self._start_echo()
+            self.start_echo()
             yield self.echoes
         finally:
-            self._stop_echo()
+            self.stop_echo()
 
     def _late_nft(self) -> None:
         for name, plan in self.scenario.hosts.items():
@@ -893,15 +856,14 @@ class LabSite:
             path = self.site_dir / fname
             path.write_text("\n".join(lines) + "\n")
             path.chmod(0o600)
-        assert self.hostlab is not None
-        up = "hosts" in sc.parts
-        host_lines = []
-        for name, plan in sc.hosts.items():
-            if not plan.lab_host:
-                continue
-            extra = "" if up else ", ssh: false"
-            host_lines.append(f"  {name}: {{address: {sc.address(name)}, "
-                              f"roles: [{', '.join(plan.roles)}]{extra}}}")
+        sections: dict[str, list[str]] = {
+            "tls": [f"tls: {{ca_bundle: {self.ca_path.name}, warn_days: 30}}"],
+            "time": ["time: {max_skew_ms: 500}"],
+        }
+        for st in STARTERS.values():  # what each registered part says about itself
+            if st.site_yaml is not None:
+                sections.update(st.site_yaml(self))
+        order = [*SITE_SECTIONS, *(k for k in sections if k not in SITE_SECTIONS)]
         overlays = ", ".join(f"{n}@{h}" if h else n for n, h in sc.overlays) or "none"
         text = "\n".join([
             f"# The rs-preflight lab: scenario {sc.name}, slot {sc.slot}, overlays: {overlays}.",
@@ -910,49 +872,23 @@ class LabSite:
             "profile: small",
             f"phase: {sc.phase}",
             "env_files: [.env, .env.web, .env.job, .env.realtime]",
-            "ssh:",
-            "  user: root",
-            f"  identity_file: {self.hostlab.identity_file}",
-            f"  known_hosts: {self.hostlab.known_hosts}",
-            "  host_key_policy: strict",
-            "  connect_timeout: 3",
-            "  command_timeout: 20",
-            "hosts:",
-            *host_lines,
-            "load_balancer:",
-            f"  addresses: [{', '.join(self.lb_addresses)}]",
-            *self._backend_lines(),
-            f"dns: {{resolvers: [{self.dns_address}]}}" if "dns" in sc.parts else
-            "# dns: not brought up in this site",
-            f"tls: {{ca_bundle: {self.ca_path.name}, warn_days: 30}}",
-            "time: {max_skew_ms: 500}",
-            f"storage: {{path: {sc.storage_path}}}",
+            *(line for key in order for line in sections.get(key, [])),
         ])
         self.site_file.write_text(text + "\n")
         return self.site_file
-
-    def _backend_lines(self) -> list[str]:
-        sc = self.scenario
-        if sc.lb_declare == "backend_port":
-            return ["  backend_port: 443"]
-        if sc.lb_declare == "backends":
-            return ["  backends:", *(f"    {role}: {{port: {port}, tls: {str(tls).lower()}}}"
-                                     for role, (port, tls) in sc.lb_backends.items())]
-        return ["  # backends: not said; rs-preflight finds out (app 443 or 80, realtime 443)"]
 
     # -- state (for scripts/lab) ------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """What ``down_from_state`` needs after this process is gone."""
         pids: list[int] = []
-        for ns in self._namespaces():
-            pids += [p.pid for p in ns.procs]
-        pids += [h.pid1 for h in self.hosts.values() if h.pid1]
-        pids += [h.launcher.pid for h in self.hosts.values() if h.launcher]
-        for svc in (self.dns, self.lb, self.search, *self.echoes):
-            if svc is not None:
-                pids += [p.pid for p in svc.procs]
-        if self.pg is not None:
-            pids += [i.pid for i in (self.pg.writer, self.pg.reader) if i and i.pid]
+        for h in self.hosts.values():
+            pids += [p.pid for p in h.ns.procs]
+            pids += [h.pid1] if h.pid1 else []
+            pids += [h.launcher.pid] if h.launcher else []
+        for thing in [*self.services.values(), *self.echoes]:
+            if isinstance(thing, LabService):
+                pids += thing.pids()
+                pids += [p.pid for ns in thing.owned_namespaces() for p in ns.procs]
         sc = self.scenario
         return {"prefix": PREFIX, "net": NET_INDEX, "workdir": str(self.workdir),
                 "site_file": str(self.site_file), "scenario": sc.name, "slot": sc.slot,
@@ -961,17 +897,6 @@ class LabSite:
                 "indices": [sc.host_index(h) for h in sc.hosts]
                 + [sc.svc_base + i for i in range(10)],
                 "timings": self.timings}
-
-    def _namespaces(self) -> list[Namespace]:
-        out = [h.ns for h in self.hosts.values()] + [self.mail_ns]
-        for svc in (self.dns, self.lb):
-            if svc is not None:
-                out.append(svc.ns)
-        if self.ntp is not None:
-            out.append(self.ntp.ns)
-        if self.pg is not None and self.pg.reader is not None:
-            out.append(self.pg.reader.ns)
-        return out
 
     def save_state(self) -> Path:
         path = self.workdir / STATE_FILE
@@ -984,7 +909,7 @@ class LabSite:
         Returns what went wrong on the way (empty when all went well)."""
         t = time.monotonic()
         problems: list[str] = []
-        self._stop_echo()
+        self.stop_echo()
         with self._lock:
             stops, self._stops = self._stops[::-1], []
         # Services first (they may live in host namespaces), hosts last.
@@ -1006,6 +931,21 @@ class LabSite:
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+
+@contextlib.contextmanager
+def site_in_slot(scenario: Scenario, workdir: Path, lease: Lease) -> Iterator[LabSite]:
+    """``scenario`` up in a free slot of ``lease`` (its own ``slot`` is replaced) under
+    ``workdir``; down, and the slot given back, when the ``with`` ends."""
+    slot = lease.slot()
+    try:
+        site = LabSite(scenario.at_slot(slot), workdir)
+        try:
+            yield site.up()
+        finally:
+            site.down()
+    finally:
+        lease.free_slot(slot)
 
 
 def _env_quote(value: str) -> str:
@@ -1051,3 +991,183 @@ def down_from_state(workdir: Path) -> list[str]:
         shutil.rmtree(workdir, ignore_errors=True)
         removed.append(str(workdir))
     return removed
+
+
+# -- the registered parts (rs_lab.registry) -------------------------------------------------------
+# Registration order is start order: every part after the parts it waits for.
+
+
+def _start_hosts(site: LabSite, lab: HostLab) -> None:
+    sc = site.scenario
+    if "hosts" not in sc.parts:  # the HostLab still gives the site file its SSH key
+        return
+    ntp = addr4(sc.svc_index("ntp")) if "ntp" in sc.parts else None
+    up = lab.add_many([site.host_spec(plan, ntp) for plan in sc.hosts.values()])
+    site.hosts = dict(zip(sc.hosts, up, strict=True))
+
+
+def _hosts_yaml(site: LabSite) -> dict[str, list[str]]:
+    sc = site.scenario
+    assert site.hostlab is not None
+    extra = "" if "hosts" in sc.parts else ", ssh: false"
+    return {
+        "ssh": ["ssh:", "  user: root", f"  identity_file: {site.hostlab.identity_file}",
+                f"  known_hosts: {site.hostlab.known_hosts}", "  host_key_policy: strict",
+                "  connect_timeout: 3", "  command_timeout: 20"],
+        "hosts": ["hosts:", *(f"  {name}: {{address: {sc.address(name)}, "
+                              f"roles: [{', '.join(plan.roles)}]{extra}}}"
+                              for name, plan in sc.hosts.items() if plan.lab_host)],
+    }
+
+
+def _make_ntp(site: LabSite) -> NtpServer:
+    from rs_lab.ntp import NtpServer
+
+    sc = site.scenario
+    return NtpServer(sc.svc_index("ntp"), site.workdir / "ntp", short=f"s{sc.slot}ntp")
+
+
+def _make_dns(site: LabSite) -> DnsServer:
+    from rs_lab.dns import DnsServer
+
+    return DnsServer(site.dns_index, site.workdir / "dns", site.zone_spec())
+
+
+def _dns_yaml(site: LabSite) -> dict[str, list[str]]:
+    if "dns" in site.scenario.parts:
+        return {"dns": [f"dns: {{resolvers: [{site.dns_address}]}}"]}
+    return {"dns": ["# dns: not brought up in this site"]}
+
+
+def _make_lb(site: LabSite) -> LoadBalancer:
+    from rs_lab.lb import LB_KINDS, LbSpec
+
+    sc = site.scenario
+    app, rt = site.backends()
+    spec = LbSpec(domain=sc.domain, app=app, realtime=rt, **sc.lb_options)
+    return LB_KINDS[sc.lb_kind](site.lb_index, site.workdir / "lb", spec, pki=site.pki)
+
+
+def _lb_yaml(site: LabSite) -> dict[str, list[str]]:
+    sc = site.scenario
+    lines = ["load_balancer:", f"  addresses: [{', '.join(site.lb_addresses)}]"]
+    if sc.lb_declare == "backend_port":
+        lines.append("  backend_port: 443")
+    elif sc.lb_declare == "backends":
+        lines += ["  backends:", *(f"    {role}: {{port: {port}, tls: {str(tls).lower()}}}"
+                                   for role, (port, tls) in sc.lb_backends.items())]
+    else:
+        lines.append("  # backends: not said; rs-preflight finds out (app 443 or 80, realtime 443)")
+    return {"load_balancer": lines}
+
+
+def _make_mail(site: LabSite) -> MailServer:
+    from rs_lab.mail import MailServer, MailSpec
+
+    sc = site.scenario
+    spec = MailSpec(domain=sc.domain, short="mail", inbound_password=site.passwords["imap"],
+                    sender_password=site.passwords["smtp"], **sc.mail_options)
+    return MailServer(spec, site.workdir / "mail", site.pki, index=site.mail_ns.index,
+                      ns_short=site.mail_ns.short)
+
+
+def _make_pg(site: LabSite) -> PgServer:
+    from rs_lab.postgres import PgServer, PgSpec, Role
+
+    sc = site.scenario
+    spec = PgSpec(short=sc.pg_short, domain=sc.domain, replica=True,
+                  writer=Role("rs_writer", site.passwords["db"]), **sc.pg_options)
+    return PgServer(spec, site.workdir / "pg", site.pki, ns=site.host_ns("db1"),
+                    reader_index=sc.svc_index("pg-reader"))
+
+
+def _make_search(site: LabSite) -> OpenSearchStandIn:
+    from rs_lab.opensearch_standin import OpenSearchStandIn
+
+    return OpenSearchStandIn(site.host_ns("job1"), site.workdir / "search", site.scenario.search)
+
+
+def _make_share(site: LabSite) -> SshfsShare:
+    from rs_lab.share import SshfsShare
+
+    assert site.hostlab is not None
+    return SshfsShare(site.hosts["store1"], SHARE_EXPORT, site.hostlab.identity_file,
+                      site.hostlab.known_hosts)
+
+
+def _start_share(site: LabSite, share: SshfsShare) -> None:
+    from rs_lab.share import local_folder
+
+    sc = site.scenario
+    share.export()
+    mounts = [(n, p) for n, p in sc.hosts.items() if p.share != "none"]
+    with ThreadPoolExecutor(max_workers=max(1, len(mounts))) as pool:
+        futures = [pool.submit(share.mount if p.share == "sshfs" else local_folder,
+                               site.hosts[n], sc.storage_path) for n, p in mounts]
+        for f in futures:
+            f.result()
+
+
+def _nothing(site: LabSite, thing: object) -> None:
+    """The share needs no stop: its mounts die with the hosts' mount namespaces."""
+
+
+def _storage_yaml(site: LabSite) -> dict[str, list[str]]:
+    return {"storage": [f"storage: {{path: {site.scenario.storage_path}}}"]}
+
+
+def _start_echo(site: LabSite, echoes: object) -> None:
+    site.start_echo()
+
+
+def _stop_echo(site: LabSite, echoes: object) -> None:
+    site.stop_echo()
+
+
+register(Starter("hosts", lambda site: HostLab(site.workdir / "hostlab"), _start_hosts,
+                 lambda site, lab: lab.down(), wanted=lambda sc: True,
+                 namespaces=lambda sc: [f"{PREFIX}-h-{sc.lab_name(h)}" for h in sc.hosts],
+                 site_yaml=_hosts_yaml, doc="namespace hosts with their own sshd"))
+register(Starter("ntp", _make_ntp, namespaces=lambda sc: [f"{PREFIX}-s{sc.slot}ntp"],
+                 doc="chronyd at stratum 8"))
+register(Starter("dns", _make_dns, namespaces=lambda sc: [f"{PREFIX}-dns{sc.svc_index('dns')}"],
+                 site_yaml=_dns_yaml, doc="BIND, authoritative for the domain"))
+register(Starter("lb", _make_lb,
+                 namespaces=lambda sc: [f"{PREFIX}-{kind}{sc.svc_index('lb')}"
+                                        for kind in ("nginx", "haproxy")],
+                 site_yaml=_lb_yaml, doc="nginx or HAProxy with the lab certificate"))
+register(Starter("mail", _make_mail, namespaces=lambda sc: [f"{PREFIX}-s{sc.slot}mail"],
+                 doc="Postfix + Dovecot"))
+register(Starter("pg", _make_pg, after=("hosts",),
+                 namespaces=lambda sc: [f"{PREFIX}-{sc.pg_short}-r"],
+                 doc="PostgreSQL in db1's namespace + a streaming replica"))
+register(Starter("search", _make_search, after=("hosts",),
+                 doc="the OpenSearch STAND-IN on job1"))
+register(Starter("share", _make_share, _start_share, _nothing, after=("hosts",),
+                 site_yaml=_storage_yaml, doc="sshfs from store1"))
+register(Starter("echo", lambda site: site.echoes, _start_echo, _stop_echo, after=("hosts",),
+                 wanted=lambda sc: sc.echo_on and "lb" in sc.parts,
+                 doc="header-echo backends on the app and realtime hosts"))
+
+
+# Optional parts: not in the small site (R-Service runs them only after installation, and the
+# pre-flight checks do not ask for them); a scenario names them (Scenario.plus("redis")). Both
+# stand where the .env files say: REDIS_HOST and RABBIT_MQ_HOST are rt1's address.
+
+
+def _make_redis(site: LabSite) -> RedisServer:
+    from rs_lab.redis_server import RedisServer
+
+    return RedisServer(site.host_ns("rt1"), site.workdir / "redis")
+
+
+def _make_rabbitmq(site: LabSite) -> RabbitNode:
+    from rs_lab.rabbitmq import RabbitNode
+
+    return RabbitNode(site.host_ns("rt1"), site.workdir / "rabbitmq")
+
+
+register(Starter("redis", _make_redis, after=("hosts",), default=False,
+                 doc="Debian's redis-server on rt1"))
+register(Starter("rabbitmq", _make_rabbitmq, after=("hosts",), default=False,
+                 doc="Debian's rabbitmq-server (one node, management API) on rt1"))

@@ -57,7 +57,7 @@ class SshfsShare:
                          "StrictHostKeyChecking=yes", "BatchMode=yes", "ConnectTimeout=5",
                          "reconnect", "ServerAliveInterval=5", "allow_other",
                          "default_permissions"])
-        remote = f"root@{self.server.address4}:{self.export_path}"
+        remote = f"root@{self.server.ipv4}:{self.export_path}"
         # sshfs daemonizes; its output must not hold our pipes open.
         proc = host.run(f"sshfs {shlex.quote(remote)} {q} -o {opts} "
                         f">/var/log/rs-lab-sshfs.log 2>&1 </dev/null; echo $?")

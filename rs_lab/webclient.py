@@ -18,10 +18,50 @@ import socket
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+from cryptography import x509
+from requests.adapters import HTTPAdapter
 
-from rs_preflight.gather.probes.http import PinnedAdapter
+
+class PinnedAdapter(HTTPAdapter):
+    """Send every request for a pinned name to its address, like ``curl --resolve``: the
+    request keeps the name in ``Host``, SNI and the certificate check; an unpinned name is
+    refused (never resolved). The lab's own: ``rs_lab`` does not import the product it tests.
+    """
+
+    def __init__(self, pins: Mapping[str, str]) -> None:
+        self.pins = {k.lower().rstrip("."): v for k, v in pins.items()}
+        super().__init__(max_retries=0)
+
+    def build_connection_pool_key_attributes(  # type: ignore[no-untyped-def]
+            self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert)
+        name = getattr(request, "_lab_name", None)
+        if name and host_params.get("scheme") == "https":
+            # urllib3 pool keys that requests' stubs do not list: SNI and the checked name
+            pool_kwargs["server_hostname"] = name  # type: ignore[typeddict-unknown-key]
+            if verify is not False:
+                pool_kwargs["assert_hostname"] = name  # type: ignore[typeddict-unknown-key]
+        return host_params, pool_kwargs
+
+    def send(self, request: requests.PreparedRequest,  # type: ignore[override]
+             **kw: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        name = (parts.hostname or "").lower()
+        address = self.pins.get(name)
+        if address is None:
+            raise requests.ConnectionError(f"{name!r} is not pinned; refusing to resolve it")
+        netloc = f"[{address}]" if ":" in address else address
+        if parts.port:
+            netloc += f":{parts.port}"
+        request.url = parts._replace(netloc=netloc).geturl()
+        request.headers["Host"] = name + (f":{parts.port}" if parts.port else "")
+        request._lab_name = name  # type: ignore[attr-defined]
+        return super().send(request, **kw)
 
 
 def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> requests.Session:
@@ -31,7 +71,7 @@ def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> req
     """
     session = requests.Session()
     session.trust_env = False  # no proxies from the environment
-    adapter = PinnedAdapter(pins)  # the product's own: one implementation of "curl --resolve"
+    adapter = PinnedAdapter(pins)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if ca is not None:
@@ -39,7 +79,8 @@ def pinned_session(pins: Mapping[str, str], ca: Path | str | None = None) -> req
     return session
 
 
-def peer_chain(address: str, name: str, port: int = 443, timeout: float = 5.0) -> list:
+def peer_chain(address: str, name: str, port: int = 443, timeout: float = 5.0
+               ) -> list[x509.Certificate]:
     """The certificates (``cryptography`` objects, leaf first) the server sends for SNI ``name``.
 
     No verification: this reads what was sent, weak or broken certificates included.

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.mail import MailServer, MailSpec
 from rs_lab.pki import Pki
 from rs_lab.postgres import PgServer, PgSpec
@@ -24,14 +25,14 @@ from rs_lab.workdir import remove, service_root
 
 RUNNER_NAME = "runner.rs.lab"  # our EHLO name: smtplib would otherwise ask the resolver (getfqdn)
 
-# Mail variants: (namespace short name, index, spec). Indices 140-149 are the mail servers'.
+# Mail variants (each in a namespace of its own, spec.short at an index from the lease)
 MAIL_BROKEN = {
-    "no-archive": (142, MailSpec(short="mail-na", archive_folder=False)),
-    "no-subaddressing": (143, MailSpec(short="mail-ns", subaddressing=False)),
-    "no-auth": (144, MailSpec(short="mail-nx", smtp_auth=False)),
-    "wrong-password": (145, MailSpec(short="mail-wp", wrong_password=True)),
-    "self-signed": (146, MailSpec(short="mail-ss", self_signed=True)),
-    "big-inbox": (147, MailSpec(short="mail-bi", inbox_messages=1001)),
+    "no-archive": MailSpec(short="mail-na", archive_folder=False),
+    "no-subaddressing": MailSpec(short="mail-ns", subaddressing=False),
+    "no-auth": MailSpec(short="mail-nx", smtp_auth=False),
+    "wrong-password": MailSpec(short="mail-wp", wrong_password=True),
+    "self-signed": MailSpec(short="mail-ss", self_signed=True),
+    "big-inbox": MailSpec(short="mail-bi", inbox_messages=1001),
 }
 
 
@@ -119,53 +120,53 @@ def data_pki(data_root: Path) -> Pki:
     return Pki.create(data_root / "pki")
 
 
-def _mail(spec: MailSpec, index: int, pki: Pki, root: Path) -> MailServer:
-    return MailServer(spec, root / spec.short, pki, index=index)
+def _mail(spec: MailSpec, lease: Lease, pki: Pki, root: Path) -> MailServer:
+    return MailServer(spec, root / spec.short, pki, index=lease.take(spec.short))
 
 
 @pytest.fixture(scope="module")
-def mail(data_pki: Pki, data_root: Path) -> Iterator[MailServer]:
+def mail(lab_lease: Lease, data_pki: Pki, data_root: Path) -> Iterator[MailServer]:
     """The working mail server: subaddressing, ARCHIVE, AUTH, the lab certificate."""
-    with _mail(MailSpec(), 140, data_pki, data_root) as server:
+    with _mail(MailSpec(), lab_lease, data_pki, data_root) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def mail_catch_all(data_pki: Pki,
+def mail_catch_all(lab_lease: Lease, data_pki: Pki,
                    data_root: Path) -> Iterator[MailServer]:
     """A working server whose inbound mail domain is a catch-all (``@mail.<domain>``)."""
     spec = MailSpec(short="mail-ca", catch_all=True, subaddressing=False)
-    with _mail(spec, 141, data_pki, data_root) as server:
+    with _mail(spec, lab_lease, data_pki, data_root) as server:
         yield server
 
 
 @pytest.fixture(scope="module", params=list(MAIL_BROKEN), ids=list(MAIL_BROKEN))
-def broken_mail(request: pytest.FixtureRequest, data_pki: Pki,
+def broken_mail(request: pytest.FixtureRequest, lab_lease: Lease, data_pki: Pki,
                 data_root: Path) -> Iterator[tuple[str, MailServer]]:
     """One mail server per breaking toggle, as (toggle name, server)."""
-    index, spec = MAIL_BROKEN[request.param]
-    with _mail(spec, index, data_pki, data_root) as server:
+    with _mail(MAIL_BROKEN[request.param], lab_lease, data_pki, data_root) as server:
         yield request.param, server
 
 
-# PostgreSQL: (index, spec); a replica takes index + 1. Indices 150-179 are the databases'.
+# PostgreSQL variants; each takes two indices (a replica or reader at the second)
 PG_SERVERS = {
-    "pg15": (150, PgSpec(version=15, short="pg15", replica=True)),
-    "pg17": (152, PgSpec(version=17, short="pg17", tls=False)),
-    "pg18": (154, PgSpec(version=18, short="pg18", replica=True, tls_only=True)),
-    "pg18-self-signed": (156, PgSpec(version=18, short="pg18-ss", self_signed=True)),
-    "pg18-reader-primary": (158, PgSpec(version=18, short="pg18-rp", reader_primary=True)),
+    "pg15": PgSpec(version=15, short="pg15", replica=True),
+    "pg17": PgSpec(version=17, short="pg17", tls=False),
+    "pg18": PgSpec(version=18, short="pg18", replica=True, tls_only=True),
+    "pg18-self-signed": PgSpec(version=18, short="pg18-ss", self_signed=True),
+    "pg18-reader-primary": PgSpec(version=18, short="pg18-rp", reader_primary=True),
 }
 
 
 @pytest.fixture(scope="module")
-def pg_servers(data_pki: Pki,
+def pg_servers(lab_lease: Lease, data_pki: Pki,
                data_root: Path) -> Iterator[dict[str, PgServer]]:
     """Every PostgreSQL variant above, started once for the module and always stopped."""
     started: dict[str, PgServer] = {}
     try:
-        for key, (index, spec) in PG_SERVERS.items():
-            server = PgServer(spec, data_root / key, data_pki, index=index)
+        for key, spec in PG_SERVERS.items():
+            server = PgServer(spec, data_root / key, data_pki,
+                              index=lab_lease.block(2, key)[0])
             started[key] = server.start()
         yield started
     finally:

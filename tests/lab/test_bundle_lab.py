@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_preflight.bundle import BundleLeak, BundleOptions, Limits, collect, make_bundle
 from rs_preflight.bundle import items as it
 from rs_preflight.spec.catalogue import load_catalogue
@@ -57,7 +58,7 @@ def container_log(lines: list[str]) -> str:
                    for line in lines)
 
 
-def specs() -> list[HostSpec]:
+def specs(lease: Lease) -> list[HostSpec]:
     ubuntu = os_release("ubuntu", "24.04")
     log = container_log([
         "rs_app booted",
@@ -65,23 +66,23 @@ def specs() -> list[HostSpec]:
         f"DATABASE_URL=postgres://rs:{CANARY['urlpw']}@db:5432/rservice",  # not known
         f"mail settings SMTP_PASSWORD={CANARY['smtppw']} port=587"])
     return [
-        HostSpec("bapp84", 84, ubuntu, services=["docker"], extra_files={
+        HostSpec("bapp84", lease.take(), ubuntu, services=["docker"], extra_files={
             f"/var/lib/docker/containers/{LOG_ID}/{LOG_ID}-json.log": log,
             "/etc/sysctl.d/99-rservice.conf":
                 f"# backup to s3://rs:{CANARY['sysctlpw']}@backup.lab\nfs.file-max = 2097152\n",
             "/usr/local/bin/clacks": CLACKS}),
-        HostSpec("bjob85", 85, ubuntu, extra_files={
+        HostSpec("bjob85", lease.take(), ubuntu, extra_files={
             "/usr/local/bin/docker": HANG,
             "/etc/docker/daemon.json": json.dumps({"registry-mirrors": [
                 f"https://rs:{CANARY['mirrorpw']}@mirror.lab"]})}),
-        HostSpec("brt86", 86, ubuntu),
-        HostSpec("bdb87", 87, ubuntu),
+        HostSpec("brt86", lease.take(), ubuntu),
+        HostSpec("bdb87", lease.take(), ubuntu),
     ]
 
 
 @pytest.fixture(scope="module")
-def hosts(host_lab: HostLab) -> dict[str, LabHost]:
-    got = {h.name: h for h in host_lab.add_many(specs())}
+def hosts(host_lab: HostLab, lab_lease: Lease) -> dict[str, LabHost]:
+    got = {h.name: h for h in host_lab.add_many(specs(lab_lease))}
     app = got["bapp84"]
     # extra_files are 0644: make the scripts executable (setup, inside the host)
     app.run("chmod 755 /usr/local/bin/clacks", check=True)
@@ -110,7 +111,7 @@ def write_site(folder: Path, lab: HostLab, hosts: dict[str, LabHost], roles: dic
              "settings: {ITRP_SSL: true}", "ssh:", "  user: root",
              f"  identity_file: {lab.identity_file}", f"  known_hosts: {lab.known_hosts}",
              "  connect_timeout: 3", "  command_timeout: 10", "hosts:"]
-    lines += [f"  {n}: {{address: {hosts[n].address4}, roles: [{r}]}}" for n, r in roles.items()]
+    lines += [f"  {n}: {{address: {hosts[n].ipv4}, roles: [{r}]}}" for n, r in roles.items()]
     path = folder / "site.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path

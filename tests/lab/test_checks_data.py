@@ -1,7 +1,8 @@
 """RS-MAIL-*, RS-PG-*, RS-SEARCH-* end to end, as a user runs them, against the real lab.
 
-Postfix + Dovecot (namespace 160; restarted there with each broken toggle), PostgreSQL 18 with a
-streaming replica (162/163), PostgreSQL 15 without TLS (164) and OpenSearch stand-ins (166–171).
+Postfix + Dovecot (one namespace; restarted there with each broken toggle), PostgreSQL 18 with a
+streaming replica, PostgreSQL 15 without TLS and OpenSearch stand-ins, each in namespaces of the
+module's lease.
 The product runs as ``python -m rs_preflight.cli --site site.yaml -k ...`` in a fresh folder and
 ``rs-preflight-report/results.json`` is read. Names reach the product only through the site's
 hosts (``mail.rs.lab: {address: …}``), never a resolver: probes connect to addresses and carry
@@ -23,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.mail import MailServer, MailSpec
-from rs_lab.netns import Namespace
+from rs_lab.netns import Namespace, create_fresh
 from rs_lab.opensearch_standin import OpenSearchStandIn, SearchSpec
 from rs_lab.pki import Pki
 from rs_lab.postgres import PgServer, PgSpec
@@ -41,9 +43,7 @@ pytestmark = pytest.mark.lab
 if os.geteuid() != 0 or shutil.which("postfix") is None:  # pragma: no cover
     pytest.skip("needs root, Postfix, Dovecot and PostgreSQL", allow_module_level=True)
 
-IDX = {"mail": 160, "pg18": 162, "pg15": 164}
-SEARCH_IDX = {"3.5.0": 166, "2.19.1": 167, "missing-plugin": 168, "red": 169, "yellow": 170,
-              "tls-3": 171}
+SEARCH_KEYS = ("3.5.0", "2.19.1", "missing-plugin", "red", "yellow", "tls-3")
 MAIL_IDS = tuple(f"RS-MAIL-0{i}" for i in range(1, 8))
 PG_IDS = tuple(f"RS-PG-0{i}" for i in range(1, 6))
 SEARCH_IDS = ("RS-SEARCH-01", "RS-SEARCH-02", "RS-SEARCH-03")
@@ -78,27 +78,25 @@ class DataLab:
 
 
 @pytest.fixture(scope="module")
-def data_lab() -> Iterator[DataLab]:
+def data_lab(lab_lease: Lease) -> Iterator[DataLab]:
     root = service_root("checks-data")
     stack = contextlib.ExitStack()
     try:
         pki = Pki.create(root / "pki")
-        mail_ns = Namespace("dmail", IDX["mail"])
-        mail_ns.destroy()
-        mail_ns.create()
+        mail_ns = create_fresh(Namespace("dmail", lab_lease.take("mail")))
         stack.callback(mail_ns.destroy)
         pg18 = PgServer(PgSpec(version=18, short="dp18", replica=True), root / "pg18", pki,
-                        index=IDX["pg18"])
+                        index=lab_lease.block(2, "pg18")[0])
         stack.callback(pg18.stop)
         pg18.start()
         pg15 = PgServer(PgSpec(version=15, short="dp15", tls=False), root / "pg15", pki,
-                        index=IDX["pg15"])
+                        index=lab_lease.take("pg15"))
         stack.callback(pg15.stop)
         pg15.start()
         search = {}
-        for key, index in SEARCH_IDX.items():
+        for key in SEARCH_KEYS:
             spec: SearchSpec | str = SEARCH_TLS if key == "tls-3" else key
-            svc = OpenSearchStandIn(index, root / f"search-{key}", spec, pki=pki,
+            svc = OpenSearchStandIn(lab_lease.take(key), root / f"search-{key}", spec, pki=pki,
                                     cert_names=["search.rs.lab"])
             stack.callback(svc.stop)
             search[key] = svc.start()  # type: ignore[no-untyped-call]
@@ -143,9 +141,9 @@ def write_site(folder: Path, lab: DataLab, *, phase: str, profile: str,
     (folder / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
     reader = lab.pg18.reader
     assert reader is not None
-    hosts = {"dmail.rs.lab": (lab.mail_ns.ipv4, "job"), lab.pg18.name: (lab.pg18.address, "db"),
-             reader.name: (reader.address, "db"), "db1": (lab.pg18.address, "db"),
-             lab.pg15.name: (lab.pg15.address, "db"),
+    hosts = {"dmail.rs.lab": (lab.mail_ns.ipv4, "job"), lab.pg18.name: (lab.pg18.ipv4, "db"),
+             reader.name: (reader.ipv4, "db"), "db1": (lab.pg18.ipv4, "db"),
+             lab.pg15.name: (lab.pg15.ipv4, "db"),
              "search.rs.lab": (lab.search["tls-3"].ipv4, "search")}
     lines = ["name: lab-data", f"profile: {profile}", f"phase: {phase}", "env_files: [.env]",
              f"tls: {{ca_bundle: {lab.pki.root_path}}}", "hosts:",
@@ -190,7 +188,7 @@ def assert_only(run: Run, ids: tuple[str, ...], failing: dict[str, str],
 
 def _imap(lab: DataLab) -> imaplib.IMAP4:
     assert lab.mail is not None
-    imap = LabIMAPSSL(lab.mail.address, lab.mail.name, lab_context(lab.pki.root_path))
+    imap = LabIMAPSSL(lab.mail.ipv4, lab.mail.name, lab_context(lab.pki.root_path))
     imap.login("rs@rs.lab", "lab-inbound-pw")
     imap.select("INBOX")
     client: imaplib.IMAP4 = imap
@@ -299,7 +297,7 @@ def test_imap_without_tls_other_db_name_missing_plugin(data_lab: DataLab) -> Non
 
 def test_catch_all_missing_reader_primary_red_cluster(data_lab: DataLab) -> None:
     run = run_checks(data_lab, ALL, ITRP_INBOUND_CATCH_ALL="true",
-                     ITRP_INBOUND_MAILBOX="rs@mail.rs.lab", DB_READER_HOST=data_lab.pg18.address,
+                     ITRP_INBOUND_MAILBOX="rs@mail.rs.lab", DB_READER_HOST=data_lab.pg18.ipv4,
                      ELASTICSEARCH_URLS=data_lab.search["red"].url)
     assert_only(run, ALL_IDS, {"RS-MAIL-06": "refused the recipient rs-preflight-",
                                "RS-PG-04": "is a primary", "RS-SEARCH-03": "red"},

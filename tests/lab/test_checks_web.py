@@ -1,9 +1,9 @@
 """RS-DNS-*, RS-TLS-*, RS-LB-* end to end, as a user runs them, against the real lab.
 
-BIND, nginx or HAProxy, and header-echo backends in namespaces 132–136; the product runs as
-``python -m rs_preflight.cli --site site.yaml -k "RS-DNS or RS-TLS or RS-LB"`` in a fresh folder
-and ``rs-preflight-report/results.json`` is read. The healthy site passes all 15 requirements
-with both load balancers; each broken variant fails its requirement, for its reason.
+BIND, nginx or HAProxy, and header-echo backends in namespaces of the module's lease; the
+product runs as ``python -m rs_preflight.cli --site site.yaml -k "RS-DNS or RS-TLS or RS-LB"`` in
+a fresh folder and ``rs-preflight-report/results.json`` is read. The healthy site passes all 15
+requirements with both load balancers; each broken variant fails its requirement, for its reason.
 
 Few bring-ups (CI has 2 cores): one DNS server (zone reloaded per variant), two echo backends
 (plus one that lies about /teapot), and one load-balancer namespace in which only the nginx or
@@ -28,8 +28,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rs_lab.dns import DnsServer, ZoneSpec
 from rs_lab.echo import EchoBackend
+from rs_lab.indices import Lease
 from rs_lab.lb import Backend, HaproxyLb, LbSpec, LoadBalancer, NginxLb
-from rs_lab.netns import GATEWAY4, Namespace, addr4, addr6
+from rs_lab.netns import GATEWAY4, Namespace, addr4, addr6, create_fresh
 from rs_lab.pki import Pki
 from rs_lab.preflight import Run, run_preflight
 
@@ -39,8 +40,8 @@ if os.geteuid() != 0 or shutil.which("named") is None:  # pragma: no cover
     pytest.skip("needs root, BIND, nginx and HAProxy", allow_module_level=True)
 
 DOMAIN = "rs.lab"
-IDX = {"lb": 132, "dns": 133, "app": 134, "realtime": 135, "liar": 136}
-ELSEWHERE4, ELSEWHERE6 = addr4(77), addr6(77)
+# what this module takes from its lease (mx, elsewhere: addresses where nothing runs)
+PLACES = ("lb", "dns", "app", "realtime", "liar", "mx", "elsewhere")
 KINDS = {"nginx": NginxLb, "haproxy": HaproxyLb}
 IDS = ("RS-DNS-01", "RS-DNS-02", "RS-DNS-03", "RS-DNS-04", "RS-TLS-01", "RS-TLS-02",
        "RS-TLS-03", "RS-TLS-04", "RS-TLS-05", "RS-LB-01", "RS-LB-02", "RS-LB-03", "RS-LB-04",
@@ -60,6 +61,7 @@ class WebLab:
     realtime: Any
     liar: Any
     lb_ns: Namespace
+    idx: dict[str, int]
     runs: int = 0
     lb: LoadBalancer | None = field(default=None)
 
@@ -67,8 +69,16 @@ class WebLab:
     def lb_addresses(self) -> list[str]:
         return [self.lb_ns.ipv4, self.lb_ns.ipv6]
 
+    @property
+    def elsewhere4(self) -> str:
+        return addr4(self.idx["elsewhere"])
+
+    @property
+    def elsewhere6(self) -> str:
+        return addr6(self.idx["elsewhere"])
+
     def zone(self, **kw: Any) -> ZoneSpec:
-        base: dict[str, Any] = {"lb": self.lb_addresses, "mail": [addr4(40)],
+        base: dict[str, Any] = {"lb": self.lb_addresses, "mail": [addr4(self.idx["mx"])],
                                 "dkim_selector": "rs2026", "dkim_public_key": self.dkim_key}
         return ZoneSpec(DOMAIN, **{**base, **kw})
 
@@ -89,38 +99,28 @@ class WebLab:
             self.lb = None
 
 
-def sweep_own_namespaces() -> None:
-    """Remove this module's namespaces left by a run that was killed before its teardown
-    (only ours: the names carry our indices, and destroy ends their processes by PID)."""
-    own = [("pf-lb", IDX["lb"]), ("dns" + str(IDX["dns"]), IDX["dns"]),
-           *((f"echo{IDX[n]}", IDX[n]) for n in ("app", "realtime", "liar"))]
-    for short, index in own:
-        ns = Namespace(short, index)
-        if Path("/run/netns", ns.name).exists():
-            ns.destroy()
-
-
 @pytest.fixture(scope="module")
-def web_lab() -> Iterator[WebLab]:
-    sweep_own_namespaces()
+def web_lab(lab_lease: Lease) -> Iterator[WebLab]:
+    idx = {place: lab_lease.take(place) for place in PLACES}
     workdir = Path(tempfile.mkdtemp(prefix="rs-checks-web-"))
     workdir.chmod(0o711)  # named runs as bind and must traverse it
     stack = contextlib.ExitStack()
     try:
         pki = Pki.create(workdir / "pki")
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        lb_ns = Namespace("pf-lb", IDX["lb"]).create()
+        lb_ns = create_fresh(Namespace("pf-lb", idx["lb"]))
         stack.callback(lb_ns.destroy)
         backends: list[Any] = []
         for name, body in (("app", None), ("realtime", None), ("liar", "I am a kettle")):
             kw = {"teapot_body": body} if body else {}
-            svc = EchoBackend(IDX[name], workdir / name, name="app" if name == "liar" else name,
+            svc = EchoBackend(idx[name], workdir / name, name="app" if name == "liar" else name,
                               **kw)
             stack.callback(svc.stop)
             backends.append(svc.start())
         app, realtime, liar = backends
-        lab = WebLab(workdir, pki, key, None, app, realtime, liar, lb_ns)  # type: ignore[arg-type]
-        dns = DnsServer(IDX["dns"], workdir / "dns", lab.zone())
+        lab = WebLab(workdir, pki, key, None, app, realtime, liar,  # type: ignore[arg-type]
+                     lb_ns, idx)
+        dns = DnsServer(idx["dns"], workdir / "dns", lab.zone())
         stack.callback(dns.stop)
         dns.start()  # type: ignore[no-untyped-call]
         lab.dns = dns
@@ -205,20 +205,20 @@ def test_pre_phase_runs_the_echo_checks_and_skips_health(web_lab: WebLab) -> Non
 def test_broken_dns_fails_each_name_for_its_reason(web_lab: WebLab) -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     web_lab.dns.reload(web_lab.zone(
-        overrides={"@": [ELSEWHERE4], "*": None, "io": ELSEWHERE4,
-                   "api": [web_lab.lb_ns.ipv4, ELSEWHERE6]},
+        overrides={"@": [web_lab.elsewhere4], "*": None, "io": web_lab.elsewhere4,
+                   "api": [web_lab.lb_ns.ipv4, web_lab.elsewhere6]},
         explicit_predetermined=True, dkim_public_key=other))
     web_lab.serve("nginx")
     try:
         run = run_checks(web_lab)
     finally:
         web_lab.dns.reload(web_lab.zone())
-    assert_only(run, {"RS-DNS-01": f"resolves to {ELSEWHERE4}",
+    assert_only(run, {"RS-DNS-01": f"resolves to {web_lab.elsewhere4}",
                       "RS-DNS-02": "does not resolve",
                       "RS-DNS-03": f"io.{DOMAIN}",
                       "RS-DNS-04": "holds another key"})
     assert f"api.{DOMAIN}" in run["RS-DNS-03"]["message"]
-    assert ELSEWHERE6 in run["RS-DNS-03"]["message"]                 # AAAA elsewhere, named
+    assert web_lab.elsewhere6 in run["RS-DNS-03"]["message"]                 # AAAA elsewhere, named
     assert "graphql" not in run["RS-DNS-03"]["message"]
     assert run["RS-DNS-04"]["severity"] == "blocker" and run.code == 1
 

@@ -61,9 +61,9 @@ def imap_login(server: MailServer, port: int = 993) -> imaplib.IMAP4:
     ctx = lab_context(server.pki.root_path)
     imap: imaplib.IMAP4
     if port == 993:
-        imap = LabIMAPSSL(server.address, server.name, ctx)
+        imap = LabIMAPSSL(server.ipv4, server.name, ctx)
     else:
-        imap = LabIMAP(server.address, server.name, port)
+        imap = LabIMAP(server.ipv4, server.name, port)
     try:
         if port != 993:
             imap.starttls(ctx)
@@ -85,9 +85,9 @@ def submit(server: MailServer, to: str, port: int = 587) -> str:
     msg.set_content("probe\n")
     smtp: smtplib.SMTP
     if port == 465:
-        smtp = LabSMTPSSL(server.address, server.name, 465, ctx)
+        smtp = LabSMTPSSL(server.ipv4, server.name, 465, ctx)
     else:
-        smtp = LabSMTP(server.address, server.name, port)
+        smtp = LabSMTP(server.ipv4, server.name, port)
         smtp.starttls(context=ctx)
     with smtp:
         smtp.login(server.sender.address, server.sender.password)
@@ -128,7 +128,7 @@ def test_imap_login_verifies_lab_ca(mail: MailServer, port: int) -> None:
 
 
 def test_imap_143_refuses_login_before_starttls(mail: MailServer) -> None:
-    imap = LabIMAP(mail.address, mail.name)
+    imap = LabIMAP(mail.ipv4, mail.name)
     try:
         assert "LOGINDISABLED" in imap.capabilities
     finally:
@@ -145,7 +145,7 @@ def test_folders_inbox_and_archive(mail: MailServer) -> None:
 
 
 def test_smtp_587_auth_only_after_starttls(mail: MailServer) -> None:
-    with LabSMTP(mail.address, mail.name, 587) as smtp:
+    with LabSMTP(mail.ipv4, mail.name, 587) as smtp:
         smtp.ehlo()
         assert not smtp.has_extn("auth")
         smtp.starttls(context=lab_context(mail.pki.root_path))
@@ -156,12 +156,12 @@ def test_smtp_587_auth_only_after_starttls(mail: MailServer) -> None:
 
 def test_smtp_465_implicit_tls_auth(mail: MailServer) -> None:
     ctx = lab_context(mail.pki.root_path)
-    with LabSMTPSSL(mail.address, mail.name, 465, ctx) as smtp:
+    with LabSMTPSSL(mail.ipv4, mail.name, 465, ctx) as smtp:
         assert smtp.login(mail.sender.address, mail.sender.password)[0] == 235
 
 
 def test_smtp_25_offers_starttls(mail: MailServer) -> None:
-    with LabSMTP(mail.address, mail.name, 25) as smtp:
+    with LabSMTP(mail.ipv4, mail.name, 25) as smtp:
         smtp.ehlo()
         assert smtp.has_extn("starttls")
 
@@ -178,7 +178,7 @@ def test_catch_all_mail_arrives_with_to_intact(mail_catch_all: MailServer) -> No
 
 
 def test_no_relay_off_the_lab(mail: MailServer) -> None:
-    with LabSMTP(mail.address, mail.name, 25) as smtp, pytest.raises(
+    with LabSMTP(mail.ipv4, mail.name, 25) as smtp, pytest.raises(
             smtplib.SMTPRecipientsRefused):
         smtp.sendmail("x@example.org", ["victim@example.org"], b"Subject: relay\r\n\r\nno\r\n")
 
@@ -207,7 +207,7 @@ def _no_subaddressing(server: MailServer) -> None:
 
 
 def _no_auth(server: MailServer) -> None:
-    with LabSMTP(server.address, server.name, 587) as smtp:
+    with LabSMTP(server.ipv4, server.name, 587) as smtp:
         smtp.starttls(context=lab_context(server.pki.root_path))
         smtp.ehlo()
         assert not smtp.has_extn("auth")
@@ -217,7 +217,7 @@ def _no_auth(server: MailServer) -> None:
 
 def _wrong_password(server: MailServer) -> None:
     # One mechanism only: Dovecot delays each further failure from the same address.
-    with LabSMTP(server.address, server.name, 587) as smtp:
+    with LabSMTP(server.ipv4, server.name, 587) as smtp:
         smtp.starttls(context=lab_context(server.pki.root_path))
         smtp.ehlo()
         smtp.user, smtp.password = server.sender.address, server.sender.password
@@ -230,11 +230,11 @@ def _wrong_password(server: MailServer) -> None:
 def _self_signed(server: MailServer) -> None:
     ctx = lab_context(server.pki.root_path)
     with pytest.raises(ssl.SSLCertVerificationError):
-        LabIMAPSSL(server.address, server.name, ctx)
+        LabIMAPSSL(server.ipv4, server.name, ctx)
     with pytest.raises(ssl.SSLCertVerificationError):
-        LabSMTPSSL(server.address, server.name, 465, ctx)
+        LabSMTPSSL(server.ipv4, server.name, 465, ctx)
     trusting = lab_context(server.root_path)  # trusting the leaf itself: everything else works
-    imap = LabIMAPSSL(server.address, server.name, trusting)
+    imap = LabIMAPSSL(server.ipv4, server.name, trusting)
     imap.login(server.inbound.address, server.inbound.password)
     imap.logout()
 

@@ -4,10 +4,10 @@ rs-preflight run says about it.
 Each fault must end as ``error`` (could not check, with the cause) on exactly the checks behind
 it, within a stated bound, with every other result the same as the healthy baseline's. Faults are
 applied to a running site and undone in ``finally`` — nftables tables in a namespace, a silent
-listener, SIGSTOP, a file — so one site (slot 3) serves them all; the clock fault needs a site
-started with libfaketime (slot 1). Wall times are printed (``-s``) and the README's "Reliability"
-table lists them; the assertions on time are generous safety bounds, not speed tests (speed is
-measured in ``benchmarks/``).
+listener, SIGSTOP, a file — so one site (a slot of its own) serves them all; the clock fault needs
+a site started with libfaketime (another slot). Wall times are printed (``-s``); the README's
+"Reliability" table lists them; the assertions on time are generous safety bounds, not speed
+tests (speed is measured in ``benchmarks/``).
 
 Lab rules hold: traffic only to the lab's own addresses, processes ended by PID, every fault undone.
 """
@@ -29,9 +29,10 @@ from pathlib import Path
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.netns import GATEWAY4, GATEWAY6, Namespace, ns_pids
 from rs_lab.preflight import Run, run_preflight
-from rs_lab.scenario import LabSite, Scenario
+from rs_lab.scenario import LabSite, Scenario, site_in_slot
 from rs_lab.workdir import remove, service_root
 
 pytestmark = pytest.mark.lab
@@ -39,8 +40,6 @@ pytestmark = pytest.mark.lab
 if os.geteuid() != 0 or shutil.which("nft") is None:  # pragma: no cover
     pytest.skip("needs root and the lab's packages (scripts/setup)", allow_module_level=True)
 
-SLOT = 3            # test_lb_echo_probe's slot too: its site is down before this module starts
-CLOCK_SLOT = 1
 SAFETY_S = 240      # no fault may make a run hang: generous, the machine may be shared
 DNS_BOUND_S = 60    # the issue's bound for a whole run against a resolver that drops queries
 TABLE = "rsfault"
@@ -66,13 +65,12 @@ def timed_run(site: LabSite, folder: Path) -> Timed:
 # -- the site and its healthy baseline -----------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def fault_site(lab_swept: None) -> Iterator[LabSite]:
+def fault_site(lab_lease: Lease) -> Iterator[LabSite]:
     root = service_root("faults")
-    site = LabSite(Scenario.small(slot=SLOT, wait_ntp=True), root / "site")
     try:
-        yield site.up()
+        with site_in_slot(Scenario.small(wait_ntp=True), root / "site", lab_lease) as site:
+            yield site
     finally:
-        site.down()
         remove(root)
 
 
@@ -341,8 +339,7 @@ def test_fact_printing_ten_megabytes(fault_site: LabSite, baseline: Timed,
 
 def test_clock_an_hour_off_fails_with_the_offset(lab_site: Callable[[Scenario], LabSite],
                                                  baseline: Timed, tmp_path: Path) -> None:
-    site = lab_site(Scenario.small(slot=CLOCK_SLOT, wait_ntp=True)
-                    .with_overlay("clock-hour-off"))
+    site = lab_site(Scenario.small(wait_ntp=True).with_overlay("clock-hour-off"))
     got = timed_run(site, tmp_path)
     rec = got.run.records[("RS-TIME-03", "app2")]
     print(f"\nclock an hour ahead on app2: whole run {got.seconds:.1f} s: {rec['message']}")

@@ -14,24 +14,30 @@ from pathlib import Path
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.preflight import run_preflight
 
-GOOD = HostSpec("good31", 31, os_release("ubuntu", "24.04"),
-                extra_files={"/etc/sysctl.d/99-rs.conf": "fs.file-max = 2097152\n"
-                                                         "vm.max_map_count = 262144\n"},
-                sysctls={"fs.file-max": "2097152", "vm.max_map_count": "262144"},
-                nofile=(8192, 100000))
-BAD = HostSpec("bad32", 32, os_release("rhel", "8.10"),
-               sysctls={"fs.file-max": "65536", "vm.max_map_count": "65530"},
-               nofile=(1024, 4096))
-GONE = HostSpec("gone33", 33, os_release("ubuntu", "24.04"))
+
+def specs(lease: Lease) -> list[HostSpec]:
+    good = HostSpec("good31", lease.take(), os_release("ubuntu", "24.04"),
+                    extra_files={"/etc/sysctl.d/99-rs.conf": "fs.file-max = 2097152\n"
+                                                             "vm.max_map_count = 262144\n"},
+                    sysctls={"fs.file-max": "2097152", "vm.max_map_count": "262144"},
+                    nofile=(8192, 100000))
+    bad = HostSpec("bad32", lease.take(), os_release("rhel", "8.10"),
+                   sysctls={"fs.file-max": "65536", "vm.max_map_count": "65530"},
+                   nofile=(1024, 4096))
+    gone = HostSpec("gone33", lease.take(), os_release("ubuntu", "24.04"))
+    return [good, bad, gone]
+
+
 FIRST = ("RS-OS-01", "RS-SYSCTL-01", "RS-SYSCTL-02", "RS-LIMIT-01", "RS-LIMIT-02",
          "RS-LIMIT-03")
 
 
 @pytest.fixture(scope="module")
-def hosts(host_lab: HostLab) -> Iterator[dict[str, LabHost]]:
-    up = {h.name: h for h in host_lab.add_many([GOOD, BAD, GONE])}
+def hosts(host_lab: HostLab, lab_lease: Lease) -> Iterator[dict[str, LabHost]]:
+    up = {h.name: h for h in host_lab.add_many(specs(lab_lease))}
     up["gone33"].stop()
     yield up
 
@@ -44,7 +50,7 @@ def site_file(folder: Path, lab: HostLab, hosts: dict[str, LabHost], *,
         f"  known_hosts: {known_hosts or lab.known_hosts}", f"  host_key_policy: {policy}",
         "  connect_timeout: 2", "  command_timeout: 10", "hosts:",
     ]
-    lines += [f"  {name}: {{address: {h.address4}, roles: [realtime, search]}}"
+    lines += [f"  {name}: {{address: {h.ipv4}, roles: [realtime, search]}}"
               for name, h in hosts.items()]
     path = folder / "site.yaml"
     path.write_text("\n".join(lines) + "\n")
@@ -98,10 +104,10 @@ def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str],
     gone = [r for r in doc["results"] if r["host"] == "gone33"]
     assert {r["outcome"] for r in gone} == {"error"}
     assert len({r["message"] for r in gone}) == 1  # one cause, said once per check
-    assert f"SSH connect to {hosts['gone33'].address4}:22" in gone[0]["message"]
+    assert f"SSH connect to {hosts['gone33'].ipv4}:22" in gone[0]["message"]
     gone_host = doc["hosts"]["gone33"]
     assert gone_host["reachable"] is False and gone_host["error"] == gone[0]["message"]
-    assert gone_host["address"] == hosts["gone33"].address4 and gone_host["round_trips"] == 0
+    assert gone_host["address"] == hosts["gone33"].ipv4 and gone_host["round_trips"] == 0
     assert code == 1
 
 
@@ -128,9 +134,9 @@ def test_changed_host_key_is_refused_even_with_accept_new(
     # bad32's key recorded under good31's address: a changed key, never accepted
     lines = host_lab.known_hosts.read_text().splitlines()
     _, key_type, key = next(line.split() for line in lines
-                                if hosts["bad32"].address4 in line.split()[0].split(","))
+                                if hosts["bad32"].ipv4 in line.split()[0].split(","))
     forged = tmp_path / "known_hosts"
-    forged.write_text(f"{hosts['good31'].address4} {key_type} {key}\n")
+    forged.write_text(f"{hosts['good31'].ipv4} {key_type} {key}\n")
     site = site_file(tmp_path, host_lab, {"good31": hosts["good31"]}, known_hosts=forged,
                      policy="accept-new")
     _, doc, _ = run(tmp_path, site)
@@ -151,13 +157,13 @@ def test_accept_new_saves_the_key_and_a_strict_run_then_verifies_it(
     assert known.stat().st_mode & 0o777 == 0o600
     [line] = known.read_text().splitlines()
     lab_line = next(ln for ln in host_lab.known_hosts.read_text().splitlines()
-                    if good.address4 in ln.split()[0].split(","))
-    assert line.split()[0] == good.address4 and line.split()[1:] == lab_line.split()[1:3]
+                    if good.ipv4 in ln.split()[0].split(","))
+    assert line.split()[0] == good.ipv4 and line.split()[1:] == lab_line.split()[1:3]
     # loud: a warning line in the terminal summary and in results.json, for the policy and
     # for the key it let through
     kinds = [w["kind"] for w in doc["warnings"]]
     assert kinds == ["host-key-policy", "host-key"], doc["warnings"]
-    assert f"of {good.address4} without verification" in doc["warnings"][1]["message"]
+    assert f"of {good.ipv4} without verification" in doc["warnings"][1]["message"]
     assert "WARNING host-key-policy: ssh.host_key_policy is accept-new" in output
     assert f"saved to {known}" in output
 
@@ -191,7 +197,7 @@ def test_hostile_values_are_quoted_never_executed(tmp_path: Path, host_lab: Host
     site.write_text("\n".join([
         "name: hostile", "ssh:", "  user: root", f"  identity_file: {host_lab.identity_file}",
         f"  known_hosts: {host_lab.known_hosts}", "hosts:",
-        f"  good31: {{address: {good.address4}, roles: [app]}}",
+        f"  good31: {{address: {good.ipv4}, roles: [app]}}",
         "storage:", f"  path: {json.dumps(HOSTILE)}",
         "settings:", f"  DB_WRITER_HOST: {json.dumps('db; touch /tmp/pwned4')}",
         f"  ELASTICSEARCH_URLS: {json.dumps('http://$(touch /tmp/pwned5):9200')}",
@@ -211,7 +217,7 @@ def test_jump_host_reaches_a_host_behind_it(tmp_path: Path, host_lab: HostLab,
                                             hosts: dict[str, LabHost]) -> None:
     site = site_file(tmp_path, host_lab, {"bad32": hosts["bad32"]})
     site.write_text(site.read_text().replace(
-        "  user: root\n", f"  user: root\n  jump_host: root@{hosts['good31'].address4}\n"))
+        "  user: root\n", f"  user: root\n  jump_host: root@{hosts['good31'].ipv4}\n"))
     _, doc, _ = run(tmp_path, site)
     os_record = next(r for r in doc["results"] if r["requirement"] == "RS-OS-01")
     assert os_record["outcome"] == "failed" and "8.10" in os_record["found"]  # reached, judged
@@ -221,14 +227,15 @@ HANG = Path("/opt/rs-lab/test-bin/docker-that-hangs")
 
 
 @pytest.fixture(scope="module")
-def hanging(host_lab: HostLab) -> Iterator[LabHost]:
+def hanging(host_lab: HostLab, lab_lease: Lease) -> Iterator[LabHost]:
     """A host whose `docker` never answers (a script on the machine's /, the hosts' lower
     layer, linked as /usr/local/bin/docker)."""
     HANG.parent.mkdir(parents=True, exist_ok=True)
     HANG.write_text("#!/bin/sh\nexec sleep 300\n")
     HANG.chmod(0o755)
     try:
-        [host] = host_lab.add_many([HostSpec("hang34", 34, os_release("ubuntu", "24.04"),
+        [host] = host_lab.add_many([HostSpec("hang34", lab_lease.take(),
+                                             os_release("ubuntu", "24.04"),
                                              symlinks={"/usr/local/bin/docker": str(HANG)})])
         yield host
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.netns import addr4
 from rs_lab.ntp import NtpServer, wait_synced
 from rs_lab.preflight import run_preflight
@@ -35,9 +36,10 @@ DAEMON_GOOD = json.dumps({"log-driver": "json-file",
                           "log-opts": {"max-size": "100m", "max-file": "10"},
                           "default-ulimits": {"nofile": {"Name": "nofile", "Soft": 8192,
                                                          "Hard": 100000}}})
-DB = 78
-OTHER_NTP = 89
-NOWHERE = addr4(99)  # no host: an NTP server that never answers
+DB = "db78"
+GOOD_ROLES = {"okapp70": "app", "okjob71": "job, search", "okrt72": "realtime"}
+BAD_ROLES = {"osold73": "app", "dockerbad74": "app", "nodocker75": "job", "rtbad76": "realtime",
+             "searchbad77": "search"}
 AREAS = ("RS-OS or RS-DOCKER or RS-LIMIT or RS-SYSCTL or RS-TIME or RS-NET or RS-SIZE or "
          "RS-STORAGE or RS-PORT or RS-SINGLETON")
 
@@ -57,8 +59,9 @@ def healthy(name: str, index: int, ntp: str | None, *, cpus: int, mem_gib: int,
 
 
 @pytest.fixture(scope="module")
-def other_ntp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NtpServer]:
-    server = NtpServer(OTHER_NTP, tmp_path_factory.mktemp("ntp2"), short="ntp2")
+def other_ntp(lab_lease: Lease, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[NtpServer]:
+    server = NtpServer(lab_lease.take("ntp2"), tmp_path_factory.mktemp("ntp2"), short="ntp2")
     try:
         yield server.start()
     finally:
@@ -66,45 +69,48 @@ def other_ntp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NtpServer]:
 
 
 @pytest.fixture(scope="module")
-def lab(host_lab: HostLab, ntp_server: NtpServer, other_ntp: NtpServer
+def lab(host_lab: HostLab, lab_lease: Lease, ntp_server: NtpServer, other_ntp: NtpServer
         ) -> Iterator[dict[str, LabHost]]:
-    ntp = ntp_server.address4
+    ntp = ntp_server.ipv4
+    nowhere = addr4(lab_lease.take("nowhere"))  # no host: an NTP server that never answers
+    i = {name: lab_lease.take(name) for name in (*GOOD_ROLES, *BAD_ROLES, DB)}
     specs = [
         # the healthy site
-        healthy("okapp70", 70, ntp, cpus=2, mem_gib=4, disks={"/": "30G"}),
-        healthy("okjob71", 71, ntp, cpus=4, mem_gib=16,
+        healthy("okapp70", i["okapp70"], ntp, cpus=2, mem_gib=4, disks={"/": "30G"}),
+        healthy("okjob71", i["okjob71"], ntp, cpus=4, mem_gib=16,
                 disks={"/": "30G", "/var/lib/opensearch": "50G"},
                 processes=["clacks", "delayed-job-periodic"]),
-        healthy("okrt72", 72, ntp, cpus=2, mem_gib=4, disks={"/": "30G"}),
+        healthy("okrt72", i["okrt72"], ntp, cpus=2, mem_gib=4, disks={"/": "30G"}),
         # the broken site: each host broken for some requirements, said in the name
-        healthy("osold73", 73, ntp, cpus=2, mem_gib=4, disks={"/": "30G"}, os=("ubuntu", "22.04"),
+        healthy("osold73", i["osold73"], ntp, cpus=2, mem_gib=4, disks={"/": "30G"},
+                os=("ubuntu", "22.04"),
                 processes=["Xorg"], kernel_files={"/sys/class/net/eth0/speed": "100"}),
-        HostSpec("dockerbad74", 74, os_release("rhel", "9.4"),
+        HostSpec("dockerbad74", i["dockerbad74"], os_release("rhel", "9.4"),
                  extra_files={**PERSISTED, "/etc/docker/daemon.json":
                               '{"log-driver": "json-file", "log-opts": {"max-size": "100m"}}\n'},
                  sysctls=GOOD_SYSCTLS, nofile=(8192, 100000), cpus=2, mem_kb=4 * GIB,
                  disks={"/": "30G"}, ntp_server=ntp, services=["docker"],
                  dockerd_nofile=(1024, 1024)),
-        HostSpec("nodocker75", 75, os_release("astra", "1.8_x86-64"),
+        HostSpec("nodocker75", i["nodocker75"], os_release("astra", "1.8_x86-64"),
                  extra_files={**PERSISTED, "/etc/docker/daemon.json":
                               '{"log-driver": "json-file",\n "log-opts": {"max-size": "100m",'
                               ' "max-file": "10"},\n}\n'},
                  sysctls=GOOD_SYSCTLS, nofile=(8192, 100000), cpus=1, mem_kb=2 * GIB,
-                 disks={"/": "30G"}, ntp_server=NOWHERE, processes=["clacks"]),
-        healthy("rtbad76", 76, other_ntp.address4, cpus=2, mem_gib=4, disks={"/": "30G"},
+                 disks={"/": "30G"}, ntp_server=nowhere, processes=["clacks"]),
+        healthy("rtbad76", i["rtbad76"], other_ntp.ipv4, cpus=2, mem_gib=4, disks={"/": "30G"},
                 sysctls={"fs.file-max": "65536"}, extra_files={"/etc/sysctl.d/99-rservice.conf":
                                                                "vm.max_map_count = 262144\n"},
                 nofile=(8192, 65536), clock_offset_s=3, processes=["clacks"]),
-        healthy("searchbad77", 77, None, cpus=4, mem_gib=16, disks={"/": "30G"},
+        healthy("searchbad77", i["searchbad77"], None, cpus=4, mem_gib=16, disks={"/": "30G"},
                 sysctls={"vm.max_map_count": "65530"}),
         # the db host (both sites): listeners for the matrix, the share's server
-        HostSpec(f"db{DB}", DB, os_release("ubuntu", "24.04"), ntp_server=ntp,
+        HostSpec(DB, i[DB], os_release("ubuntu", "24.04"), ntp_server=ntp,
                  extra_files=PERSISTED, sysctls=GOOD_SYSCTLS, nofile=(8192, 100000), cpus=4,
                  mem_kb=16 * GIB, disks={"/": "30G", "/var/lib/postgresql": "50G"},
-                 nft_rules=[f"ip saddr {addr4(73)} tcp dport 5432 drop"]),
+                 nft_rules=[f"ip saddr {addr4(i['osold73'])} tcp dport 5432 drop"]),
     ]
     hosts = {h.name: h for h in host_lab.add_many(specs)}
-    db_host = hosts[f"db{DB}"]
+    db_host = hosts[DB]
     listen(db_host, 5432, 587, 993, 9200)
     share = SshfsShare(db_host, "/srv/rs-share", host_lab.identity_file, host_lab.known_hosts)
     share.export()
@@ -120,13 +126,13 @@ def lab(host_lab: HostLab, ntp_server: NtpServer, other_ntp: NtpServer
 
 def site(folder: Path, lab_: HostLab, hosts: dict[str, LabHost], roles: dict[str, str]
          ) -> Path:
-    db = addr4(DB)
+    db = hosts[DB].ipv4
     lines = ["name: host-checks", "profile: small", "ssh:", "  user: root",
              f"  identity_file: {lab_.identity_file}", f"  known_hosts: {lab_.known_hosts}",
              "  connect_timeout: 3", "  command_timeout: 20", "hosts:"]
-    lines += [f"  {name}: {{address: {hosts[name].address4}, roles: [{r}]}}"
+    lines += [f"  {name}: {{address: {hosts[name].ipv4}, roles: [{r}]}}"
               for name, r in roles.items()]
-    lines += [f"  db{DB}: {{address: {db}, roles: [db]}}", f"storage: {{path: {SHARE}}}",
+    lines += [f"  {DB}: {{address: {db}, roles: [db]}}", f"storage: {{path: {SHARE}}}",
               "time: {max_skew_ms: 500}", "settings:", f"  DB_WRITER_HOST: '{db}'",
               "  DB_WRITER_PORT: 5432", f"  ELASTICSEARCH_URLS: 'http://{db}:9200'",
               f"  RSERVICE_SMTP_HOST: '{db}'", "  RSERVICE_SMTP_PORT: 587",
@@ -141,10 +147,6 @@ def run(folder: Path, site_file: Path, phase: str) -> dict[tuple[str, str | None
     out.mkdir(exist_ok=True)
     return run_preflight(site_file, "--phase", phase, "-k", AREAS, cwd=out).records
 
-
-GOOD_ROLES = {"okapp70": "app", "okjob71": "job, search", "okrt72": "realtime"}
-BAD_ROLES = {"osold73": "app", "dockerbad74": "app", "nodocker75": "job", "rtbad76": "realtime",
-             "searchbad77": "search"}
 
 
 def listen(host: LabHost, *ports: int) -> None:
@@ -215,7 +217,7 @@ BROKEN = [
     ("RS-SYSCTL-02", "searchbad77", "post", "vm.max_map_count is 65530"),
     ("RS-TIME-01", "nodocker75", "post", "not synchronised"),
     ("RS-TIME-01", "searchbad77", "post", "no NTP client runs"),
-    ("RS-TIME-02", "rtbad76", "post", f"rtbad76 follows {addr4(OTHER_NTP)}, not the site's"),
+    ("RS-TIME-02", "rtbad76", "post", "rtbad76 follows {other_ntp}, not the site's"),
     ("RS-TIME-03", "rtbad76", "post", "ahead of the runner"),
     ("RS-NET-01", "osold73", "post", "100 Mb/s"),
     ("RS-SIZE-01", "nodocker75", "post", "1 CPUs, the small profile needs 4"),
@@ -230,9 +232,10 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("requirement", "host", "phase", "words"), BROKEN)
-def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], requirement: str,
-                                                host: str | None, phase: str, words: str
-                                                ) -> None:
+def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], other_ntp: NtpServer,
+                                                requirement: str, host: str | None, phase: str,
+                                                words: str) -> None:
+    words = words.replace("{other_ntp}", other_ntp.ipv4)
     record = bad[phase][(requirement, host)]
     assert record["outcome"] == "failed", record
     assert words in record["message"], record["message"]
@@ -240,11 +243,11 @@ def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], requiremen
 
 
 def test_the_host_following_another_ntp_server_is_named_in_its_own_record(
-        bad: dict[str, dict], ntp_server: NtpServer) -> None:
+        bad: dict[str, dict], ntp_server: NtpServer, other_ntp: NtpServer) -> None:
     odd = bad["post"][("RS-TIME-02", "rtbad76")]
-    assert odd["found"] == addr4(OTHER_NTP)
-    assert odd["expected"].startswith(f"{ntp_server.address4} (the source of 3 of 4 hosts)")
-    for name in ("osold73", "dockerbad74", f"db{DB}"):        # the majority passes
+    assert odd["found"] == other_ntp.ipv4
+    assert odd["expected"].startswith(f"{ntp_server.ipv4} (the source of 3 of 4 hosts)")
+    for name in ("osold73", "dockerbad74", DB):        # the majority passes
         assert bad["post"][("RS-TIME-02", name)]["outcome"] == "passed"
     # no source at all (NTP server unreachable, no client): RS-TIME-01's to say, not ours
     assert bad["post"][("RS-TIME-02", "nodocker75")]["outcome"] == "skipped"
@@ -276,7 +279,7 @@ def test_login_limit_right_but_dockerd_low(bad: dict[str, dict]) -> None:
 
 
 def test_share_probe_is_removed(lab: dict[str, LabHost], good: dict[str, dict]) -> None:
-    left = lab[f"db{DB}"].run("ls -A /srv/rs-share", check=True).stdout.split()
+    left = lab[DB].run("ls -A /srv/rs-share", check=True).stdout.split()
     assert not [name for name in left if name.startswith(".rs-preflight-probe-")]
     assert good["post"][("RS-STORAGE-01", "okjob71")]["message"].endswith(
         "sees the probe file written on okapp70")

@@ -7,6 +7,7 @@ Connections are made the way the product makes them: paramiko, known_hosts verif
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import paramiko
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.netns import PREFIX
 from rs_lab.ntp import NtpServer, tracking_offset, wait_synced
 
@@ -29,7 +31,7 @@ def connect(lab: HostLab, host: LabHost, *, user: str = "root", known_hosts: Pat
     client = paramiko.SSHClient()
     client.load_host_keys(str(known_hosts or lab.known_hosts))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    address = address or host.address4
+    address = address or host.ipv4
     sock = socket.create_connection((address, host.ssh_port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
@@ -51,22 +53,23 @@ def execute(client: paramiko.SSHClient, command: str) -> str:
     return out
 
 
-UBUNTU = HostSpec(
-    "app61", 61, os_release("ubuntu", "24.04"),
+UBUNTU = HostSpec(  # index 0: each test module's copy gets one from its lease
+    "app61", 0, os_release("ubuntu", "24.04"),
     extra_files={"/etc/docker/daemon.json": '{"log-driver": "json-file"}\n',
                  "/etc/sysctl.d/99-rs.conf": "fs.file-max = 2097152\n"},
     sysctls={"fs.file-max": "2097152", "vm.max_map_count": "262144"},
     nofile=(8192, 65536), cpus=8, mem_kb=16 * GIB_KB, disks={"/opt": "30G", "/": "50G"})
 RHEL = HostSpec(
-    "rt62", 62, os_release("rhel", "9.4"),
+    "rt62", 0, os_release("rhel", "9.4"),
     extra_files={"/etc/redhat-release": "Red Hat Enterprise Linux release 9.4 (Plow)\n"},
     sysctls={"fs.file-max": "9223372036854775807", "vm.max_map_count": "65530"},
     nofile=(1024, 4096), cpus=2, mem_kb=4 * GIB_KB, disks={"/var/lib/docker": "100G"})
 
 
 @pytest.fixture(scope="module")
-def pair(host_lab: HostLab) -> list[LabHost]:
-    return host_lab.add_many([UBUNTU, RHEL])
+def pair(host_lab: HostLab, lab_lease: Lease) -> list[LabHost]:
+    return host_lab.add_many([dataclasses.replace(UBUNTU, index=lab_lease.take()),
+                              dataclasses.replace(RHEL, index=lab_lease.take())])
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +140,7 @@ def test_rsadmin_logs_in_with_the_same_key(host_lab: HostLab, pair: list[LabHost
 
 
 def test_ipv6_and_openssh_client(host_lab: HostLab, pair: list[LabHost]) -> None:
-    client = connect(host_lab, pair[1], address=pair[1].address6)
+    client = connect(host_lab, pair[1], address=pair[1].ipv6)
     try:
         assert execute(client, "hostname").strip() == "rt62"
     finally:
@@ -159,17 +162,17 @@ def test_another_hosts_key_is_refused(host_lab: HostLab, pair: list[LabHost],
                                       tmp_path: Path) -> None:
     ubuntu, rhel = pair
     wrong = tmp_path / "known_hosts"
-    wrong.write_text(f"{ubuntu.address4} {rhel.host_key_line.split(' ', 1)[1]}\n")
+    wrong.write_text(f"{ubuntu.ipv4} {rhel.host_key_line.split(' ', 1)[1]}\n")
     with pytest.raises(paramiko.BadHostKeyException):
         connect(host_lab, ubuntu, known_hosts=wrong)
 
 
-def test_stopped_host_stops_answering(host_lab: HostLab) -> None:
-    host = host_lab.add(HostSpec("gone63", 63, os_release("debian", "12")))
+def test_stopped_host_stops_answering(host_lab: HostLab, lab_lease: Lease) -> None:
+    host = host_lab.add(HostSpec("gone63", lab_lease.take(), os_release("debian", "12")))
     connect(host_lab, host).close()
     host.stop()
     with pytest.raises(OSError):  # timeout or EHOSTUNREACH: the address no longer answers
-        socket.create_connection((host.address4, 22), timeout=1).close()
+        socket.create_connection((host.ipv4, 22), timeout=1).close()
     assert not Path(f"/proc/{host.pid1}").exists() or _zombie(host.pid1)
 
 
@@ -181,24 +184,27 @@ def _zombie(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
-def test_nft_drop_is_filtered_and_closed_port_is_refused(host_lab: HostLab, family: str) -> None:
+def test_nft_drop_is_filtered_and_closed_port_is_refused(host_lab: HostLab, lab_lease: Lease,
+                                                        family: str) -> None:
     host = host_lab.hosts.get("fw64") or host_lab.add(
-        HostSpec("fw64", 64, os_release("ubuntu", "24.04"), nft_rules=["tcp dport 5432 drop"]))
-    address = host.address4 if family == "ipv4" else host.address6
+        HostSpec("fw64", lab_lease.take(), os_release("ubuntu", "24.04"),
+                 nft_rules=["tcp dport 5432 drop"]))
+    address = host.ipv4 if family == "ipv4" else host.ipv6
     with pytest.raises(TimeoutError):
         socket.create_connection((address, 5432), timeout=1).close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((address, 5433), timeout=5).close()
 
 
-def test_chrony_syncs_and_faketime_shows_offset(host_lab: HostLab,
+def test_chrony_syncs_and_faketime_shows_offset(host_lab: HostLab, lab_lease: Lease,
                                                 ntp_server: NtpServer) -> None:
     synced, skewed = host_lab.add_many([
-        HostSpec("ntp65", 65, os_release("debian", "12"), ntp_server=ntp_server.address4),
-        HostSpec("skew66", 66, os_release("astra", "1.8_x86-64"),
-                 ntp_server=ntp_server.address4, clock_offset_s=3600)])
+        HostSpec("ntp65", lab_lease.take(), os_release("debian", "12"),
+                 ntp_server=ntp_server.ipv4),
+        HostSpec("skew66", lab_lease.take(), os_release("astra", "1.8_x86-64"),
+                 ntp_server=ntp_server.ipv4, clock_offset_s=3600)])
     text = wait_synced(synced, timeout=60)
-    assert f"({ntp_server.address4})" in text
+    assert f"({ntp_server.ipv4})" in text
     assert abs(tracking_offset(text)) < 1
     assert abs(tracking_offset(wait_synced(skewed, timeout=60)) - 3600) < 5
     client = connect(host_lab, skewed)
@@ -215,13 +221,13 @@ def test_no_daemon_means_chronyc_cannot_talk(pair: list[LabHost]) -> None:
     assert "506 Cannot talk to daemon" in proc.stdout + proc.stderr
 
 
-def test_down_leaves_nothing(tmp_path: Path) -> None:
+def test_down_leaves_nothing(tmp_path: Path, lab_lease: Lease) -> None:
     workdir = tmp_path / "lab"
     lab = HostLab(workdir)
     try:
         hosts = lab.add_many([HostSpec(f"td{i}", i, os_release("debian", "12"), cpus=1,
                                        disks={"/data": "1G"}, nofile=(8192, 65536))
-                              for i in (67, 68)])
+                              for i in lab_lease.block(2)])
         for host in hosts:
             assert host.run("df -P /data").returncode == 0
         open_client = connect(lab, hosts[0])  # still connected at teardown, like the product
@@ -251,9 +257,9 @@ def _all_mountinfo() -> str:
     return "".join(texts)
 
 
-def test_docker_service_reflects_daemon_json(host_lab: HostLab) -> None:
+def test_docker_service_reflects_daemon_json(host_lab: HostLab, lab_lease: Lease) -> None:
     daemon_json = '{"log-driver": "local", "log-opts": {"max-size": "100m"}}\n'
-    host = host_lab.add(HostSpec("dock69", 69, os_release("ubuntu", "24.04"),
+    host = host_lab.add(HostSpec("dock69", lab_lease.take(), os_release("ubuntu", "24.04"),
                                  extra_files={"/etc/docker/daemon.json": daemon_json},
                                  services=["docker"]))
     client = connect(host_lab, host)

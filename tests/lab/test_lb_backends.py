@@ -1,6 +1,6 @@
 """Load-balancer backends per role, as the guide's network matrix allows them (issue 12).
 
-One whole small site (slot 3) stays up; per variant only the load balancer (nginx) is
+One whole small site (a slot of its own) stays up; per variant only the load balancer (nginx) is
 restarted, toward the app hosts (app1, app2) and the realtime host (rt1) on its port and in its
 protocol:
 
@@ -33,15 +33,15 @@ from typing import Any
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.preflight import run_preflight
-from rs_lab.scenario import LabSite, Scenario
+from rs_lab.scenario import LabSite, Scenario, site_in_slot
 
 pytestmark = pytest.mark.lab
 
 if os.geteuid() != 0 or shutil.which("nginx") is None:  # pragma: no cover
     pytest.skip("needs root and the lab's services", allow_module_level=True)
 
-SLOT = 3  # after test_lb_echo_probe's sites in slot 3 are down (module scope)
 ECHOED = ("RS-LB-01", "RS-LB-02", "RS-LB-03", "RS-LB-05", "RS-LB-06")
 VARIANTS: dict[str, dict[str, tuple[int, bool]]] = {
     "app80+rt443-plain": {"app": (80, False), "realtime": (443, False)},
@@ -61,15 +61,14 @@ def seen(variant: dict[str, tuple[int, bool]], *names: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def lb_site(lab_swept: None) -> Iterator[LabSite]:
+def lb_site(lab_lease: Lease) -> Iterator[LabSite]:
     from rs_lab.workdir import remove, service_root
 
     root = service_root("lb-backends")
-    site = LabSite(Scenario.small(slot=SLOT), root / "site")
     try:
-        yield site.up()
+        with site_in_slot(Scenario.small(), root / "site", lab_lease) as site:
+            yield site
     finally:
-        site.down()
         remove(root)
 
 
@@ -131,16 +130,16 @@ def test_a_lying_teapot_on_one_backend_fails_the_health_check(lb_site: LabSite, 
 # -- RS-LB-05 through HAProxy: 50 handshakes in a row ---------------------------------------------
 
 @pytest.fixture(scope="module")
-def haproxy_site(lab_swept: None) -> Iterator[LabSite]:
-    """The small site behind HAProxy (slot 2: slot 3 holds ``lb_site`` in this module)."""
+def haproxy_site(lab_lease: Lease) -> Iterator[LabSite]:
+    """The small site behind HAProxy (in a slot of its own)."""
     from rs_lab.workdir import remove, service_root
 
     root = service_root("lb-ws-loop")
-    site = LabSite(Scenario.small(slot=2).with_overlay("lb-haproxy"), root / "site")
     try:
-        yield site.up()
+        with site_in_slot(Scenario.small().with_overlay("lb-haproxy"), root / "site",
+                          lab_lease) as site:
+            yield site
     finally:
-        site.down()
         remove(root)
 
 

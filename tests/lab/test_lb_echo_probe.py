@@ -3,7 +3,7 @@
 Phase pre on the small site: nothing listens on the backends' port 443 (RS-PORT-02 wants it
 free), so RS-LB-01/02/03/05/06 can only pass through rs-preflight's listener, started over SSH
 on app1, app2 and rt1 (TLS toward the backends, as the lab's load balancers speak). A load
-balancer that rewrites Host and drops X-Forwarded-Proto (nginx and HAProxy, slot 3) fails those
+balancer that rewrites Host and drops X-Forwarded-Proto (nginx and HAProxy, own slot) fails those
 two checks; a taken backend port is an error that says so. After every run no listener process,
 no temporary folder and no socket of the probe is left on any backend host.
 
@@ -22,8 +22,9 @@ from typing import Any
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.preflight import run_preflight
-from rs_lab.scenario import LabSite, Scenario
+from rs_lab.scenario import LabSite, Scenario, site_in_slot
 
 pytestmark = pytest.mark.lab
 
@@ -33,7 +34,6 @@ if os.geteuid() != 0 or shutil.which("nginx") is None:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ("app1", "app2", "rt1")
 ECHOED = ("RS-LB-01", "RS-LB-02", "RS-LB-03", "RS-LB-05", "RS-LB-06")
-SLOT = 3  # slot 1 holds test_scenario's overlay sites, slot 2 its teardown test
 TAG = "rs-preflight-header-probe"
 
 
@@ -61,20 +61,19 @@ def assert_nothing_left(site: LabSite, hosts: tuple[str, ...] = BACKENDS) -> Non
 
 
 @pytest.fixture(scope="module", params=["nginx", "haproxy"])
-def broken_lb(request: pytest.FixtureRequest, lab_swept: None) -> Iterator[LabSite]:
-    """A whole small site in slot 3 whose load balancer rewrites Host and drops XFP."""
+def broken_lb(request: pytest.FixtureRequest, lab_lease: Lease) -> Iterator[LabSite]:
+    """A whole small site (a slot of its own) whose load balancer rewrites Host and drops
+    XFP."""
     from rs_lab.workdir import remove, service_root
 
-    scenario = Scenario.small(slot=SLOT).with_overlay("lb-rewrite-host") \
-        .with_overlay("lb-drop-xfp")
+    scenario = Scenario.small().with_overlay("lb-rewrite-host").with_overlay("lb-drop-xfp")
     if request.param == "haproxy":
         scenario = scenario.with_overlay("lb-haproxy")
     root = service_root("lb-probe")
-    site = LabSite(scenario, root / request.param)
     try:
-        yield site.up()
+        with site_in_slot(scenario, root / request.param, lab_lease) as site:
+            yield site
     finally:
-        site.down()
         remove(root)
 
 

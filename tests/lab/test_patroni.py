@@ -1,12 +1,12 @@
 """RS-PG-05 end to end against a real Patroni cluster, as a user runs the product.
 
-Patroni 4.1.5 (PyPI, its own venv), etcd 3.4 (Debian) and PostgreSQL 15 (Debian): etcd in
-namespace 240, members m1-m3 in 241-243, each with PostgreSQL on :5432 and the REST API on :8008
-(``rs_lab.patroni``). The product runs as ``python -m rs_preflight.cli --site site.yaml -k
-RS-PG-05`` in a fresh folder; ``rs-preflight-report/results.json`` is read. The db hosts are given
-by address (``ssh: false``): nothing is resolved. Each broken variant is undone afterwards and the
-next test starts from a healthy cluster (bounded waits, no timed assertions). Everything is torn
-down, also on failure.
+Patroni 4.1.5 (PyPI, its own venv), etcd 3.4 (Debian) and PostgreSQL 15 (Debian): etcd and
+members m1-m3 in four namespaces of the module's lease, each member with PostgreSQL on :5432 and
+the REST API on :8008 (``rs_lab.patroni``). The product runs as ``python -m rs_preflight.cli
+--site site.yaml -k RS-PG-05`` in a fresh folder; ``rs-preflight-report/results.json`` is read.
+The db hosts are given by address (``ssh: false``): nothing is resolved. Each broken variant is
+undone afterwards and the next test starts from a healthy cluster (bounded waits, no timed
+assertions). Everything is torn down, also on failure.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from rs_lab.indices import Lease
 from rs_lab.patroni import PATRONI, Member, PatroniCluster, PatroniSpec
 from rs_lab.preflight import run_preflight
 
@@ -32,8 +33,8 @@ SECRETS = (PatroniSpec().superuser.password, PatroniSpec().replicator.password)
 
 
 @pytest.fixture(scope="module")
-def patroni() -> Iterator[PatroniCluster]:
-    cluster = PatroniCluster(PatroniSpec(members=3))
+def patroni(lab_lease: Lease) -> Iterator[PatroniCluster]:
+    cluster = PatroniCluster(PatroniSpec(members=3), index=lab_lease.block(4, "patroni")[0])
     try:
         cluster.start()
         yield cluster
@@ -67,11 +68,11 @@ def run_check(cluster: PatroniCluster, folder: Path, *, profile: str = "medium",
               hosts: list[Member] | None = None) -> dict[str, Any]:
     """RS-PG-05's record from one product run over a site whose db hosts are ``hosts``."""
     members = hosts if hosts is not None else cluster.members
-    first = members[0].address
+    first = members[0].ipv4
     (folder / ".env").write_text(f"DB_WRITER_HOST={first}\nDB_WRITER_PORT=5432\n"
                                  "DB_WRITER_USERNAME=rs_writer\n")
     lines = ["name: lab-patroni", f"profile: {profile}", "phase: pre", "env_files: [.env]",
-             "hosts:", *(f"  pg-{m.name}: {{address: {m.address}, roles: [db], ssh: false}}"
+             "hosts:", *(f"  pg-{m.name}: {{address: {m.ipv4}, roles: [db], ssh: false}}"
                          for m in members)]
     (folder / "site.yaml").write_text("\n".join(lines) + "\n")
     run = run_preflight(folder / "site.yaml", "-k", "RS-PG-05", cwd=folder)
@@ -150,7 +151,7 @@ def test_two_members_fail_and_a_down_host_is_skipped(healthy: PatroniCluster,
     others = [m for m in healthy.members if m is not victim]
     record = run_check(healthy, tmp_path, hosts=[victim, *others])
     assert_failed(record, "2 member(s), at least 3 needed")
-    assert f"{others[0].address}:8008" in record["message"], record
+    assert f"{others[0].ipv4}:8008" in record["message"], record
     assert "not streaming" not in record["message"], record
 
 

@@ -1,6 +1,6 @@
 """Reports, gates, waivers and baselines end to end against the lab (issue 7): the healthy
 small site, then the same site with vm.max_map_count too low on job1 (overlay
-``max-map-count-low``, slot 1), read through every report a user gets."""
+``max-map-count-low``, a slot of its own), read through every report a user gets."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_reports_gate_baseline_and_waivers(small_site: LabSite,
     for name in ("results.json", "report.html", "junit.xml"):
         assert report(healthy, name).exists()
 
-    broken_site = lab_site(Scenario.small(slot=1).with_overlay("max-map-count-low"))
+    broken_site = lab_site(Scenario.small().with_overlay("max-map-count-low"))
     baseline = str(report(healthy, "results.json"))
     broken = run_preflight(broken_site.site_file, *SELECT, "--baseline", baseline,
                            cwd=folder(tmp_path, "b"))

@@ -29,6 +29,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from rs_lab.indices import Lease
 from rs_lab.netns import PREFIX
 from rs_lab.preflight import run_preflight
 from rs_lab.scenario import OVERLAYS, LabSite, Scenario, namespace_names
@@ -49,13 +50,13 @@ def ssh(site: LabSite, name: str, command: str) -> str:
     """Run ``command`` on host ``name`` over real SSH (key auth, host key verified)."""
     assert site.hostlab is not None
     host = site.host(name)
-    sock = socket.create_connection((host.address4, 22), timeout=5)
+    sock = socket.create_connection((host.ipv4, 22), timeout=5)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client = paramiko.SSHClient()
     client.load_host_keys(str(site.hostlab.known_hosts))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
-        client.connect(host.address4, username="root", key_filename=str(site.hostlab.identity_file),
+        client.connect(host.ipv4, username="root", key_filename=str(site.hostlab.identity_file),
                        sock=sock, look_for_keys=False, allow_agent=False, timeout=5)
         _, stdout, stderr = client.exec_command(command, timeout=20)
         out = stdout.read().decode()
@@ -131,7 +132,7 @@ def test_dns_answers_for_the_site(small_site: LabSite) -> None:
     for name in (d, tenant, f"api.{d}", f"realtime.{d}"):
         assert [r.to_text() for r in resolver.resolve(name, "A")] == [lb[0]]
     assert [r.to_text() for r in resolver.resolve(f"db1.{d}", "A")] == \
-        [small_site.host("db1").address4]
+        [small_site.host("db1").ipv4]
     assert resolver.resolve(d, "MX")[0].exchange.to_text() == f"mx.{d}."
     txt = b"".join(resolver.resolve(f"rs._domainkey.{d}", "TXT")[0].strings).decode()
     pem = small_site.env["MAIL_DKIM_PRIVATE_KEY"].encode()
@@ -164,7 +165,7 @@ def test_imap_login_and_folders(small_site: LabSite) -> None:
     env = small_site.env
     assert small_site.mail is not None
     ctx = lab_context(small_site)
-    client = _LabIMAP(small_site.mail.address, env["CLACKS_ADDRESS"], ctx)
+    client = _LabIMAP(small_site.mail.ipv4, env["CLACKS_ADDRESS"], ctx)
     try:
         assert client.login(env["CLACKS_USERNAME"], env["CLACKS_PASSWORD"])[0] == "OK"
         assert client.select(env["CLACKS_MAILBOX"])[0] == "OK"
@@ -201,7 +202,7 @@ class _LabSMTP(smtplib.SMTP):
 def test_smtp_submission_with_auth(small_site: LabSite) -> None:
     env = small_site.env
     assert small_site.mail is not None
-    smtp = _LabSMTP(small_site.mail.address, env["RSERVICE_SMTP_HOST"],
+    smtp = _LabSMTP(small_site.mail.ipv4, env["RSERVICE_SMTP_HOST"],
                     int(env["RSERVICE_SMTP_PORT"]))
     try:
         smtp.starttls(context=lab_context(small_site))
@@ -223,12 +224,12 @@ def test_postgres_writer_and_replica(small_site: LabSite) -> None:
                                dbname=env["DB_WRITER_DATABASE"], sslmode="verify-full",
                                sslrootcert=str(small_site.ca_path), connect_timeout=5)
 
-    with connect(env["DB_WRITER_HOST"], small_site.host("db1").address4) as conn:
+    with connect(env["DB_WRITER_HOST"], small_site.host("db1").ipv4) as conn:
         row = conn.execute("SELECT current_setting('server_version_num')::int, "
                            "pg_is_in_recovery()").fetchone()
         assert row is not None and row[0] // 10000 == 18 and row[1] is False
     assert small_site.pg is not None and small_site.pg.reader is not None
-    with connect(env["DB_READER_HOST"], small_site.pg.reader.address) as conn:
+    with connect(env["DB_READER_HOST"], small_site.pg.reader.ipv4) as conn:
         row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
         assert row == (True,)
 
@@ -236,7 +237,7 @@ def test_postgres_writer_and_replica(small_site: LabSite) -> None:
 def test_search_standin_on_job1(small_site: LabSite) -> None:
     url = small_site.env["ELASTICSEARCH_URLS"]
     assert url == f"http://job1.{small_site.domain}:9200"
-    session = pinned_session({f"job1.{small_site.domain}": small_site.host("job1").address4})
+    session = pinned_session({f"job1.{small_site.domain}": small_site.host("job1").ipv4})
     root = session.get(url + "/", timeout=5).json()
     assert root["version"]["distribution"] == "opensearch"
     assert root["version"]["number"].startswith("3.")
@@ -263,7 +264,7 @@ def test_chrony_follows_the_lab_ntp_server(small_site: LabSite) -> None:
     print("\nchrony synced on every host in (s):", round(small_site.timings["ntp_sync"], 2))
     assert small_site.ntp is not None
     out = ssh(small_site, "app1", "chronyc -n sources")
-    assert small_site.ntp.address4 in out
+    assert small_site.ntp.ipv4 in out
 
 
 def test_site_file_loads_and_keeps_secrets_in_env_files(small_site: LabSite) -> None:
@@ -297,7 +298,8 @@ def test_first_checks_pass_on_the_healthy_site(small_site: LabSite, tmp_path: Pa
 
 # -- overlays: one thing broken, exactly its requirement fails -------------------------------------
 
-# Each gets a whole site of its own in slot 1 (see rs_lab.scenario.Overlay on partial sites).
+# Each gets a whole site of its own, in the test's slot (see rs_lab.scenario.Overlay on partial
+# sites).
 BROKEN_FIRST = ["os-unsupported", "sysctl-low", "max-map-count-low", "nofile-low",
                 "nofile-realtime-low", "env-weak-secret"]
 
@@ -306,7 +308,7 @@ BROKEN_FIRST = ["os-unsupported", "sysctl-low", "max-map-count-low", "nofile-low
 def test_overlay_fails_exactly_its_requirement(lab_site: Any, tmp_path: Path,
                                               overlay: str) -> None:
     ov = OVERLAYS[overlay]
-    scenario = Scenario.small(slot=1).with_overlay(overlay)
+    scenario = Scenario.small().with_overlay(overlay)
     t = time.monotonic()
     site = lab_site(scenario)
     print(f"\n{overlay}: whole site up in {time.monotonic() - t:.2f}s")
@@ -351,14 +353,17 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_down_leaves_nothing(tmp_path_factory: pytest.TempPathFactory, lab_swept: None) -> None:
+def test_down_leaves_nothing(tmp_path_factory: pytest.TempPathFactory, lab_lease: Lease
+                             ) -> None:
     from rs_lab.workdir import remove, service_root
 
     root = service_root("teardown")
-    site = LabSite(Scenario.small(slot=2, echo=True), root / "td")
+    slot = lab_lease.slot()
+    site = LabSite(Scenario.small(slot=slot, echo=True), root / "td")
     try:
         site.up()
-        print("\nslot 2 full site up (s):", {k: round(v, 2) for k, v in site.timings.items()})
+        print(f"\nslot {slot} full site up (s):",
+              {k: round(v, 2) for k, v in site.timings.items()})
         state = site.state()
         assert ssh(site, "app1", "findmnt -n -o FSTYPE --target /mnt/rs-share").strip() == \
             "fuse.sshfs"
@@ -367,7 +372,8 @@ def test_down_leaves_nothing(tmp_path_factory: pytest.TempPathFactory, lab_swept
     finally:
         problems = site.down()
         remove(root)
-    print("slot 2 teardown (s):", round(site.timings["down"], 2))
+        lab_lease.free_slot(slot)
+    print(f"slot {slot} teardown (s):", round(site.timings["down"], 2))
     assert problems == []
     netns = set(subprocess.run(["ip", "netns", "list"], capture_output=True,
                                text=True).stdout.split())

@@ -21,6 +21,7 @@ import pytest
 
 from rs_lab.containers import import_program, remove_container, run_container
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.preflight import run_preflight
 
 pytestmark = pytest.mark.lab
@@ -28,15 +29,14 @@ pytestmark = pytest.mark.lab
 if os.geteuid() != 0 or shutil.which("dockerd") is None:  # pragma: no cover
     pytest.skip("needs root and dockerd", allow_module_level=True)
 
-INDEX = 97
-NAME = f"job{INDEX}"
+NAME = "job97"
 BARE = "/usr/local/bin"
 
 
 @pytest.fixture(scope="module")
-def docker_host(host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory
+def docker_host(host_lab: HostLab, lab_lease: Lease, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[tuple[LabHost, Path]]:
-    host = host_lab.add(HostSpec(NAME, INDEX, os_release("ubuntu", "24.04"),
+    host = host_lab.add(HostSpec(NAME, lab_lease.take(), os_release("ubuntu", "24.04"),
                                  services=["docker"]))
     deadline = time.monotonic() + 60
     while host.run("docker info >/dev/null 2>&1").returncode != 0:
@@ -54,7 +54,7 @@ def run_check(host: LabHost, host_lab: HostLab, folder: Path) -> dict[str, Any]:
              f"  identity_file: {host_lab.identity_file}",
              f"  known_hosts: {host_lab.known_hosts}", "  connect_timeout: 3",
              "  command_timeout: 20", "hosts:",
-             f"  {NAME}: {{address: {host.address4}, roles: [job]}}"]
+             f"  {NAME}: {{address: {host.ipv4}, roles: [job]}}"]
     site = folder / "site.yaml"
     site.write_text("\n".join(lines) + "\n")
     run = run_preflight(site, "--phase", "post", "-k", "RS-SINGLETON-01", cwd=folder)

@@ -10,20 +10,20 @@ from pathlib import Path
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.preflight import run_preflight
-
-JUMP = HostSpec("sshjump91", 91, os_release("ubuntu", "24.04"))
-BEHIND = HostSpec("sshbehind92", 92, os_release("rhel", "9.4"))
 
 
 @pytest.fixture(scope="module")
-def pair(host_lab: HostLab) -> Iterator[tuple[LabHost, LabHost]]:
-    jump, behind = host_lab.add_many([JUMP, BEHIND])
+def pair(host_lab: HostLab, lab_lease: Lease) -> Iterator[tuple[LabHost, LabHost]]:
+    jump, behind = host_lab.add_many([
+        HostSpec("sshjump91", lab_lease.take(), os_release("ubuntu", "24.04")),
+        HostSpec("sshbehind92", lab_lease.take(), os_release("rhel", "9.4"))])
     # behind's sshd answers the jump host only: reaching it proves the ProxyJump was taken
     behind.ns.run(["nft", "-f", "-"], input=(
         "table inet rsonlyjump {\n  chain input {\n"
         "    type filter hook input priority 0; policy accept;\n"
-        f"    ip saddr != {jump.address4} tcp dport 22 drop\n"
+        f"    ip saddr != {jump.ipv4} tcp dport 22 drop\n"
         "    meta nfproto ipv6 tcp dport 22 drop\n  }\n}\n"))
     yield jump, behind
 
@@ -32,8 +32,8 @@ def write(folder: Path, lab: HostLab, jump: LabHost, behind: LabHost, *,
           proxy_jump: bool = True, known_hosts: Path | None = None) -> Path:
     common = f"  User root\n  IdentityFile {lab.identity_file}\n"
     (folder / "ssh_config").write_text(
-        f"Host bastion\n  HostName {jump.address4}\n{common}\n"
-        f"Host behind\n  HostName {behind.address4}\n{common}"
+        f"Host bastion\n  HostName {jump.ipv4}\n{common}\n"
+        f"Host behind\n  HostName {behind.ipv4}\n{common}"
         f"  UserKnownHostsFile {known_hosts or lab.known_hosts}\n"
         + ("  ProxyJump bastion\n" if proxy_jump else ""))
     site = folder / "site.yaml"
@@ -59,7 +59,7 @@ def test_without_the_proxyjump_the_host_is_not_reached(
         tmp_path: Path, host_lab: HostLab, pair: tuple[LabHost, LabHost]) -> None:
     record = os_record(tmp_path, write(tmp_path, host_lab, *pair, proxy_jump=False))
     assert record["outcome"] == "error", record
-    assert f"SSH connect to {pair[1].address4}:22 timed out" in record["message"]
+    assert f"SSH connect to {pair[1].ipv4}:22 timed out" in record["message"]
 
 
 def test_host_keys_stay_strict_through_the_alias(

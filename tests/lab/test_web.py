@@ -1,8 +1,9 @@
 """The lab's web-side services for real: BIND, nginx, HAProxy, echo backends, OpenSearch stand-in.
 
-Every service runs in its own network namespace (indices 100–139); nothing here resolves a lab
-name through the system resolver: DNS is asked directly (dnspython, ``configure=False``) and HTTP
-goes through :func:`rs_lab.webclient.pinned_session` (name → address pinned).
+Every service runs in its own network namespace (indices from the module's lease); nothing here
+resolves a lab name through the system resolver: DNS is asked directly (dnspython,
+``configure=False``) and HTTP goes through :func:`rs_lab.webclient.pinned_session` (name →
+address pinned).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rs_lab.dns import PREDETERMINED, DnsServer, ZoneSpec, dkim_txt
 from rs_lab.echo import EchoBackend, ws_accept
+from rs_lab.indices import Lease
 from rs_lab.lb import CERT_VARIANTS, Backend, HaproxyLb, LbSpec, NginxLb
 from rs_lab.netns import GATEWAY4, addr4, addr6
 from rs_lab.opensearch_standin import REQUIRED_PLUGINS, VARIANTS, OpenSearchStandIn
@@ -34,8 +36,9 @@ from rs_lab.webclient import peer_chain, pinned_session, websocket_probe, ws_fra
 
 DOMAIN = "rs.lab"
 LB_KINDS = {"nginx": NginxLb, "haproxy": HaproxyLb}
-IDX = {"dns": 100, "nginx": 101, "haproxy": 102, "app": 103, "realtime": 104,
-       "dns_nowild": 105, "toggle": 120, "cert": 125, "search": 130}
+# what this module takes from its lease (mx, elsewhere: addresses where nothing runs)
+PLACES = ("dns", "nginx", "haproxy", "app", "realtime", "dns_nowild", "toggle", "cert", "search",
+          "search_tls", "mx", "elsewhere")
 
 pytestmark = pytest.mark.lab
 
@@ -44,6 +47,12 @@ if os.geteuid() != 0 or shutil.which("named") is None:  # pragma: no cover
 
 
 # -- fixtures ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def idx(lab_lease: Lease) -> dict[str, int]:
+    """This module's indices, by what stands there."""
+    return {place: lab_lease.take(place) for place in PLACES}
+
 
 @pytest.fixture(scope="module")
 def workdir() -> Iterator[Path]:
@@ -66,17 +75,18 @@ def dkim_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def lb_addresses(kind: str = "nginx") -> list[str]:
-    return [addr4(IDX[kind]), addr6(IDX[kind])]
+def lb_addresses(idx: dict[str, int], kind: str = "nginx") -> list[str]:
+    return [addr4(idx[kind]), addr6(idx[kind])]
 
 
 @pytest.fixture(scope="module")
-def dns_server(workdir: Path, dkim_key: rsa.RSAPrivateKey) -> Iterator[DnsServer]:
-    spec = ZoneSpec(DOMAIN, lb=lb_addresses(), mail=[addr4(40)], dkim_selector="rs2026",
+def dns_server(idx: dict[str, int], workdir: Path, dkim_key: rsa.RSAPrivateKey
+               ) -> Iterator[DnsServer]:
+    spec = ZoneSpec(DOMAIN, lb=lb_addresses(idx), mail=[addr4(idx["mx"])], dkim_selector="rs2026",
                     dkim_public_key=dkim_key,
-                    hosts={"app1": [addr4(IDX["app"]), addr6(IDX["app"])],
-                           f"search.{DOMAIN}": addr4(IDX["search"])})
-    server = DnsServer(IDX["dns"], workdir / "dns", spec)
+                    hosts={"app1": [addr4(idx["app"]), addr6(idx["app"])],
+                           f"search.{DOMAIN}": addr4(idx["search"])})
+    server = DnsServer(idx["dns"], workdir / "dns", spec)
     try:
         yield server.start()
     finally:
@@ -84,10 +94,11 @@ def dns_server(workdir: Path, dkim_key: rsa.RSAPrivateKey) -> Iterator[DnsServer
 
 
 @pytest.fixture(scope="module")
-def dns_nowild(workdir: Path) -> Iterator[DnsServer]:
-    spec = ZoneSpec(DOMAIN, lb=lb_addresses(), overrides={"*": None, "api": addr4(77)},
+def dns_nowild(idx: dict[str, int], workdir: Path) -> Iterator[DnsServer]:
+    spec = ZoneSpec(DOMAIN, lb=lb_addresses(idx),
+                    overrides={"*": None, "api": addr4(idx["elsewhere"])},
                     explicit_predetermined=True, spf=None, mx_names=())
-    server = DnsServer(IDX["dns_nowild"], workdir / "dns-nowild", spec)
+    server = DnsServer(idx["dns_nowild"], workdir / "dns-nowild", spec)
     try:
         yield server.start()
     finally:
@@ -95,9 +106,9 @@ def dns_nowild(workdir: Path) -> Iterator[DnsServer]:
 
 
 @pytest.fixture(scope="module")
-def backends(workdir: Path) -> Iterator[tuple[EchoBackend, EchoBackend]]:
-    app = EchoBackend(IDX["app"], workdir / "app", name="app")
-    realtime = EchoBackend(IDX["realtime"], workdir / "realtime", name="realtime")
+def backends(idx: dict[str, int], workdir: Path) -> Iterator[tuple[EchoBackend, EchoBackend]]:
+    app = EchoBackend(idx["app"], workdir / "app", name="app")
+    realtime = EchoBackend(idx["realtime"], workdir / "realtime", name="realtime")
     try:
         app.start()
         realtime.start()
@@ -115,10 +126,10 @@ def base_spec(backends: tuple[EchoBackend, EchoBackend], **kw: object) -> LbSpec
 
 
 @pytest.fixture(scope="module", params=sorted(LB_KINDS))
-def lb(request: pytest.FixtureRequest, workdir: Path, pki: Pki,
+def lb(request: pytest.FixtureRequest, idx: dict[str, int], workdir: Path, pki: Pki,
        backends: tuple[EchoBackend, EchoBackend]) -> Iterator[NginxLb | HaproxyLb]:
     kind = request.param
-    server = LB_KINDS[kind](IDX[kind], workdir / kind, base_spec(backends), pki=pki)
+    server = LB_KINDS[kind](idx[kind], workdir / kind, base_spec(backends), pki=pki)
     try:
         yield server.start()
     finally:
@@ -178,40 +189,42 @@ def assess(lb: NginxLb | HaproxyLb) -> set[str]:
 
 # -- DNS -----------------------------------------------------------------------------------------
 
-def test_dns_wildcard_answers_a_never_used_name(dns_server: DnsServer) -> None:
+def test_dns_wildcard_answers_a_never_used_name(dns_server: DnsServer, idx: dict[str, int]
+                                                ) -> None:
     r = dns_server.resolver()
     name = f"rs-preflight-{secrets.token_hex(6)}.{DOMAIN}"
-    assert [a.address for a in r.resolve(name, "A")] == [addr4(IDX["nginx"])]
-    assert [a.address for a in r.resolve(name, "AAAA")] == [addr6(IDX["nginx"])]
+    assert [a.address for a in r.resolve(name, "A")] == [addr4(idx["nginx"])]
+    assert [a.address for a in r.resolve(name, "AAAA")] == [addr6(idx["nginx"])]
 
 
-def test_dns_apex_and_predetermined_names(dns_server: DnsServer) -> None:
+def test_dns_apex_and_predetermined_names(dns_server: DnsServer, idx: dict[str, int]) -> None:
     r = dns_server.resolver()
-    assert [a.address for a in r.resolve(DOMAIN, "A")] == [addr4(IDX["nginx"])]
-    assert [a.address for a in r.resolve(DOMAIN, "AAAA")] == [addr6(IDX["nginx"])]
+    assert [a.address for a in r.resolve(DOMAIN, "A")] == [addr4(idx["nginx"])]
+    assert [a.address for a in r.resolve(DOMAIN, "AAAA")] == [addr6(idx["nginx"])]
     for label in PREDETERMINED:
         assert [a.address for a in r.resolve(f"{label}.{DOMAIN}", "A")] == \
-            [addr4(IDX["nginx"])], label
+            [addr4(idx["nginx"])], label
 
 
-def test_dns_mail_records(dns_server: DnsServer, dkim_key: rsa.RSAPrivateKey) -> None:
+def test_dns_mail_records(dns_server: DnsServer, dkim_key: rsa.RSAPrivateKey,
+                          idx: dict[str, int]) -> None:
     r = dns_server.resolver()
     for owner in (DOMAIN, f"mail.{DOMAIN}"):
         assert [m.exchange.to_text() for m in r.resolve(owner, "MX")] == [f"mx.{DOMAIN}."]
         spf = [b"".join(t.strings).decode() for t in r.resolve(owner, "TXT")]
         assert any(s.startswith("v=spf1") for s in spf)
-    assert [a.address for a in r.resolve(f"mx.{DOMAIN}", "A")] == [addr4(40)]
+    assert [a.address for a in r.resolve(f"mx.{DOMAIN}", "A")] == [addr4(idx["mx"])]
     dkim = list(r.resolve(f"rs2026._domainkey.{DOMAIN}", "TXT"))
     assert len(dkim) == 1
     assert len(dkim[0].strings) > 1 and all(len(s) <= 255 for s in dkim[0].strings)
     assert b"".join(dkim[0].strings).decode() == dkim_txt(dkim_key.public_key())
 
 
-def test_dns_host_records_and_tcp(dns_server: DnsServer) -> None:
+def test_dns_host_records_and_tcp(dns_server: DnsServer, idx: dict[str, int]) -> None:
     r = dns_server.resolver()
     assert {a.address for a in r.resolve(f"app1.{DOMAIN}", "AAAA", tcp=True)} == \
-        {addr6(IDX["app"])}
-    assert [a.address for a in r.resolve(f"search.{DOMAIN}", "A")] == [addr4(IDX["search"])]
+        {addr6(idx["app"])}
+    assert [a.address for a in r.resolve(f"search.{DOMAIN}", "A")] == [addr4(idx["search"])]
 
 
 def test_dns_listens_only_on_lab_and_loopback(dns_server: DnsServer) -> None:
@@ -223,15 +236,16 @@ def test_dns_listens_only_on_lab_and_loopback(dns_server: DnsServer) -> None:
         assert local and local <= allowed, (flag, local)
 
 
-def test_dns_without_wildcard_gives_nxdomain(dns_nowild: DnsServer) -> None:
+def test_dns_without_wildcard_gives_nxdomain(dns_nowild: DnsServer, idx: dict[str, int]
+                                             ) -> None:
     r = dns_nowild.resolver()
     with pytest.raises(dns.resolver.NXDOMAIN):
         r.resolve(f"rs-preflight-{secrets.token_hex(6)}.{DOMAIN}", "A")
     # the override points api elsewhere; the other predetermined names have their own records
-    assert [a.address for a in r.resolve(f"api.{DOMAIN}", "A")] == [addr4(77)]
+    assert [a.address for a in r.resolve(f"api.{DOMAIN}", "A")] == [addr4(idx["elsewhere"])]
     with pytest.raises(dns.resolver.NoAnswer):
         r.resolve(f"api.{DOMAIN}", "AAAA")
-    assert [a.address for a in r.resolve(f"graphql.{DOMAIN}", "A")] == [addr4(IDX["nginx"])]
+    assert [a.address for a in r.resolve(f"graphql.{DOMAIN}", "A")] == [addr4(idx["nginx"])]
     with pytest.raises(dns.resolver.NoAnswer):
         r.resolve(DOMAIN, "MX")
 
@@ -317,9 +331,10 @@ TOGGLES = {
 
 @pytest.mark.parametrize("toggle", sorted(TOGGLES))
 @pytest.mark.parametrize("kind", sorted(LB_KINDS))
-def test_lb_toggle_breaks_exactly_one_thing(kind: str, toggle: str, workdir: Path, pki: Pki,
+def test_lb_toggle_breaks_exactly_one_thing(kind: str, toggle: str, idx: dict[str, int],
+                                            workdir: Path, pki: Pki,
                                             backends: tuple[EchoBackend, EchoBackend]) -> None:
-    server = LB_KINDS[kind](IDX["toggle"], workdir / f"{kind}-{toggle}",
+    server = LB_KINDS[kind](idx["toggle"], workdir / f"{kind}-{toggle}",
                             base_spec(backends, **{toggle: True}), pki=pki)
     try:
         server.start()
@@ -337,9 +352,9 @@ def test_lb_toggle_breaks_exactly_one_thing(kind: str, toggle: str, workdir: Pat
 
 @pytest.mark.parametrize("variant", CERT_VARIANTS)
 @pytest.mark.parametrize("kind", sorted(LB_KINDS))
-def test_lb_certificate_variants(kind: str, variant: str, workdir: Path, pki: Pki,
-                                 backends: tuple[EchoBackend, EchoBackend]) -> None:
-    server = LB_KINDS[kind](IDX["cert"], workdir / f"{kind}-cert-{variant}",
+def test_lb_certificate_variants(kind: str, variant: str, idx: dict[str, int], workdir: Path,
+                                 pki: Pki, backends: tuple[EchoBackend, EchoBackend]) -> None:
+    server = LB_KINDS[kind](idx["cert"], workdir / f"{kind}-cert-{variant}",
                             base_spec(backends, cert=variant), pki=pki)
     try:
         server.start()
@@ -382,8 +397,9 @@ def test_lb_certificate_variants(kind: str, variant: str, workdir: Path, pki: Pk
 # -- OpenSearch stand-in ---------------------------------------------------------------------------
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
-def search(request: pytest.FixtureRequest, workdir: Path) -> Iterator[OpenSearchStandIn]:
-    server = OpenSearchStandIn(IDX["search"], workdir / f"search-{request.param}",
+def search(request: pytest.FixtureRequest, idx: dict[str, int], workdir: Path
+           ) -> Iterator[OpenSearchStandIn]:
+    server = OpenSearchStandIn(idx["search"], workdir / f"search-{request.param}",
                                request.param)
     try:
         yield server.start()
@@ -434,9 +450,9 @@ def test_search_standin_variant_facts() -> None:
     assert compat["number"] == "7.10.2" and "distribution" not in compat
 
 
-def test_search_standin_https_basic_auth(workdir: Path, pki: Pki) -> None:
+def test_search_standin_https_basic_auth(idx: dict[str, int], workdir: Path, pki: Pki) -> None:
     spec = VARIANTS["3.5.0"].with_(tls=True, nodes=3)
-    server = OpenSearchStandIn(IDX["search"] + 1, workdir / "search-tls", spec, pki=pki,
+    server = OpenSearchStandIn(idx["search_tls"], workdir / "search-tls", spec, pki=pki,
                                cert_names=[f"search.{DOMAIN}"])
     try:
         server.start()
