@@ -48,6 +48,14 @@ class Interrupts:
             raise KeyboardInterrupt(f"{name}: rs-preflight stops, writes its reports and "
                                     "removes its probes")
 
+    def check(self) -> None:
+        """Raise the stop again at a check's start if the signal's own ``KeyboardInterrupt``
+        was lost: raised inside a weakref callback or a ``__del__``, Python reports it as
+        "unraisable" and carries on, and the run would end "passed" after a SIGTERM."""
+        if self.received is not None and not self._holding:
+            raise KeyboardInterrupt(f"{self.received}: rs-preflight stops, writes its reports "
+                                    "and removes its probes")
+
     def hold(self) -> None:
         """From now on (reports, clean-up) a signal is noted, not raised."""
         self._holding = True

@@ -231,6 +231,7 @@ class Preflight:
 
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]
                                 ) -> None:
+        self.interrupts.check()  # a signal whose stop was swallowed stops the run here
         if nodeid in self.completion.selected:
             self.completion.started[nodeid] = self.completion.selected[nodeid]
 
@@ -523,7 +524,11 @@ class Preflight:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self._in_use():
             return
+        lost = self.interrupts.received  # a signal before this point ends the run as one
         self.interrupts.hold()  # a second signal cannot cut the reports or the clean-up short
+        if lost is not None and exitstatus != pytest.ExitCode.INTERRUPTED:
+            # its KeyboardInterrupt was swallowed after the last check began: still a stop
+            exitstatus = session.exitstatus = pytest.ExitCode.INTERRUPTED
         if exitstatus == pytest.ExitCode.INTERRUPTED and self.completion.interrupted_by is None:
             self.completion.interrupted_by = self.interrupts.received or "SIGINT"
         self.completion.stopped = (str(session.shouldstop or session.shouldfail or "")

@@ -42,7 +42,11 @@ def test_second(rs):
 def test_third(rs):
     if pathlib.Path("block").exists():   # the interrupt tests: the signal arrives in here
         pathlib.Path("started").write_text(rs.host.name)
-        time.sleep(120)
+        try:
+            time.sleep(120)
+        except KeyboardInterrupt:  # swallowed, as in a weakref callback or a __del__
+            if not pathlib.Path("swallow").exists():
+                raise
     return passed("Ubuntu 24.04 is supported")
 '''
 
@@ -108,12 +112,12 @@ def assert_incomplete_everywhere(folder: Path, terminal: str) -> ET.Element:
     return first
 
 
-def interrupted_run(folder: Path, sig: signal.Signals) -> tuple[int, str, float]:
+def interrupted_run(folder: Path, sig: signal.Signals, *args: str) -> tuple[int, str, float]:
     """Start the run, wait until RS-OS-01@app1 is running (after two checks finished), send
     ``sig``; (exit code, output, seconds from the signal to the end)."""
     (folder / "block").write_text("")
     proc = subprocess.Popen(  # SIGINT may be ignored in a background job: the child gets it
-        command(), cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        command(*args), cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 90
@@ -164,6 +168,20 @@ def test_a_signal_after_the_first_check_is_incomplete_everywhere(
     assert 'id="incomplete"' in html and f"interrupted by {sig.name}" in html
     assert_never_says_passed({"report": again.stdout, "html": html,
                               "junit": (folder / "again/junit.xml").read_text()})
+
+
+def test_a_signal_whose_stop_was_swallowed_still_ends_the_run_interrupted(folder: Path) -> None:
+    """Python drops an exception raised in a weakref callback or a ``__del__`` ("unraisable"):
+    the SIGTERM's stop can vanish. The run still ends as stopped by it — exit 2, incomplete —
+    and a check that would start after it never does (``Interrupts.check``)."""
+    (folder / "swallow").write_text("")
+    code, out, _ = interrupted_run(folder, signal.SIGTERM)
+    assert code == 2, out
+    doc = json.loads((folder / "out/results.json").read_text())
+    assert (doc["complete"], doc["interrupted"], doc["interrupted_by"]) == (False, True,
+                                                                          "SIGTERM")
+    assert doc["gate"] == "incomplete"
+    assert_incomplete_everywhere(folder, out)
 
 
 def test_a_complete_run_says_passed(folder: Path) -> None:
