@@ -5,7 +5,7 @@ an ``rs`` target (one host, or the site) and returns a ``Verdict``::
 
     @pytest.mark.rs("RS-OS-01")
     def test_supported_os(rs: Target) -> Verdict:
-        return host.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+        return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
 
 Roles and phases come from the catalogue: the plugin runs the check once per host holding
 one of the requirement's roles, skips it (saying why) outside its phases, and turns the
