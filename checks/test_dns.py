@@ -11,8 +11,8 @@ import concurrent.futures
 import dns.resolver
 import pytest
 
-from rs_preflight.gather.probes import dns as probe
-from rs_preflight.judge import dns as judge
+from rs_preflight.dnsnames import predetermined_names
+from rs_preflight.judges import dns as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict, error, worst
 
@@ -72,7 +72,7 @@ def test_wildcard(rs: Target, rs_tenant_label: str) -> Verdict:
 
 @pytest.mark.rs("RS-DNS-03")
 def test_predetermined_names(rs: Target) -> Verdict:
-    wanted = judge.predetermined_names(_plain(rs), _domain(rs))
+    wanted = predetermined_names(_plain(rs), _domain(rs))
     return _to_lb(rs, [(n, f"{n} ({origin})") for n, origin in wanted])
 
 
