@@ -22,22 +22,16 @@ from typing import Any
 
 import jsonschema
 
-from rs_preflight.spec.addresses import parse_jump_host, why_not_address, why_not_ip
-from rs_preflight.spec.catalogue import Catalogue, load_catalogue
-from rs_preflight.spec.envfile import EnvValue, is_secret_name, parse_env_file, roles_of
-from rs_preflight.spec.errors import Problem, SiteError
-from rs_preflight.spec.inputs import (
-    LIMITS,
-    InputError,
-    check_regular,
-    decode,
-    read_bytes,
-    read_text,
-)
-from rs_preflight.spec.inventory import load_inventory
-from rs_preflight.spec.redact import Redactor, url_passwords
-from rs_preflight.spec.schema import site_schema
-from rs_preflight.spec.yamlsrc import SourceDoc, dotted, load_yaml
+from .addresses import parse_jump_host, why_not_address, why_not_ip
+from .catalogue import Catalogue, load_catalogue
+from .envfile import EnvValue, is_secret_name, parse_env_file, roles_of
+from .errors import Problem, SiteError
+from .hosts import Host
+from .inputs import LIMITS, InputError, check_regular, decode, read_bytes, read_text
+from .inventory import load_inventory
+from .redact import Redactor, url_passwords
+from .schema import site_schema
+from .yamlsrc import SourceDoc, dotted, load_yaml
 
 LOCAL_ROLES = ("app", "job", "realtime", "search", "db")
 STDIN = Path("-")        # ``--site -``: the description comes from stdin
@@ -59,26 +53,6 @@ class SshSettings:
     command_timeout: float = 30.0
     host_key_policy: str = "strict"
     password: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Host:
-    """One host of the site; ``connection`` says how its facts are gathered."""
-
-    name: str
-    address: str
-    roles: tuple[str, ...]
-    connection: str = "ssh"      # ssh | local | docker | ansible | none
-    port: int | None = None
-    user: str | None = None
-    container: str | None = None
-    identity_file: Path | None = None  # from an inventory's ansible_ssh_private_key_file
-    jump_host: str | None = None       # from an inventory's ansible_ssh_common_args (-J)
-
-    @property
-    def reachable(self) -> bool:
-        """False for hosts checked over the network only (``ssh: false``)."""
-        return self.connection != "none"
 
 
 @dataclass(frozen=True)
