@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rs_lab.hosts import HostLab, HostSpec, os_release  # noqa: E402
-from rs_preflight.catalogue import load_catalogue  # noqa: E402
-from rs_preflight.facts import SECTIONS, Context, build_script, commands  # noqa: E402
-from rs_preflight.site import Host, Site, SshSettings  # noqa: E402
-from rs_preflight.state import RunState  # noqa: E402
+from rs_preflight.gather.facts import SECTIONS, Context, build_script, commands  # noqa: E402
+from rs_preflight.gather.state import RunState  # noqa: E402
+from rs_preflight.spec.catalogue import load_catalogue  # noqa: E402
+from rs_preflight.spec.site import Host, Site, SshSettings  # noqa: E402
 
 
 def site_for(lab: HostLab, hosts: list) -> Site:

@@ -11,9 +11,10 @@ import concurrent.futures
 import dns.resolver
 import pytest
 
-from rs_preflight.dnsnames import predetermined_names
-from rs_preflight.judges import dns as judge
+from rs_preflight.gather.probes import dns as probe
+from rs_preflight.judge import dns as judge
 from rs_preflight.model import Target
+from rs_preflight.spec.dnsnames import predetermined_names
 from rs_preflight.spec.results import Verdict, error, worst
 
 NO_RESOLVER = error("no dns.resolvers in the site: rs-preflight never asks the runner's own "

@@ -28,15 +28,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from rs_preflight.backends import Backend, backends_of, protocol
-from rs_preflight.dnsnames import realtime_name, web_names
-from rs_preflight.header_probe import HeaderProbe, token_query
-from rs_preflight.judges import lb as judge
-from rs_preflight.judges.tls import summarize
+from rs_preflight.gather.header_probe import HeaderProbe, token_query
+from rs_preflight.gather.probes import ProbeError, http
+from rs_preflight.gather.probes.where import lb_addresses
+from rs_preflight.judge import lb as judge
+from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http
-from rs_preflight.probes.where import lb_addresses
-from rs_preflight.results import Verdict, error, failed, skipped
+from rs_preflight.spec.backends import Backend, backends_of, protocol
+from rs_preflight.spec.dnsnames import realtime_name, web_names
+from rs_preflight.spec.results import Verdict, error, failed, skipped
 
 NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "
             "the backend's view of the headers can only be read through an echo listener")

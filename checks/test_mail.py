@@ -2,9 +2,9 @@
 
 Glue only. IMAP and SMTP are probed from the runner, once per run (``rs.state.probe``), to
 addresses from the site (literal IPs, site hosts, or the site's resolvers:
-:mod:`rs_preflight.probes.where`) with the configured names in TLS; that the job hosts (IMAP)
+:mod:`rs_preflight.gather.probes.where`) with the configured names in TLS; that the job hosts (IMAP)
 and app/job hosts (SMTP) reach those ports through their own firewalls is RS-PORT-01's flow
-check, run on those hosts. Judged by :mod:`rs_preflight.judges.mail`.
+check, run on those hosts. Judged by :mod:`rs_preflight.judge.mail`.
 
 RS-MAIL-06 is an *active* probe: it sends one mail and deletes it again (only it). On by default
 before installation, opt-in after (``--rs-mail-probe=on``; ``off`` skips it in any phase).
@@ -19,12 +19,10 @@ import pytest
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
 from rs_preflight.gather.probes import mail as probe
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import mail as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, Unreachable
-from rs_preflight.probes import mail as probe
-from rs_preflight.probes.where import address_for
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.results import Verdict, error, skipped
 
 IMAP, SMTP = ("mail", "imap"), ("mail", "smtp")  # the run's probes: one IMAP login, one SMTP
 

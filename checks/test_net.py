@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import net as judge
+from rs_preflight.judge import net as judge
 from rs_preflight.model import Target
-from rs_preflight.results import Verdict
+from rs_preflight.spec.results import Verdict
 
 
 @pytest.mark.rs("RS-NET-01")

@@ -2,8 +2,8 @@
 
 Glue only. One login per role and server for the run (``rs.state.probe``), from the runner, to
 the address of ``DB_WRITER_HOST`` (literal, a site host, or the site's resolvers:
-:mod:`rs_preflight.probes.where`) with the name for ``verify-full``; judged by
-:mod:`rs_preflight.judges.pg`. That app and job hosts reach the port is RS-PORT-01's flow check.
+:mod:`rs_preflight.gather.probes.where`) with the name for ``verify-full``; judged by
+:mod:`rs_preflight.judge.pg`. That app and job hosts reach the port is RS-PORT-01's flow check.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ import pytest
 
 from rs_preflight.gather.probes import ProbeError, http
 from rs_preflight.gather.probes import pg as probe
-from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import pg as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http
-from rs_preflight.probes import pg as probe
-from rs_preflight.probes.where import address_for
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.results import Verdict, error, skipped
 
 
 def _s(rs: Target) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 Glue only. Three GETs per ``ELASTICSEARCH_URLS`` entry, once per run (``rs.state.probe``), from
 the runner to the address of the URL's host (literal, a site host, or the site's resolvers:
-:mod:`rs_preflight.probes.where`);
+:mod:`rs_preflight.gather.probes.where`);
 certificates verified against the site's CA bundle or the system store. That app and job hosts
 reach the port is RS-PORT-01's flow check. Judged by :mod:`rs_preflight.judge.search`.
 """
@@ -17,14 +17,11 @@ import pytest
 
 from rs_preflight.gather.probes import ProbeError
 from rs_preflight.gather.probes import search as probe
-from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import search as judge
 from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError
-from rs_preflight.probes import search as probe
-from rs_preflight.probes.where import address_for
-from rs_preflight.results import Verdict, error, skipped
+from rs_preflight.spec.results import Verdict, error, skipped
 
 
 def _survey(rs: Target, url: str, verify: bool | str) -> probe.Seen:

@@ -2,8 +2,8 @@
 
 Glue only: one handshake per (name, load-balancer address) with the name in SNI, asked of the
 run's state once (``rs.state.probe``) and judged by RS-TLS-01…04 alike; judged by
-:mod:`rs_preflight.judges.tls`. Names: the domain, a fresh random tenant and every
-predetermined name (:mod:`rs_preflight.dnsnames`).
+:mod:`rs_preflight.judge.tls`. Names: the domain, a fresh random tenant and every
+predetermined name (:mod:`rs_preflight.spec.dnsnames`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
-from rs_preflight.dnsnames import web_names
-from rs_preflight.judges import tls as judge
+from rs_preflight.gather.probes import ProbeError, http, tls
+from rs_preflight.gather.probes.where import lb_addresses
+from rs_preflight.judge import tls as judge
 from rs_preflight.model import Target
-from rs_preflight.probes import ProbeError, http, tls
-from rs_preflight.probes.where import lb_addresses
-from rs_preflight.results import Verdict, error
+from rs_preflight.spec.dnsnames import web_names
+from rs_preflight.spec.results import Verdict, error
 
 
 def _timeout(rs: Target) -> float:

@@ -45,11 +45,11 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from . import __version__, commands
-from .cliutil import USAGE_ERROR, quiet_pipe
-from .commands import CatalogueError
-from .runargs import EPILOG, prepare, pytest_args
-from .runargs import parser as _parser
+from rs_preflight import __version__, commands
+from rs_preflight.cliutil import USAGE_ERROR, quiet_pipe
+from rs_preflight.commands import CatalogueError
+from rs_preflight.runargs import EPILOG, prepare, pytest_args
+from rs_preflight.runargs import parser as _parser
 
 
 def version_line() -> str:

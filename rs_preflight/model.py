@@ -12,7 +12,8 @@ one of the requirement's roles, skips it (saying why) outside its phases, and tu
 verdict into passed / failed / error / skipped / waived.
 
 What the run shares (facts, the probe results, connections) is its :class:`RunState`
-(``rs.state``, :mod:`rs_preflight.state`): a check asks it, calls a judge, returns the verdict.
+(``rs.state``, :mod:`rs_preflight.gather.state`): a check asks it, calls a judge, returns the
+verdict.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import Requirement
-from .envfile import EnvValue
-from .facts import HostFacts
-from .site import Host, Site, Waiver
-from .state import RunState
+from rs_preflight.gather.facts import HostFacts
+from rs_preflight.gather.state import RunState
+from rs_preflight.spec.catalogue import Requirement
+from rs_preflight.spec.envfile import EnvValue
+from rs_preflight.spec.site import Host, Site, Waiver
 
 
 class FactsView:

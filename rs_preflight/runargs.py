@@ -14,9 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cliutil import USAGE_ERROR, UsageParser, add_plugin_options, check_report_dir
-from .commands import checks_path, gate_arguments
-from .sitefind import STDIN, find_site
+from rs_preflight.cliutil import USAGE_ERROR, UsageParser, add_plugin_options, check_report_dir
+from rs_preflight.commands import checks_path, gate_arguments
+from rs_preflight.spec.sitefind import STDIN, find_site
 
 REPORT_DIR = "rs-preflight-report"
 CODEQUALITY = "gl-code-quality-report.json"
@@ -109,7 +109,7 @@ def prepare(args: argparse.Namespace, report_dir: Path | None) -> int | None:
     args.site = found.path
     print(found.line, flush=True)
     if found.path == STDIN:
-        from .site import read_stdin
+        from rs_preflight.spec.site import read_stdin
         read_stdin()  # now: pytest's capture replaces stdin before the plugin loads the site
     problem = check_report_dir(report_dir) if report_dir is not None else None
     if problem:

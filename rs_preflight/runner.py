@@ -29,8 +29,9 @@ import pytest
 from rs_preflight import __version__
 from rs_preflight.gather.access import key_policy_warnings
 from rs_preflight.gather.facts import HostFacts
+from rs_preflight.gather.state import RunState
 from rs_preflight.interrupts import Interrupts
-from rs_preflight.model import RunState, Target
+from rs_preflight.model import Target
 from rs_preflight.report import area_of, exit_code, finalize, write_reports
 from rs_preflight.report.baseline import BaselineError, compare, key, load_baseline
 from rs_preflight.report.completeness import (
@@ -41,18 +42,22 @@ from rs_preflight.report.completeness import (
     selection_of,
     targets,
 )
-from .errors import CheckError, PreflightError, SiteError
-from .facts import HostFacts
-from .interrupts import Interrupts
-from .model import Target
-from .redact import RedactingFilter
-from .report import area_of, exit_code, finalize, write_reports
-from .report.baseline import BaselineError, compare, key, load_baseline
-from .report.counts import status_of
-from .results import ERROR, FAILED, PASSED, SKIPPED, WAIVED, GatePolicy, Result, Verdict
-from .site import Site, Waiver, default_site, load_site
-from .state import RunState
-from .waivers import load_waivers, waiver_report
+from rs_preflight.report.counts import status_of
+from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
+from rs_preflight.spec.errors import CheckError, PreflightError, SiteError
+from rs_preflight.spec.redact import RedactingFilter
+from rs_preflight.spec.results import (
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    WAIVED,
+    GatePolicy,
+    Result,
+    Verdict,
+)
+from rs_preflight.spec.site import Site, Waiver, default_site, load_site
+from rs_preflight.spec.waivers import load_waivers, waiver_report
 
 RS_KEY = pytest.StashKey["Preflight"]()
 TARGET_KEY = pytest.StashKey[tuple[Requirement, str | None]]()

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from .. import runargs
-from ..cliutil import UsageParser
-from . import BundleOptions, Limits
-from .plugin import BundleAtFinish
+from rs_preflight import runargs
+from rs_preflight.bundle import BundleOptions, Limits
+from rs_preflight.bundle.plugin import BundleAtFinish
+from rs_preflight.cliutil import UsageParser
 
 DEFAULTS = Limits()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..results import Verdict, failed, passed
+from rs_preflight.spec.results import Verdict, failed, passed
 
 
 def at_least(what: str, found: int | None, minimum: int, note: str = "") -> Verdict:

@@ -1,7 +1,7 @@
 """RS-DNS-*: names as the site's resolvers answer them (guide §4, §5, App. 1). Pure.
 
-Inputs are :class:`~rs_preflight.probes.records.Lookup` records; nothing here asks the network.
-Which names a site serves is spec: :mod:`rs_preflight.dnsnames`.
+Inputs are :class:`~rs_preflight.gather.probes.records.Lookup` records; nothing here asks the
+network. Which names a site serves is spec: :mod:`rs_preflight.spec.dnsnames`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from ..probes.records import ERROR, OK, Lookup
-from ..results import FAILED, Verdict, error, failed, passed, worst
+from rs_preflight.gather.probes.records import ERROR, OK, Lookup
+from rs_preflight.spec.results import FAILED, Verdict, error, failed, passed, worst
 
 
 def _norm(address: str) -> str:

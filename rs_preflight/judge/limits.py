@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..results import FAILED, PASSED, Verdict, passed
-from .common import at_least
+from rs_preflight.judge.common import at_least
+from rs_preflight.spec.results import FAILED, PASSED, Verdict, passed
 
 
 def nofile_views(kind: str, login: int | None, container: tuple[int | None, str] | None,

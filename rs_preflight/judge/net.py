@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..results import Verdict, failed, passed
+from rs_preflight.spec.results import Verdict, failed, passed
 
 
 def link_speed(links: Mapping[str, Any], address: str, minimum: int) -> Verdict:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..results import Verdict, failed, passed
+from rs_preflight.spec.results import Verdict, failed, passed
 
 _VERSION = re.compile(r"^\d+(?:\.\d+)*")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..results import Verdict, error
-from .common import at_least
+from rs_preflight.judge.common import at_least
+from rs_preflight.spec.results import Verdict, error
 
 
 def sysctl_at_least(key: str, runtime: Mapping[str, int | None],

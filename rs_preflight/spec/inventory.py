@@ -16,9 +16,9 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .addresses import why_not_address, why_not_port
-from .errors import Problem
-from .hosts import Host
+from rs_preflight.spec.addresses import why_not_address, why_not_port
+from rs_preflight.spec.errors import Problem
+from rs_preflight.spec.hosts import Host
 
 
 def load_inventory(path: Path, roles: Sequence[str]) -> tuple[list[Host], list[Problem]]:

@@ -22,16 +22,23 @@ from typing import Any
 
 import jsonschema
 
-from .addresses import parse_jump_host, why_not_address, why_not_ip
-from .catalogue import Catalogue, load_catalogue
-from .envfile import EnvValue, is_secret_name, parse_env_file, roles_of
-from .errors import Problem, SiteError
-from .hosts import Host
-from .inputs import LIMITS, InputError, check_regular, decode, read_bytes, read_text
-from .inventory import load_inventory
-from .redact import Redactor, url_passwords
-from .schema import site_schema
-from .yamlsrc import SourceDoc, dotted, load_yaml
+from rs_preflight.spec.addresses import parse_jump_host, why_not_address, why_not_ip
+from rs_preflight.spec.catalogue import Catalogue, load_catalogue
+from rs_preflight.spec.envfile import EnvValue, is_secret_name, parse_env_file, roles_of
+from rs_preflight.spec.errors import Problem, SiteError
+from rs_preflight.spec.hosts import Host
+from rs_preflight.spec.inputs import (
+    LIMITS,
+    InputError,
+    check_regular,
+    decode,
+    read_bytes,
+    read_text,
+)
+from rs_preflight.spec.inventory import load_inventory
+from rs_preflight.spec.redact import Redactor, url_passwords
+from rs_preflight.spec.schema import site_schema
+from rs_preflight.spec.yamlsrc import SourceDoc, dotted, load_yaml
 
 LOCAL_ROLES = ("app", "job", "realtime", "search", "db")
 STDIN = Path("-")        # ``--site -``: the description comes from stdin

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.envfile import EnvValue
-from rs_preflight.judges import env, sysctl
-from rs_preflight.judges import os as os_judge
-from rs_preflight.judges.common import at_least
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.judge import env, sysctl
+from rs_preflight.judge import os as os_judge
+from rs_preflight.judge.common import at_least
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.envfile import EnvValue
+from rs_preflight.spec.results import FAILED, PASSED
 
 SUPPORTED = load_catalogue()["RS-OS-01"].thresholds["supported"]
 

@@ -11,11 +11,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from rs_preflight import dnsnames
-from rs_preflight.judges import dns as judge
-from rs_preflight.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
-from rs_preflight.results import ERROR as ERR
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.gather.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
+from rs_preflight.judge import dns as judge
+from rs_preflight.spec import dnsnames
+from rs_preflight.spec.results import ERROR as ERR
+from rs_preflight.spec.results import FAILED, PASSED
 
 ORACLES = Path(__file__).parents[1] / "data" / "oracles"  # vendored: tests/data/oracles
 LB = ["192.0.2.10", "2001:db8::10"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.judges import docker, limits, ports, size, storage, time
-from rs_preflight.matrix import Flow
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.judge import docker, limits, ports, size, storage, time
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.matrix import Flow
+from rs_preflight.spec.results import FAILED, PASSED
 
 GIB = 1024 * 1024
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judges import lb as judge
-from rs_preflight.probes.records import Answer, Echo, Upgrade
-from rs_preflight.results import ERROR, FAILED, PASSED
+from rs_preflight.gather.probes.records import Answer, Echo, Upgrade
+from rs_preflight.judge import lb as judge
+from rs_preflight.spec.results import ERROR, FAILED, PASSED
 
 CLIENT, LB = "10.0.0.1", "10.0.0.132"
 

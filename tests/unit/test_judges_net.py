@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rs_preflight.judges import net
-from rs_preflight.results import FAILED, PASSED
+from rs_preflight.judge import net
+from rs_preflight.spec.results import FAILED, PASSED
 
 LINKS: dict[str, Any] = {"addresses": {"192.0.2.21": "eth0", "10.0.0.5": "veth1",
                                        "2001:db8::21": "eth0"},

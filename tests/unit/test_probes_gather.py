@@ -14,11 +14,11 @@ from typing import ClassVar
 
 import pytest
 
-from rs_preflight.dnsnames import web_names
-from rs_preflight.probes import ProbeError, Unreachable, http
-from rs_preflight.probes.records import Upgrade
-from rs_preflight.probes.where import address_for, lb_addresses
-from rs_preflight.site import Host, Site
+from rs_preflight.gather.probes import ProbeError, Unreachable, http
+from rs_preflight.gather.probes.records import Upgrade
+from rs_preflight.gather.probes.where import address_for, lb_addresses
+from rs_preflight.spec.dnsnames import web_names
+from rs_preflight.spec.site import Host, Site
 
 LOOPBACK = "127.0.0.1"
 

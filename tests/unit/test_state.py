@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.probes import ProbeError, Unreachable
-from rs_preflight.site import Site
-from rs_preflight.state import ProbeCache, RunState
+from rs_preflight.gather.probes import ProbeError, Unreachable
+from rs_preflight.gather.state import ProbeCache, RunState
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.site import Site
 
 
 class Counted:

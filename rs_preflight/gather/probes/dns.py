@@ -14,7 +14,7 @@ import secrets
 import dns.exception
 import dns.resolver
 
-from .records import ERROR, NODATA, NXDOMAIN, OK, Lookup
+from rs_preflight.gather.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
 
 
 def random_label(prefix: str = "rs-preflight-") -> str:

@@ -25,8 +25,8 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from . import ProbeError, Unreachable
-from .records import Answer, Echo, Upgrade
+from rs_preflight.gather.probes import ProbeError, Unreachable
+from rs_preflight.gather.probes.records import Answer, Echo, Upgrade
 
 ECHO_PATH = "/rs-preflight/echo"
 GATEWAY = (502, 503, 504)  # the load balancer has no live backend (yet)

@@ -34,7 +34,7 @@ from imapclient import IMAPClient, imap4
 from imapclient import exceptions as imap_errors
 from imapclient import tls as imap_tls
 
-from . import ProbeError, Unreachable
+from rs_preflight.gather.probes import ProbeError, Unreachable
 
 PROBE_HEADER = "X-RS-Preflight-Probe"
 

@@ -1,7 +1,7 @@
 """Where to connect for a service of the site — one answer for every probe.
 
 An address, never a name for the runner's resolver to look up: a literal IP, a site host's
-address, or what the site's resolvers answer (``dns``: the run's :class:`~rs_preflight.names.
+address, or what the site's resolvers answer (``dns``: the run's :class:`~rs_preflight.gather.names.
 SiteDns`, so the resolvers' health and answers are shared). Names travel only in TLS (SNI,
 certificate checks) and in ``Host``.
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 
-from .. import names
-from ..site import Site
-from . import ProbeError
+from rs_preflight.gather import names
+from rs_preflight.gather.probes import ProbeError
+from rs_preflight.spec.site import Site
 
 
 def address_for(site: Site, host: str, dns: names.SiteDns | None = None) -> str:

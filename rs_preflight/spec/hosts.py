@@ -1,8 +1,8 @@
 """A host of the site, as the site description (or an Ansible inventory) gives it. Spec.
 
-Below both :mod:`rs_preflight.site` (which loads the description) and
-:mod:`rs_preflight.inventory` (which reads hosts from an inventory for it), so neither imports
-the other's caller; ``rs_preflight.site.Host`` is this class.
+Below both :mod:`rs_preflight.spec.site` (which loads the description) and
+:mod:`rs_preflight.spec.inventory` (which reads hosts from an inventory for it), so neither imports
+the other's caller; ``rs_preflight.spec.site.Host`` is this class.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ what they need and it gathers once:
   Its error is remembered too (raised again, not retried: a timeout costs one timeout per run);
 * ``dns``, ``share()``, ``clock_offset()`` and the clean-up of the active probes.
 
-Gathering only: nothing here judges (no import of :mod:`rs_preflight.judges`).
+Gathering only: nothing here judges (no import of :mod:`rs_preflight.judge`).
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from typing import Any, TypeVar, cast
 
 import testinfra.host
 
-from .access import Connections, SecureParamikoBackend
-from .catalogue import Catalogue
-from .errors import HostUnreachable, PreflightError
-from .facts import Context, HostFacts, gather
-from .facts.clock import measure_offset
-from .names import SiteDns
-from .probes import Unreachable
-from .results import Result
-from .share import ShareProbe
-from .site import Host, Site
+from rs_preflight.gather.access import Connections, SecureParamikoBackend
+from rs_preflight.gather.facts import Context, HostFacts, gather
+from rs_preflight.gather.facts.clock import measure_offset
+from rs_preflight.gather.names import SiteDns
+from rs_preflight.gather.probes import Unreachable
+from rs_preflight.gather.share import ShareProbe
+from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.errors import HostUnreachable, PreflightError
+from rs_preflight.spec.results import Result
+from rs_preflight.spec.site import Host, Site
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]  # (kind of probe, what it asks …), e.g. ("tls", name, address)
@@ -55,10 +55,10 @@ class ProbeCache:
     (``KeyboardInterrupt``) is not remembered.
 
     ``at`` (optional) is the address a probe connects to: once a probe of the same kind
-    (``key[0]``) found it :class:`~rs_preflight.probes.Unreachable` (refused, timed out), later
-    probes of that kind there fail at once with that error — the other names at a dead load
-    balancer cost no more time. The kind keeps areas apart (a TLS timeout never decides an
-    LB check), so a run split over xdist workers reports what a serial run does.
+    (``key[0]``) found it :class:`~rs_preflight.gather.probes.Unreachable` (refused, timed
+    out), later probes of that kind there fail at once with that error — the other names at a
+    dead load balancer cost no more time. The kind keeps areas apart (a TLS timeout never
+    decides an LB check), so a run split over xdist workers reports what a serial run does.
     """
 
     def __init__(self) -> None:
