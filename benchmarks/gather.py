@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from rs_lab.hosts import HostLab, HostSpec, os_release  # noqa: E402
 from rs_preflight.gather.facts import SECTIONS, Context, build_script, commands  # noqa: E402
-from rs_preflight.model import RunState  # noqa: E402
+from rs_preflight.gather.state import RunState  # noqa: E402
 from rs_preflight.spec.catalogue import load_catalogue  # noqa: E402
 from rs_preflight.spec.site import Host, Site, SshSettings  # noqa: E402
 

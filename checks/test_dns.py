@@ -14,6 +14,7 @@ import pytest
 from rs_preflight.gather.probes import dns as probe
 from rs_preflight.judge import dns as judge
 from rs_preflight.model import Target
+from rs_preflight.spec.dnsnames import predetermined_names
 from rs_preflight.spec.results import Verdict, error, worst
 
 NO_RESOLVER = error("no dns.resolvers in the site: rs-preflight never asks the runner's own "
@@ -72,7 +73,7 @@ def test_wildcard(rs: Target, rs_tenant_label: str) -> Verdict:
 
 @pytest.mark.rs("RS-DNS-03")
 def test_predetermined_names(rs: Target) -> Verdict:
-    wanted = judge.predetermined_names(_plain(rs), _domain(rs))
+    wanted = predetermined_names(_plain(rs), _domain(rs))
     return _to_lb(rs, [(n, f"{n} ({origin})") for n, origin in wanted])
 
 

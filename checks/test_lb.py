@@ -1,7 +1,8 @@
 """RS-LB-*: what the backends receive through the load balancer (guide §9.7, §2.10, App. 1).
 
-Glue only. One request per (name, load-balancer address) to the header-echo path, shared by
-RS-LB-01/02/03/06 for the run (:func:`lb_seen`); the echo backend answers with what arrived
+Glue only. One request per (name, load-balancer address) to the header-echo path, asked of the
+run's state once (``rs.state.probe``) and judged by RS-LB-01/02/03/06 alike; the echo backend
+answers with what arrived
 (``{"headers": [[name, value], …], "client": [address, port]}``). Names: the domain, a fresh
 random tenant and every predetermined name. Judged by :mod:`rs_preflight.judge.lb`.
 
@@ -22,22 +23,21 @@ on its role's port(s), whether it speaks TLS or plain HTTP before it fetches ``/
 from __future__ import annotations
 
 import dataclasses
-import time
+import functools
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
-from rs_preflight.gather import names
 from rs_preflight.gather.header_probe import HeaderProbe, token_query
-from rs_preflight.gather.probes import ProbeError, http, unreachable, web_names
+from rs_preflight.gather.probes import ProbeError, http
+from rs_preflight.gather.probes.where import lb_addresses
 from rs_preflight.judge import lb as judge
-from rs_preflight.judge.dns import realtime_name
 from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
 from rs_preflight.spec.backends import Backend, backends_of, protocol
+from rs_preflight.spec.dnsnames import realtime_name, web_names
 from rs_preflight.spec.results import Verdict, error, failed, skipped
 
-Seen = dict[tuple[str, str], http.Answer | ProbeError]
 NOT_ECHO = ("what answered behind the load balancer is not the header echo (status {status}): "
             "the backend's view of the headers can only be read through an echo listener")
 NOT_OURS = ("what answered behind the load balancer is not rs-preflight's header probe "
@@ -47,14 +47,6 @@ NOT_OURS = ("what answered behind the load balancer is not rs-preflight's header
 AFTER_INSTALL = ("the header probe runs before installation (phase pre, with rs-preflight's own "
                  "listener on the backends): R-Service answers behind the load balancer now and "
                  "does not echo what it receives (status {status})")
-GATEWAY = (502, 503, 504)  # the LB has no live backend (yet): retried while the probe settles
-RETRY_S = 0.25
-
-
-@pytest.fixture(scope="session")
-def lb_seen() -> Seen:
-    """Echo answers of this run, by (name, address): RS-LB-01/02/03/06 judge the same ones."""
-    return {}
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +84,10 @@ def _domain(rs: Target) -> str:
 
 
 def _addresses(rs: Target, name: str) -> list[str]:
-    return list(rs.site.lb_addresses) or names.addresses(rs.site, name, rs.state.dns)
+    return lb_addresses(rs.site, name, rs.state.dns)
 
 
-def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe
+def _echoes(rs: Target, tenant: str, probe: HeaderProbe
             ) -> list[tuple[str, str, http.Echo]] | Verdict:
     """(name, address, what the backend saw) for every name and address, or an error (or, in
     phase post when no header echo answers, a skip)."""
@@ -113,11 +105,12 @@ def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe
             failures.append(f"{name}: no load_balancer.addresses in the site and the name "
                             f"does not resolve at the site's resolvers")
         for address in addresses:
-            if (name, address) not in seen:
-                seen[(name, address)] = _fetch(rs, seen, address, name, probe)
-            got = seen[(name, address)]
-            if isinstance(got, ProbeError):
-                failures.append(str(got))
+            try:
+                got = rs.state.probe(("lb-echo", probe.token, name, address),
+                                     functools.partial(_fetch, rs, address, name, probe),
+                                     at=address)
+            except ProbeError as exc:
+                failures.append(str(exc))
                 continue
             echo = http.echo(got)
             if echo is None or (ours_only and echo.probe != probe.token):
@@ -133,22 +126,12 @@ def _echoes(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe
     return out
 
 
-def _fetch(rs: Target, seen: Seen, address: str, name: str, probe: HeaderProbe
-           ) -> http.Answer | ProbeError:
-    dead = unreachable(seen, address)
-    if dead is not None:
-        return dead
+def _fetch(rs: Target, address: str, name: str, probe: HeaderProbe) -> http.Answer:
     port = rs.site.tls_port
     url = (f"https://{name}{'' if port == 443 else f':{port}'}{http.ECHO_PATH}"
            f"?{token_query(probe.token)}")
-    while True:
-        try:
-            answer = http.get(address, url, timeout=_timeout(rs))
-        except ProbeError as exc:
-            return exc
-        if answer.status not in GATEWAY or not probe.settling():
-            return answer
-        time.sleep(RETRY_S)  # the LB still takes the backend for down: it was, until just now
+    return http.until_settled(functools.partial(http.get, address, url, timeout=_timeout(rs)),
+                              probe.settling)
 
 
 def _with_backends(verdict: Verdict, seen: Sequence[str]) -> Verdict:
@@ -161,9 +144,9 @@ def _with_backends(verdict: Verdict, seen: Sequence[str]) -> Verdict:
     return dataclasses.replace(verdict, found=found)
 
 
-def _each(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe, what: str,
+def _each(rs: Target, tenant: str, probe: HeaderProbe, what: str,
           judge_one: Callable[[str, str, http.Echo], Verdict]) -> Verdict:
-    got = _echoes(rs, seen, tenant, probe)
+    got = _echoes(rs, tenant, probe)
     if isinstance(got, Verdict):
         return got
     verdict = summarize(what, [(f"{name} @ {address}", judge_one(name, address, echo))
@@ -172,24 +155,24 @@ def _each(rs: Target, seen: Seen, tenant: str, probe: HeaderProbe, what: str,
 
 
 @pytest.mark.rs("RS-LB-01")
-def test_host_kept(rs: Target, lb_seen: Seen, rs_tenant_label: str,
+def test_host_kept(rs: Target, rs_tenant_label: str,
                    lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "Host header",
+    return _each(rs, rs_tenant_label, lb_listener, "Host header",
                  lambda name, _, echo: judge.host_kept(name, echo))
 
 
 @pytest.mark.rs("RS-LB-02")
-def test_forwarded_for(rs: Target, lb_seen: Seen, rs_tenant_label: str,
+def test_forwarded_for(rs: Target, rs_tenant_label: str,
                        lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "X-Forwarded-For",
+    return _each(rs, rs_tenant_label, lb_listener, "X-Forwarded-For",
                  lambda _, address, echo: judge.forwarded_for(http.source_address(address),
                                                               echo))
 
 
 @pytest.mark.rs("RS-LB-03")
-def test_forwarded_proto(rs: Target, lb_seen: Seen, rs_tenant_label: str,
+def test_forwarded_proto(rs: Target, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
-    return _each(rs, lb_seen, rs_tenant_label, lb_listener, "X-Forwarded-Proto",
+    return _each(rs, rs_tenant_label, lb_listener, "X-Forwarded-Proto",
                  lambda _, __, echo: judge.forwarded_proto(echo))
 
 
@@ -269,10 +252,9 @@ def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
     seen: list[str] = []
     for address in addresses:
         try:
-            upgrade = _upgrade(rs, address, name, lb_listener)
-            while upgrade.status in GATEWAY and lb_listener.settling():
-                time.sleep(RETRY_S)  # the LB still takes the backend for down
-                upgrade = _upgrade(rs, address, name, lb_listener)
+            upgrade = http.until_settled(
+                functools.partial(_upgrade, rs, address, name, lb_listener),
+                lb_listener.settling)
         except ProbeError as exc:
             verdicts.append((f"{name} @ {address}", error(str(exc))))
             continue
@@ -287,9 +269,9 @@ def _upgrade(rs: Target, address: str, name: str, probe: HeaderProbe) -> http.Up
 
 
 @pytest.mark.rs("RS-LB-06")
-def test_trusted_proxies(rs: Target, lb_seen: Seen, rs_tenant_label: str,
+def test_trusted_proxies(rs: Target, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
-    got = _echoes(rs, lb_seen, rs_tenant_label, lb_listener)
+    got = _echoes(rs, rs_tenant_label, lb_listener)
     if isinstance(got, Verdict):
         return got
     trusted = rs.site.settings.get("ITRP_TRUSTED_PROXIES", role="app")

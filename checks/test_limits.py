@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judge import host as judge
+from rs_preflight.judge import limits as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 

@@ -1,10 +1,10 @@
 """RS-MAIL-*: mailbox settings, IMAP (clacks), SMTP submission, the inbound round trip (§5.1).
 
-Glue only. IMAP and SMTP are probed from the runner, once per run (:func:`mail_seen`), to
-addresses from the site (literal IPs, site hosts, or the site's resolvers) with the configured
-names in TLS; that the job hosts (IMAP) and app/job hosts (SMTP) reach those ports through
-their own firewalls is RS-PORT-01's flow check, run on those hosts. Judged by
-:mod:`rs_preflight.judge.mail`.
+Glue only. IMAP and SMTP are probed from the runner, once per run (``rs.state.probe``), to
+addresses from the site (literal IPs, site hosts, or the site's resolvers:
+:mod:`rs_preflight.gather.probes.where`) with the configured names in TLS; that the job hosts (IMAP)
+and app/job hosts (SMTP) reach those ports through their own firewalls is RS-PORT-01's flow
+check, run on those hosts. Judged by :mod:`rs_preflight.judge.mail`.
 
 RS-MAIL-06 is an *active* probe: it sends one mail and deletes it again (only it). On by default
 before installation, opt-in after (``--rs-mail-probe=on``; ``off`` skips it in any phase).
@@ -12,23 +12,19 @@ before installation, opt-in after (``--rs-mail-probe=on``; ``off`` skips it in a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
 from rs_preflight.gather.probes import mail as probe
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import mail as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict, error, skipped
 
-Seen = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def mail_seen() -> Seen:
-    """This run's IMAP and SMTP sessions: RS-MAIL-02/03/04 judge the same IMAP login."""
-    return {}
+IMAP, SMTP = ("mail", "imap"), ("mail", "smtp")  # the run's probes: one IMAP login, one SMTP
 
 
 def _s(rs: Target, role: str | None = None) -> dict[str, str]:
@@ -55,29 +51,26 @@ def _imap_config(rs: Target) -> tuple[probe.Server, str, str, str] | Verdict:
     if not port.isdigit():
         return error(f"CLACKS_PORT {port!r} is not a port number")
     try:
-        address = probe.address_for(rs.site, s["CLACKS_ADDRESS"], rs.state.dns)
+        address = address_for(rs.site, s["CLACKS_ADDRESS"], rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach IMAP: {exc}")
     return (probe.Server(address, s["CLACKS_ADDRESS"].strip(), int(port)), mode,
             s["CLACKS_USERNAME"], s["CLACKS_PASSWORD"])
 
 
-def _imap(rs: Target, seen: Seen) -> tuple[probe.ImapLogin, str] | Verdict:
+def _imap(rs: Target) -> tuple[probe.ImapLogin, str] | Verdict:
+    """The run's IMAP login (RS-MAIL-02/03/04 judge the same one), or the verdict why not."""
     config = _imap_config(rs)
     if isinstance(config, Verdict):
         return config
     server, mode, user, password = config
     folder = _s(rs, "job").get("CLACKS_MAILBOX") or "INBOX"
-    if "imap" not in seen:
-        ctx = probe.tls_context(True, rs.site.tls_ca_bundle)
-        try:
-            seen["imap"] = probe.imap_login(server, mode, ctx, user, password, [folder],
-                                            _timeout(rs))
-        except ProbeError as exc:
-            seen["imap"] = exc
-    got = seen["imap"]
-    if isinstance(got, ProbeError):
-        return error(f"{got} (from the runner)")
+    ctx = probe.tls_context(True, rs.site.tls_ca_bundle)
+    try:
+        got = rs.state.probe(IMAP, functools.partial(
+            probe.imap_login, server, mode, ctx, user, password, [folder], _timeout(rs)))
+    except ProbeError as exc:
+        return error(f"{exc} (from the runner)")
     return got, user
 
 
@@ -89,8 +82,8 @@ def test_mailboxes(rs: Target) -> Verdict:
 
 
 @pytest.mark.rs("RS-MAIL-02")
-def test_imap_login(rs: Target, mail_seen: Seen) -> Verdict:
-    got = _imap(rs, mail_seen)
+def test_imap_login(rs: Target) -> Verdict:
+    got = _imap(rs)
     if isinstance(got, Verdict):
         return got
     rec, user = got
@@ -101,8 +94,8 @@ def test_imap_login(rs: Target, mail_seen: Seen) -> Verdict:
 
 
 @pytest.mark.rs("RS-MAIL-03")
-def test_imap_folders(rs: Target, mail_seen: Seen) -> Verdict:
-    got = _imap(rs, mail_seen)
+def test_imap_folders(rs: Target) -> Verdict:
+    got = _imap(rs)
     if isinstance(got, Verdict):
         return got
     rec, _ = got
@@ -112,8 +105,8 @@ def test_imap_folders(rs: Target, mail_seen: Seen) -> Verdict:
 
 
 @pytest.mark.rs("RS-MAIL-04")
-def test_small_inbox(rs: Target, mail_seen: Seen) -> Verdict:
-    got = _imap(rs, mail_seen)
+def test_small_inbox(rs: Target) -> Verdict:
+    got = _imap(rs)
     if isinstance(got, Verdict):
         return got
     rec, _ = got
@@ -135,7 +128,7 @@ def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
         return error(f"RSERVICE_SMTP_OPENSSL_VERIFY_MODE "
                      f"{s['RSERVICE_SMTP_OPENSSL_VERIFY_MODE']!r} is not none or peer")
     try:
-        address = probe.address_for(rs.site, host, rs.state.dns)
+        address = address_for(rs.site, host, rs.state.dns)
     except ProbeError as exc:
         return error(f"cannot reach SMTP: {exc}")
     helo = s.get("RSERVICE_SMTP_DOMAIN") or rs.site.domain or "localhost"
@@ -146,15 +139,15 @@ def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
 
 
 @pytest.mark.rs("RS-MAIL-05")
-def test_smtp_submission(rs: Target, mail_seen: Seen) -> Verdict:
+def test_smtp_submission(rs: Target) -> Verdict:
     config = _smtp_config(rs)
     if isinstance(config, Verdict):
         return config
     server, ctx, helo, user, password, mechanism, verify_label = config
     try:
-        rec = probe.smtp_check(server, ctx, helo, user, password, mechanism, _timeout(rs))
+        rec = rs.state.probe(SMTP, functools.partial(
+            probe.smtp_check, server, ctx, helo, user, password, mechanism, _timeout(rs)))
     except ProbeError as exc:
-        mail_seen["smtp"] = exc
         return error(f"{exc} (from the runner)")
     verdict = judge.smtp_submission(rec.stage, rec.error, rec.server, rec.tls, verify_label,
                                     user, mechanism if user else None, rec.auth_before_tls)
@@ -178,14 +171,14 @@ def _probe_enabled(rs: Target, request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.mark.rs("RS-MAIL-06")
-def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest, mail_seen: Seen
-                            ) -> Verdict:
+def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdict:
     why = _probe_enabled(rs, request)
     if why:
         return skipped(why)
-    for key in ("imap", "smtp"):  # a server that timed out already costs no second timeout
-        if isinstance(mail_seen.get(key), Unreachable):
-            return error(f"round trip: {mail_seen[key]} (earlier in this run)")
+    for key in (IMAP, SMTP):  # a server that timed out already costs no second timeout
+        earlier = rs.state.probes.error(key)
+        if isinstance(earlier, Unreachable):
+            return error(f"round trip: {earlier} (earlier in this run)")
     s = _s(rs)
     inbound = s.get("ITRP_INBOUND_MAILBOX") or ""
     if judge.address_problem(inbound):

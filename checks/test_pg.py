@@ -1,32 +1,23 @@
 """RS-PG-*: PostgreSQL version, writer login and rights, TLS mode, reader, Patroni (§9.5).
 
-Glue only. One login per role and server for the run (:func:`pg_seen`), from the runner, to the
-address of ``DB_WRITER_HOST`` (literal, a site host, or the site's resolvers) with the name for
-``verify-full``; judged by :mod:`rs_preflight.judge.pg`. That app and job hosts reach the port is
-RS-PORT-01's flow check.
+Glue only. One login per role and server for the run (``rs.state.probe``), from the runner, to
+the address of ``DB_WRITER_HOST`` (literal, a site host, or the site's resolvers:
+:mod:`rs_preflight.gather.probes.where`) with the name for ``verify-full``; judged by
+:mod:`rs_preflight.judge.pg`. That app and job hosts reach the port is RS-PORT-01's flow check.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from rs_preflight.gather.probes import ProbeError, http
 from rs_preflight.gather.probes import pg as probe
-from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import pg as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict, error, skipped
-
-Seen = dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def pg_seen() -> Seen:
-    """This run's PostgreSQL logins, by side (writer, reader)."""
-    return {}
 
 
 def _s(rs: Target) -> dict[str, str]:
@@ -43,33 +34,32 @@ def _side(s: dict[str, str], side: str) -> dict[str, str]:
     return out
 
 
-def _survey(rs: Target, seen: Seen, side: str) -> probe.Seen | Verdict:
+def _survey(rs: Target, side: str) -> probe.Seen | Verdict:
+    """The run's login as ``side`` (WRITER, READER): every RS-PG check judges the same one."""
     s = _s(rs)
     conf = _side(s, side)
     if not (conf["HOST"] and conf["USERNAME"]):
         return skipped("DB_WRITER_HOST/DB_WRITER_USERNAME not set (RS-ENV-01 reports it)")
-    if side not in seen:
-        try:
-            sslmode = probe.sslmode_for(s.get("DB_SSL_MODE"))
-            if not conf["PORT"].isdigit():
-                raise ProbeError(f"DB_{side}_PORT {conf['PORT']!r} is not a port number")
-            address = address_for(rs.site, conf["HOST"], rs.state.dns)
-            ep = probe.Endpoint(address, conf["HOST"].strip(), int(conf["PORT"]))
-            seen[side] = probe.survey(ep, conf["DATABASE"] or "postgres", conf["USERNAME"],
-                                      conf["PASSWORD"], sslmode, rs.site.tls_ca_bundle,
-                                      float(rs.thresholds.get("timeout", 5)))
-        except ProbeError as exc:
-            seen[side] = exc
-    got = seen[side]
-    if isinstance(got, ProbeError):
-        return error(f"{got} (from the runner)")
-    assert isinstance(got, probe.Seen)
-    return got
+
+    def survey() -> probe.Seen:
+        sslmode = probe.sslmode_for(s.get("DB_SSL_MODE"))
+        if not conf["PORT"].isdigit():
+            raise ProbeError(f"DB_{side}_PORT {conf['PORT']!r} is not a port number")
+        address = address_for(rs.site, conf["HOST"], rs.state.dns)
+        ep = probe.Endpoint(address, conf["HOST"].strip(), int(conf["PORT"]))
+        return probe.survey(ep, conf["DATABASE"] or "postgres", conf["USERNAME"],
+                            conf["PASSWORD"], sslmode, rs.site.tls_ca_bundle,
+                            float(rs.thresholds.get("timeout", 5)))
+
+    try:
+        return rs.state.probe(("pg", side), survey)
+    except ProbeError as exc:
+        return error(f"{exc} (from the runner)")
 
 
 @pytest.mark.rs("RS-PG-01")
-def test_postgres_version(rs: Target, pg_seen: Seen) -> Verdict:
-    got = _survey(rs, pg_seen, "WRITER")
+def test_postgres_version(rs: Target) -> Verdict:
+    got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
         return got
     if got.login_error:
@@ -80,8 +70,8 @@ def test_postgres_version(rs: Target, pg_seen: Seen) -> Verdict:
 
 
 @pytest.mark.rs("RS-PG-02")
-def test_writer_rights(rs: Target, pg_seen: Seen) -> Verdict:
-    got = _survey(rs, pg_seen, "WRITER")
+def test_writer_rights(rs: Target) -> Verdict:
+    got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
         return got
     conf = _side(_s(rs), "WRITER")
@@ -93,8 +83,8 @@ def test_writer_rights(rs: Target, pg_seen: Seen) -> Verdict:
 
 
 @pytest.mark.rs("RS-PG-03")
-def test_database_tls(rs: Target, pg_seen: Seen) -> Verdict:
-    got = _survey(rs, pg_seen, "WRITER")
+def test_database_tls(rs: Target) -> Verdict:
+    got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
         return got
     mode = (_s(rs).get("DB_SSL_MODE") or probe.DEFAULT_SSL_MODE).strip().upper()
@@ -103,17 +93,17 @@ def test_database_tls(rs: Target, pg_seen: Seen) -> Verdict:
 
 
 @pytest.mark.rs("RS-PG-04")
-def test_reader(rs: Target, pg_seen: Seen) -> Verdict:
+def test_reader(rs: Target) -> Verdict:
     s = _s(rs)
     writer, reader = _side(s, "WRITER"), _side(s, "READER")
     if not s.get("DB_READER_HOST"):
         return skipped("DB_READER_HOST is not set: R-Service reads from the writer")
     if reader == writer:
         return skipped("DB_READER_* name the writer itself: no separate reader to check")
-    got = _survey(rs, pg_seen, "READER")
+    got = _survey(rs, "READER")
     if isinstance(got, Verdict):
         return got
-    wrote = _survey(rs, pg_seen, "WRITER")
+    wrote = _survey(rs, "WRITER")
     writer_major = wrote.major if isinstance(wrote, probe.Seen) else None
     return judge.reader(writer_major, got.major, got.in_recovery,
                         got.login_error or got.tls_error, reader["USERNAME"], got.endpoint)

@@ -1,13 +1,15 @@
 """RS-SEARCH-*: OpenSearch 3, its plugins on every node, cluster health (§9.6, §8.4, §12.2).
 
-Glue only. Three GETs per ``ELASTICSEARCH_URLS`` entry, once per run (:func:`search_seen`), from
-the runner to the address of the URL's host (literal, a site host, or the site's resolvers);
+Glue only. Three GETs per ``ELASTICSEARCH_URLS`` entry, once per run (``rs.state.probe``), from
+the runner to the address of the URL's host (literal, a site host, or the site's resolvers:
+:mod:`rs_preflight.gather.probes.where`);
 certificates verified against the site's CA bundle or the system store. That app and job hosts
 reach the port is RS-PORT-01's flow check. Judged by :mod:`rs_preflight.judge.search`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -15,23 +17,25 @@ import pytest
 
 from rs_preflight.gather.probes import ProbeError
 from rs_preflight.gather.probes import search as probe
-from rs_preflight.gather.probes.mail import address_for
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.judge import search as judge
 from rs_preflight.judge.tls import summarize
 from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict, error, skipped
 
-Seen = dict[str, probe.Seen | ProbeError]
+
+def _survey(rs: Target, url: str, verify: bool | str) -> probe.Seen:
+    try:
+        address = address_for(rs.site, urlsplit(url).hostname or "", rs.state.dns)
+        return probe.survey(address, url, timeout=float(rs.thresholds.get("timeout", 5)),
+                            verify=verify)
+    except ValueError as exc:
+        raise ProbeError(f"{probe.shown(url)}: {exc}") from exc
 
 
-@pytest.fixture(scope="session")
-def search_seen() -> Seen:
-    """This run's answers, by URL: RS-SEARCH-01/02/03 judge the same ones."""
-    return {}
-
-
-def _each(rs: Target, seen: Seen, what: str, key: str,
+def _each(rs: Target, what: str, key: str,
           judge_one: Callable[[probe.Seen], Verdict]) -> Verdict:
+    """Each URL's answers (asked once per run: RS-SEARCH-01/02/03 judge the same ones)."""
     raw = rs.settings().get("ELASTICSEARCH_URLS")
     urls = probe.urls(raw.value if raw else None)
     if not urls:
@@ -39,18 +43,12 @@ def _each(rs: Target, seen: Seen, what: str, key: str,
     verify: bool | str = str(rs.site.tls_ca_bundle) if rs.site.tls_ca_bundle else True
     out: list[tuple[str, Verdict]] = []
     for url in urls:
-        if url not in seen:
-            try:
-                address = address_for(rs.site, urlsplit(url).hostname or "", rs.state.dns)
-                seen[url] = probe.survey(address, url, timeout=float(
-                    rs.thresholds.get("timeout", 5)), verify=verify)
-            except (ProbeError, ValueError) as exc:
-                seen[url] = exc if isinstance(exc, ProbeError) else \
-                    ProbeError(f"{probe.shown(url)}: {exc}")
-        got = seen[url]
-        if isinstance(got, ProbeError):
-            out.append((probe.shown(url), error(f"{got} (from the runner)")))
-        elif key in got.errors:
+        try:
+            got = rs.state.probe(("search", url), functools.partial(_survey, rs, url, verify))
+        except ProbeError as exc:
+            out.append((probe.shown(url), error(f"{exc} (from the runner)")))
+            continue
+        if key in got.errors:
             out.append((got.url, error(got.errors[key])))
         else:
             out.append((got.url, judge_one(got)))
@@ -58,23 +56,23 @@ def _each(rs: Target, seen: Seen, what: str, key: str,
 
 
 @pytest.mark.rs("RS-SEARCH-01")
-def test_opensearch_version(rs: Target, search_seen: Seen) -> Verdict:
+def test_opensearch_version(rs: Target) -> Verdict:
     t = rs.thresholds
-    return _each(rs, search_seen, "OpenSearch version", "root",
+    return _each(rs, "OpenSearch version", "root",
                  lambda got: judge.version(got.root or {}, t["distribution"], int(t["major"])))
 
 
 @pytest.mark.rs("RS-SEARCH-02")
-def test_opensearch_plugins(rs: Target, search_seen: Seen) -> Verdict:
+def test_opensearch_plugins(rs: Target) -> Verdict:
     def one(got: probe.Seen) -> Verdict:
         nodes = (got.health or {}).get("number_of_nodes")
         return judge.plugins(got.plugins or [], nodes if isinstance(nodes, int) else None,
                              rs.thresholds["plugins"])
-    return _each(rs, search_seen, "OpenSearch plugins", "plugins", one)
+    return _each(rs, "OpenSearch plugins", "plugins", one)
 
 
 @pytest.mark.rs("RS-SEARCH-03")
-def test_opensearch_health(rs: Target, search_seen: Seen) -> Verdict:
-    return _each(rs, search_seen, "OpenSearch health", "health",
+def test_opensearch_health(rs: Target) -> Verdict:
+    return _each(rs, "OpenSearch health", "health",
                  lambda got: judge.health(got.health or {}, rs.site.profile,
                                           int(rs.thresholds["min_nodes_large"])))

@@ -17,29 +17,24 @@ def test_synchronised(rs: Target) -> Verdict:
                               f.get("timedatectl"), f.get("ntpq"))
 
 
-@pytest.fixture(scope="session")
-def time_sources() -> dict[str, str | None]:
-    """Each reachable host's NTP source, read once per run (RS-TIME-02 judges every host
-    against all of them)."""
-    return {}
-
-
-def _sources(rs: Target, cache: dict[str, str | None]) -> dict[str, str | None]:
-    if not cache:
-        for host in (h for h in rs.site.hosts if h.reachable):
-            try:
-                f = rs.state.facts(host)
-            except PreflightError:
-                continue  # its own records say it is unreachable
-            cache[host.name] = judge.source_of(f.get("chrony_tracking"),
-                                               f.get("timedatectl"), f.get("ntpq"))
-    return cache
+def _sources(rs: Target) -> dict[str, str | None]:
+    """Each reachable host's NTP source (RS-TIME-02 judges every host against all of them)."""
+    sources: dict[str, str | None] = {}
+    for host in (h for h in rs.site.hosts if h.reachable):
+        try:
+            f = rs.state.facts(host)
+        except PreflightError:
+            continue  # its own records say it is unreachable
+        sources[host.name] = judge.source_of(f.get("chrony_tracking"), f.get("timedatectl"),
+                                             f.get("ntpq"))
+    return sources
 
 
 @pytest.mark.rs("RS-TIME-02")
-def test_one_source(rs: Target, time_sources: dict[str, str | None]) -> Verdict:
+def test_one_source(rs: Target) -> Verdict:
     assert rs.host is not None
-    return judge.follows_majority(rs.host.name, _sources(rs, time_sources))
+    return judge.follows_majority(rs.host.name,
+                                  rs.state.probe(("time", "sources"), lambda: _sources(rs)))
 
 
 @pytest.mark.rs("RS-TIME-03", clock_samples="samples")  # taken while gathering

@@ -1,91 +1,74 @@
 """RS-TLS-*: the certificate and protocol the load balancer serves, name by name (guide §4).
 
-Glue only: one handshake per (name, load-balancer address) with the name in SNI, shared by
-RS-TLS-01…04 for the run (:func:`tls_seen`); judged by :mod:`rs_preflight.judge.tls`.
-Names: the domain, a fresh random tenant and every predetermined name.
+Glue only: one handshake per (name, load-balancer address) with the name in SNI, asked of the
+run's state once (``rs.state.probe``) and judged by RS-TLS-01…04 alike; judged by
+:mod:`rs_preflight.judge.tls`. Names: the domain, a fresh random tenant and every
+predetermined name (:mod:`rs_preflight.spec.dnsnames`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 import pytest
 
-from rs_preflight.gather import names
-from rs_preflight.gather.probes import ProbeError, http, tls, unreachable, web_names
+from rs_preflight.gather.probes import ProbeError, http, tls
+from rs_preflight.gather.probes.where import lb_addresses
 from rs_preflight.judge import tls as judge
 from rs_preflight.model import Target
+from rs_preflight.spec.dnsnames import web_names
 from rs_preflight.spec.results import Verdict, error
-
-Seen = dict[tuple[str, str], tls.Handshake | ProbeError]
-
-
-@pytest.fixture(scope="session")
-def tls_seen() -> Seen:
-    """Handshakes of this run, by (name, address): RS-TLS-01…04 judge the same ones."""
-    return {}
 
 
 def _timeout(rs: Target) -> float:
     return float(rs.thresholds.get("timeout", 5))
 
 
-def _handshakes(rs: Target, seen: Seen, tenant: str) -> list[tuple[str, tls.Handshake]] | Verdict:
+def _handshakes(rs: Target, tenant: str) -> list[tuple[str, tls.Handshake]] | Verdict:
     """(``name @ address``, handshake) for every name and address, or an error verdict."""
     domain = rs.site.domain
     if not domain:
         pytest.skip("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
     settings = {k: v.value for k, v in rs.settings().items()}
+    port, timeout = rs.site.tls_port, _timeout(rs)
     out: list[tuple[str, tls.Handshake]] = []
     failures: list[str] = []
     for name in web_names(settings, domain, tenant):
-        addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, name, rs.state.dns)
+        addresses = lb_addresses(rs.site, name, rs.state.dns)
         if not addresses:
             failures.append(f"{name}: no load_balancer.addresses in the site and the name "
                             f"does not resolve at the site's resolvers")
         for address in addresses:
-            key = (name, address)
-            if key not in seen:
-                seen[key] = _one(address, name, rs.site.tls_port, _timeout(rs), seen)
-            got = seen[key]
-            if isinstance(got, ProbeError):
-                failures.append(str(got))
-            else:
-                out.append((f"{name} @ {address}", got))
+            try:
+                out.append((f"{name} @ {address}", rs.state.probe(
+                    ("tls", name, address, port),
+                    functools.partial(tls.handshake, address, name, port, timeout), at=address)))
+            except ProbeError as exc:
+                failures.append(str(exc))
     if failures:
         return error("could not complete TLS handshakes: " + "; ".join(
             dict.fromkeys(failures)))
     return out
 
 
-def _one(address: str, name: str, port: int, timeout: float, seen: Seen
-         ) -> tls.Handshake | ProbeError:
-    dead = unreachable(seen, address)
-    if dead is not None:
-        return dead
-    try:
-        return tls.handshake(address, name, port, timeout)
-    except ProbeError as exc:
-        return exc
-
-
-def _each(rs: Target, seen: Seen, tenant: str, what: str,
+def _each(rs: Target, tenant: str, what: str,
           judge_one: Callable[[tls.Handshake], Verdict]) -> Verdict:
-    got = _handshakes(rs, seen, tenant)
+    got = _handshakes(rs, tenant)
     if isinstance(got, Verdict):
         return got
     return judge.summarize(what, [(target, judge_one(hs)) for target, hs in got])
 
 
 @pytest.mark.rs("RS-TLS-01")
-def test_certificate_names(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
-    return _each(rs, tls_seen, rs_tenant_label, "certificate names",
+def test_certificate_names(rs: Target, rs_tenant_label: str) -> Verdict:
+    return _each(rs, rs_tenant_label, "certificate names",
                  lambda hs: judge.names_verdict(hs.name, hs.chain[0]))
 
 
 @pytest.mark.rs("RS-TLS-02")
-def test_chain_verifies(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
+def test_chain_verifies(rs: Target, rs_tenant_label: str) -> Verdict:
     try:
         trusted = tls.trust_store(rs.site.tls_ca_bundle)
     except ProbeError as exc:
@@ -93,20 +76,20 @@ def test_chain_verifies(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Ver
     store = f"the CA bundle {rs.site.tls_ca_bundle}" if rs.site.tls_ca_bundle else \
         "the system trust store"
     now = dt.datetime.now(dt.UTC)
-    return _each(rs, tls_seen, rs_tenant_label, "certificate chain",
+    return _each(rs, rs_tenant_label, "certificate chain",
                  lambda hs: judge.chain_verdict(hs.name, hs.chain, trusted, now, store))
 
 
 @pytest.mark.rs("RS-TLS-03")
-def test_not_expiring(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
+def test_not_expiring(rs: Target, rs_tenant_label: str) -> Verdict:
     now = dt.datetime.now(dt.UTC)
-    return _each(rs, tls_seen, rs_tenant_label, "certificate dates",
+    return _each(rs, rs_tenant_label, "certificate dates",
                  lambda hs: judge.dates_verdict(hs.chain, now, rs.site.tls_warn_days))
 
 
 @pytest.mark.rs("RS-TLS-04")
-def test_strong_enough(rs: Target, tls_seen: Seen, rs_tenant_label: str) -> Verdict:
-    return _each(rs, tls_seen, rs_tenant_label, "TLS strength",
+def test_strong_enough(rs: Target, rs_tenant_label: str) -> Verdict:
+    return _each(rs, rs_tenant_label, "TLS strength",
                  lambda hs: judge.strength_verdict(hs.version, hs.chain, rs.thresholds))
 
 
@@ -115,7 +98,7 @@ def test_https_only(rs: Target) -> Verdict:
     domain = rs.site.domain
     if not domain:
         pytest.skip("ITRP_DOMAIN is not set (RS-ENV-01 reports it)")
-    addresses = list(rs.site.lb_addresses) or names.addresses(rs.site, domain, rs.state.dns)
+    addresses = lb_addresses(rs.site, domain, rs.state.dns)
     if not addresses:
         return error("no load_balancer.addresses in the site and the domain does not resolve "
                      "at the site's resolvers")

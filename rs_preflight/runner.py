@@ -29,8 +29,9 @@ import pytest
 from rs_preflight import __version__
 from rs_preflight.gather.access import key_policy_warnings
 from rs_preflight.gather.facts import HostFacts
+from rs_preflight.gather.state import RunState
 from rs_preflight.interrupts import Interrupts
-from rs_preflight.model import RunState, Target
+from rs_preflight.model import Target
 from rs_preflight.report import area_of, exit_code, finalize, write_reports
 from rs_preflight.report.baseline import BaselineError, compare, key, load_baseline
 from rs_preflight.report.completeness import (

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from rs_preflight import runargs
 from rs_preflight.bundle import BundleOptions, Limits
 from rs_preflight.bundle.plugin import BundleAtFinish
 from rs_preflight.cliutil import UsageParser
@@ -73,14 +74,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    from rs_preflight import cli  # the same options and pytest invocation as a normal run
-
     args, rest = _parser().parse_known_args(list(argv))
-    run, extra = cli._parser().parse_known_args(rest)
+    # the same options and pytest invocation as a normal run
+    run, extra = runargs.parser().parse_known_args(rest)
     limits = Limits(item_timeout=args.item_timeout, host_timeout=args.host_timeout,
                     max_item_bytes=args.max_item_bytes, max_host_bytes=args.max_host_bytes,
                     log_lines=args.log_lines, since=args.since)
-    stop = cli.prepare(run, None)  # the site as for a run (and say which); no report folder
+    stop = runargs.prepare(run, None)  # the site as for a run (and say which); no report folder
     if stop is not None:
         return stop
     output = args.output or Path.cwd()
@@ -89,7 +89,7 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     with tempfile.TemporaryDirectory(prefix="rs-bundle-report-") as tmp:
         run.report_dir = Path(tmp)
-        rc = int(pytest.main(cli.pytest_args(run, extra), plugins=[hook]))
+        rc = int(pytest.main(runargs.pytest_args(run, extra), plugins=[hook]))
     if hook.summary is not None:
         return 0
     if rc in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR):

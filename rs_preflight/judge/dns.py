@@ -1,6 +1,7 @@
 """RS-DNS-*: names as the site's resolvers answer them (guide §4, §5, App. 1). Pure.
 
-Inputs are :class:`~rs_preflight.gather.probes.dns.Lookup` records; nothing here asks the network.
+Inputs are :class:`~rs_preflight.gather.probes.records.Lookup` records; nothing here asks the
+network. Which names a site serves is spec: :mod:`rs_preflight.spec.dnsnames`.
 """
 
 from __future__ import annotations
@@ -9,55 +10,12 @@ import base64
 import binascii
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from rs_preflight.gather.probes.dns import ERROR, OK, Lookup
+from rs_preflight.gather.probes.records import ERROR, OK, Lookup
 from rs_preflight.spec.results import FAILED, Verdict, error, failed, passed, worst
-
-# name → (variable, default label) — REQUIREMENTS.md "Name service", guide App. 1
-SUBDOMAIN_VARIABLES = (("ITRP_API_SUBDOMAIN", "api"), ("ITRP_GRAPHQL_SUBDOMAIN", "graphql"),
-                       ("ITRP_OAUTH_SUBDOMAIN", "oauth"))
-ASSETS_DEFAULT = "assets0,assets1,assets2,assets3"
-
-
-def _fqdn(value: str, domain: str) -> str:
-    """A label is below ``domain``; a dotted value is a full name already."""
-    value = value.strip().lower().rstrip(".")
-    return value if "." in value else f"{value}.{domain}"
-
-
-def predetermined_names(settings: Mapping[str, str], domain: str) -> list[tuple[str, str]]:
-    """The names R-Service serves besides tenants, as (name, where it comes from).
-
-    >>> predetermined_names({}, "rs.example.com")[0]
-    ('api.rs.example.com', 'ITRP_API_SUBDOMAIN (default api)')
-    """
-    out: list[tuple[str, str]] = []
-    for var, default in SUBDOMAIN_VARIABLES:
-        out.append(_named(settings, var, default, domain))
-    assets = settings.get("ITRP_ASSETS_HOSTS") or ASSETS_DEFAULT
-    origin = "ITRP_ASSETS_HOSTS" if settings.get("ITRP_ASSETS_HOSTS") else \
-        "ITRP_ASSETS_HOSTS (default assets0-3)"
-    out += [(_fqdn(a, domain), origin) for a in assets.split(",") if a.strip()]
-    faye = settings.get("FAYE_URL")
-    host = urlsplit(faye).hostname if faye else None
-    out.append((host.lower(), "host of FAYE_URL") if host else
-               (f"realtime.{domain}", "FAYE_URL (default https://realtime.<domain>)"))
-    out.append(_named(settings, "ITRP_SHORT_URL_DOMAIN", "io", domain))
-    unique: dict[str, str] = {}
-    for name, origin in out:
-        unique.setdefault(name, origin)
-    return list(unique.items())
-
-
-def _named(settings: Mapping[str, str], var: str, default: str, domain: str
-           ) -> tuple[str, str]:
-    value = settings.get(var)
-    return (_fqdn(value, domain), var) if value else \
-        (_fqdn(default, domain), f"{var} (default {default})")
 
 
 def _norm(address: str) -> str:
@@ -207,12 +165,5 @@ def _published_der(tags: Mapping[str, str]) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def realtime_name(settings: Mapping[str, str], domain: str) -> str:
-    """The realtime (faye) name: the host of ``FAYE_URL``, default ``realtime.<domain>``."""
-    faye = settings.get("FAYE_URL")
-    host = urlsplit(faye).hostname if faye else None
-    return host.lower() if host else f"realtime.{domain}"
-
-
-__all__ = ["all_resolve_to", "dkim_matches", "dkim_tags", "mx_present", "predetermined_names",
-           "realtime_name", "resolves_to", "spf_present", "spf_records"]
+__all__ = ["all_resolve_to", "dkim_matches", "dkim_tags", "mx_present", "resolves_to",
+           "spf_present", "spf_records"]

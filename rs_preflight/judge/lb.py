@@ -1,7 +1,7 @@
 """RS-LB-*: what the backend receives through the load balancer (guide §9.7, §2.10). Pure.
 
-Inputs are what a header-echo backend reported (:class:`~rs_preflight.gather.probes.http.Echo`) and
-what the client sent and from where.
+Inputs are what a header-echo backend reported
+(:class:`~rs_preflight.gather.probes.records.Echo`) and what the client sent and from where.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from rs_preflight.gather.probes.http import Answer, Echo, Upgrade
+from rs_preflight.gather.probes.records import Answer, Echo, Upgrade
 from rs_preflight.spec.redact import clip
 from rs_preflight.spec.results import Verdict, error, failed, passed
 

@@ -15,18 +15,13 @@ import os
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rs_preflight.spec.addresses import why_not_address, why_not_port
 from rs_preflight.spec.errors import Problem
-
-if TYPE_CHECKING:
-    from rs_preflight.spec.site import Host
+from rs_preflight.spec.hosts import Host
 
 
 def load_inventory(path: Path, roles: Sequence[str]) -> tuple[list[Host], list[Problem]]:
-    from rs_preflight.spec.site import Host
-
     try:
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader

@@ -31,6 +31,7 @@ from rs_preflight.spec.addresses import (
 from rs_preflight.spec.catalogue import Catalogue, load_catalogue
 from rs_preflight.spec.envfile import EnvValue, is_secret_name, parse_env_file, roles_of
 from rs_preflight.spec.errors import Problem, SiteError
+from rs_preflight.spec.hosts import Host
 from rs_preflight.spec.inputs import (
     LIMITS,
     InputError,
@@ -65,27 +66,6 @@ class SshSettings:
     command_timeout: float = 30.0
     host_key_policy: str = "strict"
     password: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Host:
-    """One host of the site; ``connection`` says how its facts are gathered."""
-
-    name: str
-    address: str
-    roles: tuple[str, ...]
-    connection: str = "ssh"      # ssh | local | docker | ansible | none
-    port: int | None = None
-    user: str | None = None
-    container: str | None = None
-    identity_file: Path | None = None  # from an inventory's ansible_ssh_private_key_file
-    jump_host: str | None = None       # from an inventory's ansible_ssh_common_args (-J)
-    fqdn: str | None = None            # the host's own DNS name (``hosts.*.fqdn``)
-
-    @property
-    def reachable(self) -> bool:
-        """False for hosts checked over the network only (``ssh: false``)."""
-        return self.connection != "none"
 
 
 @dataclass(frozen=True)

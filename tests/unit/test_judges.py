@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.judge import env, host
+from rs_preflight.judge import env, sysctl
+from rs_preflight.judge import os as os_judge
+from rs_preflight.judge.common import at_least
 from rs_preflight.spec.catalogue import load_catalogue
 from rs_preflight.spec.envfile import EnvValue
 from rs_preflight.spec.results import FAILED, PASSED
@@ -20,13 +22,13 @@ SUPPORTED = load_catalogue()["RS-OS-01"].thresholds["supported"]
     ("rocky", "9.4", FAILED), ("ubuntu", "", FAILED),
 ])
 def test_os_supported(os_id: str, version: str, outcome: str) -> None:
-    verdict = host.os_supported({"ID": os_id, "VERSION_ID": version}, SUPPORTED)
+    verdict = os_judge.os_supported({"ID": os_id, "VERSION_ID": version}, SUPPORTED)
     assert verdict.outcome == outcome
     assert version in (verdict.found or "")  # says what was found
 
 
 def test_os_failure_names_the_rule() -> None:
-    verdict = host.os_supported({"ID": "ubuntu", "VERSION_ID": "22.04",
+    verdict = os_judge.os_supported({"ID": "ubuntu", "VERSION_ID": "22.04",
                                  "PRETTY_NAME": "Ubuntu 22.04.4 LTS"}, SUPPORTED)
     assert verdict.message == "Ubuntu 22.04.4 LTS is not a supported version of Ubuntu"
     assert verdict.expected == "Ubuntu >= 24.04"
@@ -35,15 +37,15 @@ def test_os_failure_names_the_rule() -> None:
 @pytest.mark.parametrize(("found", "outcome"), [(8192, PASSED), (8191, FAILED),
                                                 (None, PASSED), (1024, FAILED)])
 def test_at_least(found: int | None, outcome: str) -> None:
-    assert host.at_least("nofile", found, 8192).outcome == outcome
+    assert at_least("nofile", found, 8192).outcome == outcome
 
 
 def test_sysctl_says_whether_persisted() -> None:
-    ok = host.sysctl_at_least("vm.max_map_count", {"vm.max_map_count": 262144},
+    ok = sysctl.sysctl_at_least("vm.max_map_count", {"vm.max_map_count": 262144},
                               {"vm.max_map_count": ("262144", "/etc/sysctl.d/99-rs.conf")},
                               262144)
     assert ok.outcome == PASSED and "persisted as 262144 in /etc/sysctl.d/99-rs.conf" in ok.message
-    low = host.sysctl_at_least("vm.max_map_count", {"vm.max_map_count": 65530}, {}, 262144)
+    low = sysctl.sysctl_at_least("vm.max_map_count", {"vm.max_map_count": 65530}, {}, 262144)
     assert low.outcome == FAILED and "not persisted" in low.message
     assert (low.expected, low.found) == (">= 262144", "65530")
 

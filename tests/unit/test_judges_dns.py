@@ -11,8 +11,9 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from rs_preflight.gather.probes.dns import ERROR, NODATA, NXDOMAIN, OK, Lookup
+from rs_preflight.gather.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
 from rs_preflight.judge import dns as judge
+from rs_preflight.spec import dnsnames
 from rs_preflight.spec.results import ERROR as ERR
 from rs_preflight.spec.results import FAILED, PASSED
 
@@ -56,11 +57,11 @@ def test_several_names_name_each_failure() -> None:
 
 
 def test_predetermined_names_defaults_and_overrides() -> None:
-    default = [n for n, _ in judge.predetermined_names({}, "rs.example.com")]
+    default = [n for n, _ in dnsnames.predetermined_names({}, "rs.example.com")]
     assert default == [f"{p}.rs.example.com" for p in ("api", "graphql", "oauth", "assets0",
                                                        "assets1", "assets2", "assets3",
                                                        "realtime", "io")]
-    custom = dict(judge.predetermined_names({
+    custom = dict(dnsnames.predetermined_names({
         "ITRP_API_SUBDOMAIN": "rest", "ITRP_ASSETS_HOSTS": "static1, static2.cdn.example.com",
         "FAYE_URL": "https://push.rs.example.com/faye", "ITRP_SHORT_URL_DOMAIN": "go.example.com",
     }, "rs.example.com"))
@@ -68,7 +69,7 @@ def test_predetermined_names_defaults_and_overrides() -> None:
     assert "static1.rs.example.com" in custom and "static2.cdn.example.com" in custom
     assert custom["push.rs.example.com"] == "host of FAYE_URL"
     assert "go.example.com" in custom and "io.rs.example.com" not in custom
-    assert judge.realtime_name({"FAYE_URL": "https://Push.rs.example.com"}, "x") == \
+    assert dnsnames.realtime_name({"FAYE_URL": "https://Push.rs.example.com"}, "x") == \
         "push.rs.example.com"
 
 

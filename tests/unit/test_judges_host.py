@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from rs_preflight.judge import docker, ports, size, storage, time
-from rs_preflight.judge import host as limits
+from rs_preflight.judge import docker, limits, ports, size, storage, time
 from rs_preflight.spec.catalogue import load_catalogue
 from rs_preflight.spec.matrix import Flow
 from rs_preflight.spec.results import FAILED, PASSED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rs_preflight.gather.probes.http import Answer, Echo, Upgrade
+from rs_preflight.gather.probes.records import Answer, Echo, Upgrade
 from rs_preflight.judge import lb as judge
 from rs_preflight.spec.results import ERROR, FAILED, PASSED
 

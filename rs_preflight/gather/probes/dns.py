@@ -10,29 +10,11 @@ that does not answer is ``status == "error"`` with the reason in ``detail``.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 import dns.exception
 import dns.resolver
 
-OK, NXDOMAIN, NODATA, ERROR = "ok", "nxdomain", "nodata", "error"
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """One question and its answer: A/AAAA addresses, MX exchanges or TXT strings (joined)."""
-
-    name: str
-    rdtype: str
-    status: str
-    values: tuple[str, ...] = ()
-    detail: str = ""
-
-    def describe(self) -> str:
-        if self.status == OK:
-            return ", ".join(self.values)
-        return {NXDOMAIN: "NXDOMAIN (no such name)", NODATA: f"no {self.rdtype} record"}.get(
-            self.status, f"no answer ({self.detail})")
+from rs_preflight.gather.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
 
 
 def random_label(prefix: str = "rs-preflight-") -> str:

@@ -17,9 +17,8 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -27,8 +26,21 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
+from rs_preflight.gather.probes.records import Answer, Echo, Upgrade
 
 ECHO_PATH = "/rs-preflight/echo"
+GATEWAY = (502, 503, 504)  # the load balancer has no live backend (yet)
+RETRY_S = 0.25
+
+
+class Status(Protocol):
+    """An answer with an HTTP status: :class:`Answer`, :class:`Upgrade`."""
+
+    @property
+    def status(self) -> int | None: ...
+
+
+S = TypeVar("S", bound=Status)
 
 
 class PinnedAdapter(HTTPAdapter):
@@ -66,45 +78,13 @@ class PinnedAdapter(HTTPAdapter):
         return super().send(request, **kw)
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP response, read whole (status, headers, body)."""
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    @property
-    def location(self) -> str:
-        return self.headers.get("location", "")
-
-
-@dataclass(frozen=True)
-class Echo:
-    """What a header-echo backend says it received: headers in order, and the peer address;
-    ``probe`` is the run's token when rs-preflight's own listener answered (else empty)."""
-
-    headers: tuple[tuple[str, str], ...]
-    client: str
-    probe: str = ""
-    backend: str = ""  # "app1:80 plain HTTP": where the load balancer's request came in
-
-
-    def values(self, header: str) -> list[str]:
-        return [v for k, v in self.headers if k.lower() == header.lower()]
-
-
 def get(address: str, url: str, *, timeout: float, headers: Mapping[str, str] | None = None,
         verify: bool | str = False) -> Answer:
     """GET ``url`` from ``address`` (redirects are not followed: they are what we judge).
 
     ``verify=False`` by default: these probes judge what the backend receives; the certificate
-    is judged by the RS-TLS checks, from the chain as sent.
+    is judged by the RS-TLS checks, from the chain as sent. Raises :class:`Unreachable` when
+    nothing accepts the connection, else :class:`ProbeError` when no answer came.
     """
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc from the runner's environment
@@ -119,7 +99,8 @@ def get(address: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
         return Answer(url, resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
                       resp.content)
     except requests.RequestException as exc:
-        raise ProbeError(f"GET {url} at {address}: {_reason(exc)}") from exc
+        cls = Unreachable if _not_accepted(exc) else ProbeError
+        raise cls(f"GET {url} at {address}: {_reason(exc)}") from exc
     finally:
         session.close()
 
@@ -165,16 +146,6 @@ def speaks_tls(address: str, port: int, *, timeout: float) -> bool:
         raise ProbeError(f"{address}:{port}: no TLS handshake and no answer: {exc}") from exc
     finally:
         sock.close()
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """How a WebSocket opening handshake ended: switched (101) or the status given instead."""
-
-    switched: bool
-    status: int | None
-    detail: str
-    backend: str = ""  # where the upgraded connection came in (an echo's first frame says)
 
 
 def websocket(address: str, name: str, *, port: int = 443, path: str = "/faye",
@@ -267,12 +238,34 @@ def _ws_handshake(sock: socket.socket, name: str, port: int, path: str, tls: boo
                    backend)
 
 
+def until_settled(attempt: Callable[[], S], settling: Callable[[], bool], *,
+                  pause: float = RETRY_S) -> S:
+    """``attempt()``, and again every ``pause`` s while it answers 502/503/504 and
+    ``settling()`` says the load balancer may still take the backend for down — it was, until
+    rs-preflight's listener started there just now (``HeaderProbe.settling``). The last answer
+    is returned whatever it is; a ``ProbeError`` of an attempt is raised at once."""
+    while True:
+        got = attempt()
+        if got.status not in GATEWAY or not settling():
+            return got
+        time.sleep(pause)
+
+
 def source_address(destination: str) -> str:
     """The runner's own address toward ``destination`` (a UDP connect sends nothing)."""
     family = socket.AF_INET6 if ":" in destination else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.connect((destination, 9))
         return str(s.getsockname()[0])
+
+
+def _not_accepted(exc: requests.RequestException) -> bool:
+    """Nothing accepted the connection (refused, timed out, no route): :class:`Unreachable`,
+    not an answer that went wrong (a TLS failure, a reset after connecting)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 def _reason(exc: requests.RequestException) -> str:
@@ -282,5 +275,6 @@ def _reason(exc: requests.RequestException) -> str:
     return f"{type(exc).__name__}: {inner}"
 
 
-__all__ = ["ECHO_PATH", "Answer", "Echo", "PinnedAdapter", "Upgrade", "echo", "get",
-           "source_address", "speaks_tls", "websocket"]
+__all__ = ["ECHO_PATH", "GATEWAY", "RETRY_S", "Answer", "Echo", "PinnedAdapter", "Status",
+           "Upgrade", "echo", "get", "source_address", "speaks_tls", "until_settled",
+           "websocket"]

@@ -18,7 +18,6 @@ data, for the judges to fail.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import secrets
 import smtplib
 import socket
@@ -35,14 +34,12 @@ from imapclient import IMAPClient, imap4
 from imapclient import exceptions as imap_errors
 from imapclient import tls as imap_tls
 
-from rs_preflight.gather import names
 from rs_preflight.gather.probes import ProbeError, Unreachable
-from rs_preflight.spec.site import Site
 
 PROBE_HEADER = "X-RS-Preflight-Probe"
 
 
-# -- where to connect ---------------------------------------------------------------------------
+# -- the server ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Server:
     """Connect to ``address``:``port``; ``name`` is what TLS verifies (the configured host)."""
@@ -55,31 +52,6 @@ class Server:
         addr = f"[{self.address}]" if ":" in self.address else self.address
         shown = addr if self.name == self.address else f"{self.name} ({addr})"
         return f"{shown}:{self.port}"
-
-
-def address_for(site: Site, host: str, dns: names.SiteDns | None = None) -> str:
-    """The address to connect to for ``host``: a literal IP, a site host's address, or the
-    first address the site's resolvers give (``dns``: the run's, so the resolvers' health and
-    answers are shared). Never the runner's resolver."""
-    host = host.strip().strip("[]")
-    with contextlib.suppress(ValueError):
-        return str(ipaddress.ip_address(host))
-    for h in site.hosts:
-        if host in (h.name, h.address):
-            with contextlib.suppress(ValueError):
-                return str(ipaddress.ip_address(h.address))
-            host = h.address
-    if not site.dns_resolvers:
-        raise ProbeError(f"{host} is a name and the site has no dns.resolvers to resolve it "
-                         "(names are never resolved with the runner's resolver)")
-    got = (dns or names.SiteDns(site)).resolve(host)  # ResolversDown: none answers at all
-    if got.error:
-        raise ProbeError(got.error)
-    found = list(got.addresses)
-    if not found:
-        raise ProbeError(f"{host} does not resolve at the site's resolvers "
-                         f"({', '.join(site.dns_resolvers)})")
-    return sorted(found, key=lambda a: ":" in a)[0]  # IPv4 first
 
 
 def tls_context(verify: bool, ca_bundle: Path | None) -> ssl.SSLContext:
@@ -526,6 +498,6 @@ def _delete_one(client: PinnedIMAPClient, uid: int) -> str:
 
 
 __all__ = ["AUTH_MECHANISMS", "ImapLogin", "PinnedIMAPClient", "RoundTrip", "Server",
-           "SmtpSession", "address_for", "imap_login", "imap_session", "probe_message",
+           "SmtpSession", "imap_login", "imap_session", "probe_message",
            "random_label", "round_trip", "smtp_check", "smtp_session", "smtp_tls_for",
            "tls_context"]

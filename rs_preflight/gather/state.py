@@ -1,0 +1,239 @@
+"""The run's state: the site, connections, gathered facts, the run's probe results, results.
+
+One :class:`RunState` per run (per process: each xdist worker has its own). Checks ask it for
+what they need and it gathers once:
+
+* ``facts(host)`` — a host's fact sections (the first call gathers every reachable host in
+  parallel, one round trip each);
+* ``probe(key, compute)`` — a network probe's result (a TLS handshake, an IMAP login, a
+  PostgreSQL survey …), computed once per run and shared by every check that judges it::
+
+      got = rs.state.probe(("pg", "WRITER"), lambda: pg.survey(endpoint, …))
+
+  Its error is remembered too (raised again, not retried: a timeout costs one timeout per run);
+* ``dns``, ``share()``, ``clock_offset()`` and the clean-up of the active probes.
+
+Gathering only: nothing here judges (no import of :mod:`rs_preflight.judge`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
+
+import testinfra.host
+
+from rs_preflight.gather.access import Connections, SecureParamikoBackend
+from rs_preflight.gather.facts import Context, HostFacts, gather
+from rs_preflight.gather.facts.clock import measure_offset
+from rs_preflight.gather.names import SiteDns
+from rs_preflight.gather.probes import Unreachable
+from rs_preflight.gather.share import ShareProbe
+from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.errors import HostUnreachable, PreflightError
+from rs_preflight.spec.results import Result
+from rs_preflight.spec.site import Host, Site
+
+T = TypeVar("T")
+Key = tuple[Hashable, ...]  # (kind of probe, what it asks …), e.g. ("tls", name, address)
+
+PARALLEL_HOSTS = 16
+CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received
+
+
+class ProbeCache:
+    """Probe results of one run, by key: each computed once, thread-safe.
+
+    The first caller of a key computes it; a caller of the same key meanwhile waits for that
+    result instead of probing again. An error (an ``Exception``) is remembered and raised again
+    to every later caller: what timed out costs one timeout per run. An interrupt
+    (``KeyboardInterrupt``) is not remembered.
+
+    ``at`` (optional) is the address a probe connects to: once a probe of the same kind
+    (``key[0]``) found it :class:`~rs_preflight.gather.probes.Unreachable` (refused, timed
+    out), later probes of that kind there fail at once with that error — the other names at a
+    dead load balancer cost no more time. The kind keeps areas apart (a TLS timeout never
+    decides an LB check), so a run split over xdist workers reports what a serial run does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._results: dict[Key, concurrent.futures.Future[Any]] = {}
+        self._dead: dict[tuple[Hashable, Hashable], Unreachable] = {}
+
+    def get(self, key: Key, compute: Callable[[], T], *, at: Hashable | None = None) -> T:
+        """``compute()``'s result for ``key`` (computed on the first call only), or its error
+        raised again."""
+        with self._lock:
+            known = self._results.get(key)
+            if known is None:
+                mine: concurrent.futures.Future[Any] = concurrent.futures.Future()
+                self._results[key] = mine
+        if known is not None:
+            return cast(T, known.result())  # waits if another thread is computing it
+        try:
+            dead = self.unreachable(key[0], at) if at is not None else None
+            if dead is not None:
+                raise dead
+            value = compute()
+        except Unreachable as exc:
+            if at is not None:
+                with self._lock:
+                    self._dead.setdefault((key[0], at), exc)
+            mine.set_exception(exc)
+            raise
+        except Exception as exc:
+            mine.set_exception(exc)
+            raise
+        except BaseException as exc:  # interrupted: forget it, and leave no caller waiting
+            with self._lock:
+                del self._results[key]
+            mine.set_exception(exc)
+            raise
+        mine.set_result(value)
+        return value
+
+    def error(self, key: Key) -> BaseException | None:
+        """The error remembered for ``key``; None if it succeeded, is running or never ran."""
+        with self._lock:
+            known = self._results.get(key)
+        if known is None or not known.done():
+            return None
+        return known.exception()
+
+    def unreachable(self, kind: Hashable, at: Hashable) -> Unreachable | None:
+        """The error of a probe of ``kind`` that found ``at`` unreachable in this run."""
+        with self._lock:
+            return self._dead.get((kind, at))
+
+
+@dataclass
+class RunState:
+    """Everything one run shares: the site, connections, gathered facts, probe results and
+    the results."""
+
+    site: Site
+    catalogue: Catalogue
+    connections: Connections
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    finished: dt.datetime | None = None
+    results: dict[str, Result] = field(default_factory=dict)
+    _facts: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _offsets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    clock_samples: dict[str, int] = field(default_factory=dict)  # host → samples at gather
+    _share: ShareProbe | None = None
+    _cleanups: list[Callable[[], None]] = field(default_factory=list)
+    # what a slow step is waiting for, said as it starts (the terminal's status line)
+    progress: Callable[[str], None] = field(default=lambda text: None)
+    dns: SiteDns = field(init=False, repr=False)  # the site's resolvers: health probed once
+    probes: ProbeCache = field(default_factory=ProbeCache, repr=False)
+
+    def __post_init__(self) -> None:
+        self.dns = SiteDns(self.site)
+
+    @classmethod
+    def create(cls, site: Site, catalogue: Catalogue) -> RunState:
+        return cls(site=site, catalogue=catalogue, connections=Connections(site))
+
+    @property
+    def phase(self) -> str:
+        return self.site.phase
+
+    def facts(self, host: Host) -> HostFacts:
+        """The host's facts; the first call gathers every reachable host in parallel."""
+        with self._lock:
+            if host.name not in self._facts:
+                hosts = [h for h in self.site.hosts if h.reachable and h.name not in self._facts]
+                self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
+                              f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
+                self._gather_all(hosts)
+        got = self._facts[host.name]
+        if isinstance(got, PreflightError):
+            raise got
+        return got
+
+    def _gather_all(self, hosts: list[Host]) -> None:
+        def one(host: Host) -> HostFacts | PreflightError:
+            try:
+                thost = self.connections.get(host)
+                facts = gather(thost, Context(self.site, host, self.catalogue))
+                self._sample_clock(host, thost, facts)
+                return facts
+            except PreflightError as exc:
+                return exc
+            except Exception as exc:  # a backend's own error: this host only, said plainly
+                return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+            finally:  # nothing else needs it now; the few active probes reconnect
+                self.connections.release(host)
+
+        workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for host, got in zip(hosts, pool.map(one, hosts), strict=True):
+                self._facts[host.name] = got
+
+    def probe(self, key: Key, compute: Callable[[], T], *, at: Hashable | None = None) -> T:
+        """``compute()`` once per run for ``key`` (its result, or its error raised again); see
+        :class:`ProbeCache` for ``at``, the address it connects to."""
+        return self.probes.get(key, compute, at=at)
+
+    def gathered(self) -> Mapping[str, HostFacts | PreflightError]:
+        return dict(self._facts)
+
+    def _sample_clock(self, host: Host, thost: testinfra.host.Host, facts: HostFacts) -> None:
+        """The clock samples the run asked for (``clock_samples``), in the gathering pool on
+        the connection already open: one channel, one ``date`` per line sent. If that fails,
+        ``clock_offset`` measures later and reports its own error."""
+        samples = self.clock_samples.get(host.name, 0)
+        if not samples or not isinstance(thost.backend, SecureParamikoBackend):
+            return
+        try:
+            with thost.backend.line_channel(CLOCK_LOOP) as ask:
+                self._offsets[host.name] = measure_offset(ask, samples)
+        except PreflightError:
+            return
+        facts.round_trips += samples
+
+    def clock_offset(self, host: Host, samples: int) -> tuple[float, float]:
+        """(offset s, round trip s) of the host's clock against the runner's: measured while
+        gathering (see ``clock_samples``), else now with ``samples`` commands."""
+        if host.name not in self._offsets:
+            thost = self.connections.get(host)
+            self.progress(f"measuring {host.name}'s clock ({samples} samples)…")
+            self._offsets[host.name] = measure_offset(
+                lambda: thost.check_output("date +%s.%N"), samples)
+            self.facts(host).round_trips += samples
+        return self._offsets[host.name]
+
+    def share(self) -> ShareProbe:
+        """The run's shared-folder probe (written on first use, removed by ``cleanup``)."""
+        if self._share is None:
+            assert self.site.storage_path
+            self.progress(f"writing the shared-folder probe in {self.site.storage_path}…")
+            self._share = ShareProbe(self.site.storage_path)
+        return self._share
+
+    def on_cleanup(self, undo: Callable[[], None]) -> None:
+        """Have ``cleanup`` call ``undo`` (an active probe's own undo step, e.g. the header
+        probe's listeners); last registered, first called; each at most once."""
+        self._cleanups.append(undo)
+
+    def cleanup(self) -> None:
+        """Undo the run's active probes, then close connections. Safe to call twice."""
+        try:
+            while self._cleanups:
+                undo = self._cleanups.pop()
+                try:
+                    undo()
+                except Exception as exc:  # one probe's undo must not stop the others'
+                    logging.getLogger("rs_preflight").warning("cleanup: %s: %s",
+                                                              type(exc).__name__, exc)
+            if self._share is not None:
+                self._share.cleanup()
+        finally:
+            self.connections.close()
