@@ -17,7 +17,7 @@ from rs_preflight.spec import dnsnames
 from rs_preflight.spec.results import ERROR as ERR
 from rs_preflight.spec.results import FAILED, PASSED
 
-ORACLES = Path(__file__).parents[1] / "data" / "oracles"  # vendored: tests/data/oracles
+ORACLES = Path(__file__).parents[2] / "data" / "oracles"  # vendored: tests/data/oracles
 LB = ["192.0.2.10", "2001:db8::10"]
 
 

@@ -12,7 +12,7 @@ from rs_preflight.spec.envfile import parse_env_file
 from rs_preflight.spec.errors import SiteError
 from rs_preflight.spec.site import default_site, load_site
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "small"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "small"
 
 
 def write(tmp_path: Path, text: str, name: str = "site.yaml") -> Path:

@@ -19,7 +19,7 @@ from rs_lab.pki import Pki
 from rs_preflight.judge import tls as judge
 from rs_preflight.spec.results import ERROR, FAILED, PASSED, Verdict
 
-ORACLES = Path(__file__).parents[1] / "data" / "oracles"  # vendored: tests/data/oracles
+ORACLES = Path(__file__).parents[2] / "data" / "oracles"  # vendored: tests/data/oracles
 LIMBO = ORACLES / "x509-limbo-nobettertls.json"
 HARNESS = ORACLES / "x509-limbo-pyca-cryptography-50.0.2-results.json"
 # Where cryptography's own limbo harness disagrees with limbo's expectation (oracles/README.md):
