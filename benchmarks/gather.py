@@ -24,14 +24,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rs_lab.hosts import HostLab, HostSpec, os_release  # noqa: E402
-from rs_preflight.gather.facts import SECTIONS, Context, build_script, commands  # noqa: E402
+from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release  # noqa: E402
+from rs_preflight.gather.facts import (  # noqa: E402
+    SECTIONS,
+    Context,
+    HostFacts,
+    build_script,
+    commands,
+)
 from rs_preflight.gather.state import RunState  # noqa: E402
 from rs_preflight.spec.catalogue import load_catalogue  # noqa: E402
 from rs_preflight.spec.site import Host, Site, SshSettings  # noqa: E402
 
 
-def site_for(lab: HostLab, hosts: list) -> Site:
+def site_for(lab: HostLab, hosts: list[LabHost]) -> Site:
     ssh = SshSettings(user="root", identity_file=lab.identity_file, known_hosts=lab.known_hosts)
     return Site(name="bench", file=None, ssh=ssh, profile="small", phase="pre",
                 hosts=tuple(Host(h.name, h.ipv4, ("app",)) for h in hosts))
@@ -43,7 +49,7 @@ def ours(site: Site) -> tuple[float, int]:
     for host in site.hosts:
         state.facts(host)  # the first call gathers every host in parallel
     elapsed = time.perf_counter() - t0
-    trips = sum(f.round_trips for f in state.gathered().values())  # type: ignore[union-attr]
+    trips = sum(f.round_trips for f in state.gathered().values() if isinstance(f, HostFacts))
     state.cleanup()
     return elapsed, trips
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,7 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict, skipped
 
 
-def _need(rs: Target) -> dict | None:
+def _need(rs: Target) -> Mapping[str, Any] | None:
     assert rs.host is not None
     return judge.nominal(rs.state.catalogue.profiles[rs.site.profile], rs.host.roles)
 
@@ -20,6 +22,7 @@ def _need(rs: Target) -> dict | None:
 def test_cpu(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
+        assert rs.host is not None  # a host check (_need asserts it too)
         return skipped(f"the {rs.site.profile} profile sizes none of {rs.host.roles}")
     return judge.cpu(rs.facts.get("nproc"), need, rs.site.profile)
 
@@ -28,6 +31,7 @@ def test_cpu(rs: Target) -> Verdict:
 def test_ram(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
+        assert rs.host is not None  # a host check (_need asserts it too)
         return skipped(f"the {rs.site.profile} profile sizes none of {rs.host.roles}")
     return judge.ram(rs.facts.get("mem_total_kb"), need, rs.site.profile,
                      rs.thresholds["tolerance"])
@@ -37,6 +41,7 @@ def test_ram(rs: Target) -> Verdict:
 def test_disks(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
+        assert rs.host is not None  # a host check (_need asserts it too)
         return skipped(f"the {rs.site.profile} profile sizes none of {rs.host.roles}")
     return judge.disks(rs.facts.get("filesystems"), rs.facts.get("block_devices"), need,
                        rs.site.profile, rs.thresholds["disk_tolerance"])
