@@ -26,7 +26,7 @@ def test_a_missing_file_is_created_private(tmp_path: Path, key: paramiko.PKey) -
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
     loaded = paramiko.HostKeys(str(path))
-    assert loaded.lookup("[10.0.0.5]:2222")[key.get_name()] == key
+    assert loaded.check("[10.0.0.5]:2222", key)
     assert save_host_key(path, "[10.0.0.5]:2222", key) is False  # known: not added twice
     assert len(path.read_text().splitlines()) == 1
 

@@ -21,7 +21,7 @@ import pytest
 import testinfra
 
 from rs_preflight.gather import header_probe as hp
-from rs_preflight.gather.probes import header_echo, http
+from rs_preflight.gather.probes import ProbeError, header_echo, http
 from rs_preflight.spec.site import Host, Site
 
 LOOPBACK = "127.0.0.1"
@@ -166,7 +166,7 @@ def test_300_idle_connections_do_not_make_300_threads(
             sock.close()
     deadline = time.monotonic() + 5  # the slots come back once the idle clients have gone
     while time.monotonic() < deadline:
-        with contextlib.suppress(http.ProbeError):
+        with contextlib.suppress(ProbeError):
             answer = http.get(LOOPBACK, f"http://t1.example.com:{port}{tokened(probe)}",
                               timeout=2)
             if http.echo(answer) is not None:
@@ -213,7 +213,7 @@ def test_a_taken_port_is_said_plainly() -> None:
 def test_ssh_false_backends_accept_another_echo_and_start_nothing() -> None:
     host = Host(name="far", address="192.0.2.7", roles=("app",), connection="none")
     probe = hp.HeaderProbe()
-    assert probe.ensure(Site(name="t", file=None, hosts=(host,)), lambda _: None,  # type: ignore
+    assert probe.ensure(Site(name="t", file=None, hosts=(host,)), lambda _: None,
                         lambda _: None) == []
     assert probe.foreign_ok and probe.listeners == {}
 

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from dns import query as dns_query
 
 from rs_preflight.gather import names
 from rs_preflight.gather.facts.network import _flows
@@ -72,14 +73,14 @@ def test_health_probe_finds_a_silent_resolver_once_and_quickly(
         monkeypatch: pytest.MonkeyPatch, silent_resolver: tuple[str, socket.socket]) -> None:
     address, sock = silent_resolver
     port = sock.getsockname()[1]
-    real_udp = names.dns.query.udp
+    real_udp = dns_query.udp
     calls: list[str] = []
 
     def udp(query: object, where: str, timeout: float) -> object:  # the silent socket's port
         calls.append(where)
         return real_udp(query, where, timeout=timeout, port=port)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(names.dns.query, "udp", udp)
+    monkeypatch.setattr(dns_query, "udp", udp)
     site = dataclasses.replace(default_site(), dns_resolvers=(address,))
     dns = names.SiteDns(site)
     t = time.monotonic()

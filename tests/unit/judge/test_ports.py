@@ -117,7 +117,8 @@ def test_nominal_takes_the_largest_row_of_a_hosts_roles() -> None:
     need = size.nominal(SMALL, ("job", "search"))
     assert need == {"cpu": 4, "ram_gb": 16, "disks_gb": [30, 50], "ssd": True}
     pilot = load_catalogue().profiles["pilot"]
-    assert size.nominal(pilot, ("db",))["cpu"] == 8  # one row fits every role
+    pilot_row = size.nominal(pilot, ("db",))
+    assert pilot_row is not None and pilot_row["cpu"] == 8  # one row fits every role
     assert size.nominal(SMALL, ("lb",)) is None
 
 

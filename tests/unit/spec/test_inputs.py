@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -48,8 +49,8 @@ def test_a_regular_file_within_its_cap_is_read(tmp_path: Path) -> None:
     (lambda p: p.write_bytes(b"x" * (LIMITS["env"] + 1)), "too large"),
     (lambda p: None, "cannot read: No such file or directory"),
 ])
-def test_what_is_not_a_usable_file_is_refused_before_reading(tmp_path: Path, make, message
-                                                             ) -> None:  # type: ignore[no-untyped-def]
+def test_what_is_not_a_usable_file_is_refused_before_reading(
+        tmp_path: Path, make: Callable[[Path], object], message: str) -> None:
     path = tmp_path / "input"
     make(path)
     with pytest.raises(InputError) as info:
