@@ -58,7 +58,7 @@ def doc(*records: dict[str, Any]) -> dict[str, Any]:
 
 
 def issues(d: dict[str, Any]) -> list[dict[str, Any]]:
-    out = json.loads(render_codequality(d))
+    out: list[dict[str, Any]] = json.loads(render_codequality(d))
     jsonschema.Draft202012Validator(GITLAB_CODE_QUALITY).validate(out)
     return out
 

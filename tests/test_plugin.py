@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import textwrap
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -66,14 +68,18 @@ REQUIREMENTS = ("RS-ENV-03", "RS-OS-01", "RS-OS-02", "RS-PORT-02", "RS-SINGLETON
                 "RS-LIMIT-03")  # what CHECKS implement: a run of all of them is complete
 
 
+Doc = dict[str, Any]
+Run = Callable[..., tuple[pytest.RunResult, Doc, ET.Element]]  # run(*pytest_args)
+
+
 @pytest.fixture
-def run(pytester: pytest.Pytester, catalogue_of):
+def run(pytester: pytest.Pytester, catalogue_of: Any) -> Run:
     pytester.makepyfile(test_checks=CHECKS)
     catalogue = catalogue_of(*REQUIREMENTS)
     pytester.makefile(".yaml", site=SITE)
     (pytester.path / ".env").write_text(ENV)
 
-    def go(*args: str) -> tuple[pytest.RunResult, dict, ET.Element]:
+    def go(*args: str) -> tuple[pytest.RunResult, Doc, ET.Element]:
         result = pytester.runpytest("--rs-site", "site.yaml", "--rs-catalogue", str(catalogue),
                                     "--rs-json", "out/results.json", "--junitxml",
                                     "out/junit.xml", "-o", "junit_family=xunit1", "-rA", *args)
@@ -83,11 +89,11 @@ def run(pytester: pytest.Pytester, catalogue_of):
     return go
 
 
-def by_id(doc: dict) -> dict[tuple[str, str | None], dict]:
+def by_id(doc: Doc) -> dict[tuple[str, str | None], Doc]:
     return {(r["requirement"], r["host"]): r for r in doc["results"]}
 
 
-def test_outcomes_and_json_records(run) -> None:
+def test_outcomes_and_json_records(run: Run) -> None:
     result, doc, _ = run()
     records = by_id(doc)
     assert records[("RS-ENV-03", None)]["outcome"] == "passed"
@@ -121,7 +127,7 @@ def test_outcomes_and_json_records(run) -> None:
     assert result.ret == 1
 
 
-def test_waivers_named_and_expiring(run) -> None:
+def test_waivers_named_and_expiring(run: Run) -> None:
     _, doc, _ = run()
     records = by_id(doc)
     waived = records[("RS-OS-02", "job1")]
@@ -131,7 +137,7 @@ def test_waivers_named_and_expiring(run) -> None:
     assert expired["outcome"] == "failed" and "waiver expired on 2001-01-01" in expired["message"]
 
 
-def test_gate_exit_code_counts_blockers_only(run) -> None:
+def test_gate_exit_code_counts_blockers_only(run: Run) -> None:
     result, doc, _ = run()
     assert result.ret == 1 and doc["gate"] == "failed" and doc["complete"] is True
     # only the warning-severity check and passing ones: nothing fails the gate, but a run
@@ -140,7 +146,7 @@ def test_gate_exit_code_counts_blockers_only(run) -> None:
     assert doc["gate"] == "incomplete" and result.ret == 0 and doc["complete"] is False
 
 
-def test_phase_option_wins(run) -> None:
+def test_phase_option_wins(run: Run) -> None:
     _, doc, _ = run("--rs-phase", "post")
     records = by_id(doc)
     assert doc["phase"] == "post"
@@ -148,7 +154,7 @@ def test_phase_option_wins(run) -> None:
     assert records[("RS-PORT-02", "app1")]["outcome"] == "skipped"
 
 
-def test_junit_names_and_properties(run) -> None:
+def test_junit_names_and_properties(run: Run) -> None:
     _, _, junit = run()
     cases = {c.get("name"): c for c in junit.iter("testcase")}
     case = cases["test_os[RS-OS-01@app1]"]
@@ -160,7 +166,7 @@ def test_junit_names_and_properties(run) -> None:
     assert cases["test_pre_only[RS-PORT-02@app1]"].find("error") is not None
 
 
-def test_markers_and_k_select_by_area(run) -> None:
+def test_markers_and_k_select_by_area(run: Run) -> None:
     _, doc, _ = run("-m", "rs_os")
     assert {r["requirement"] for r in doc["results"]} == {"RS-OS-01", "RS-OS-02"}
     _, doc, _ = run("-k", "RS-ENV-03")

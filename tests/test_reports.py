@@ -60,37 +60,44 @@ def test_junit_is_valid_against_the_jenkins_schema(policy: GatePolicy) -> None:
     xmlschema.XMLSchema(XSD).validate(text)
 
 
+def one(element: ET.Element, path: str) -> ET.Element:
+    """The sub-element at ``path``, which the test needs to be there."""
+    found = element.find(path)
+    assert found is not None, f"no {path} in {element.tag} {element.attrib}"
+    return found
+
+
 def test_junit_shape_warnings_visible_not_failing() -> None:
     root = ET.fromstring(render_junit(golden_doc()))
-    suites = {s.get("name").split(" ", 2)[2]: s for s in root.iter("testsuite")}
+    suites = {s.get("name", "").split(" ", 2)[2]: s for s in root.iter("testsuite")}
     assert set(suites) == {"app1", "job1", "site", "warnings (do not fail the gate)"}
     app1 = suites["app1"]
     props = {p.get("name"): p.get("value") for p in app1.find("properties") or []}
     assert props["roles"] == "app" and props["phase"] == "pre" and props["site"] == "acme-prod"
-    cases = {c.get("name").split(":")[0]: c for c in root.iter("testcase")}
+    cases = {c.get("name", "").split(":")[0]: c for c in root.iter("testcase")}
     os01 = cases["RS-OS-01@app1"]
-    assert os01.find("failure").get("type") == "blocker"
-    assert "remediation (guide §9.2): Install Ubuntu" in os01.find("failure").text
-    assert "severity: blocker" in os01.find("system-out").text
+    assert one(os01, "failure").get("type") == "blocker"
+    assert "remediation (guide §9.2): Install Ubuntu" in (one(os01, "failure").text or "")
+    assert "severity: blocker" in (one(os01, "system-out").text or "")
     # a failed warning: a failure GitLab shows in a merge request, in a suite of its own
     # (named so), so the hosts' suites count exactly what fails the gate
-    warn = cases["WARNING RS-LIMIT-01@job1"].find("failure")
-    assert warn.get("type") == "warning" and warn.get("message").startswith("WARNING (FAILED")
+    warn = one(cases["WARNING RS-LIMIT-01@job1"], "failure")
+    assert warn.get("type") == "warning" and warn.get("message", "").startswith("WARNING (FAILED")
     assert "RS-LIMIT-01@job1" not in cases  # once, not twice
     warnings = suites["warnings (do not fail the gate)"]
     assert warnings.get("failures") == str(len(list(warnings.iter("testcase"))))
     doc = finalize(golden_doc(), GatePolicy())
-    gate_counted = sum(int(s.get("failures")) + int(s.get("errors"))
+    gate_counted = sum(int(s.get("failures", "")) + int(s.get("errors", ""))
                        for name, s in suites.items() if not name.startswith("warnings"))
     assert gate_counted == doc["counts"]["failed"] + doc["counts"]["error"] \
         == doc["gate_failures"]
-    waived = cases["RS-OS-02@job1"].find("skipped")
-    assert waived.get("type") == "waived" and "sec-team" in waived.get("message")
-    assert cases["RS-PORT-02@app1"].find("error").get("type") == "could-not-check"
+    waived = one(cases["RS-OS-02@job1"], "skipped")
+    assert waived.get("type") == "waived" and "sec-team" in waived.get("message", "")
+    assert one(cases["RS-PORT-02@app1"], "error").get("type") == "could-not-check"
     assert (app1.get("failures"), app1.get("errors")) == ("1", "1")
     strict = ET.fromstring(render_junit(finalize(golden_doc(), GatePolicy(strict=True))))
-    names = {c.get("name").split(":")[0]: c for c in strict.iter("testcase")}
-    assert names["RS-LIMIT-01@job1"].find("failure").get("type") == "warning"
+    names = {c.get("name", "").split(":")[0]: c for c in strict.iter("testcase")}
+    assert one(names["RS-LIMIT-01@job1"], "failure").get("type") == "warning"
 
 
 def test_html_escapes_what_hosts_say_and_makes_no_request() -> None:
@@ -132,11 +139,11 @@ def test_gate_policy(outcome: str, severity: str, policy: GatePolicy, baseline: 
 
 
 def test_baseline_compare() -> None:
-    now = [{"requirement": "A-B-1", "host": "h", "outcome": "failed"},
+    now: list[dict[str, Any]] = [{"requirement": "A-B-1", "host": "h", "outcome": "failed"},
            {"requirement": "A-B-2", "host": "h", "outcome": "error"},
            {"requirement": "A-B-3", "host": None, "outcome": "passed"},
            {"requirement": "A-B-4", "host": "h", "outcome": "passed"}]
-    before = [{"requirement": "A-B-2", "host": "h", "outcome": "failed"},
+    before: list[dict[str, Any]] = [{"requirement": "A-B-2", "host": "h", "outcome": "failed"},
               {"requirement": "A-B-3", "host": None, "outcome": "error"},
               {"requirement": "A-B-4", "host": "h", "outcome": "passed"}]
     assert compare(now, before) == {"A-B-1@h": "new", "A-B-2@h": "still", "A-B-3": "fixed"}
