@@ -87,7 +87,7 @@ class SearchSpec:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     # -- documented response bodies ----------------------------------------------------------
-    def root(self) -> dict[str, object]:
+    def root(self) -> dict[str, Any]:
         lucene, wire, index, date = _BUILD.get(self.version,
                                                ("9.12.1", "7.10.0", "7.0.0", _BUILD["2.19.1"][3]))
         version: dict[str, object] = {}

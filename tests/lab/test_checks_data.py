@@ -99,7 +99,7 @@ def data_lab(lab_lease: Lease) -> Iterator[DataLab]:
             svc = OpenSearchStandIn(lab_lease.take(key), root / f"search-{key}", spec, pki=pki,
                                     cert_names=["search.rs.lab"])
             stack.callback(svc.stop)
-            search[key] = svc.start()  # type: ignore[no-untyped-call]
+            search[key] = svc.start()
         lab = DataLab(root, pki, mail_ns, pg18, pg15, search)
         stack.callback(lab.stop_mail)
         lab.serve_mail(MailSpec(short="dmail"))

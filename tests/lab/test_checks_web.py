@@ -90,7 +90,7 @@ class WebLab:
                       **toggles)
         self.runs += 1
         lb = KINDS[kind](self.lb_ns, self.workdir / f"lb-{self.runs}-{kind}", spec, pki=self.pki)
-        lb.start()  # type: ignore[no-untyped-call]
+        lb.start()
         self.lb = lb
 
     def stop_lb(self) -> None:
@@ -112,7 +112,7 @@ def web_lab(lab_lease: Lease) -> Iterator[WebLab]:
         stack.callback(lb_ns.destroy)
         backends: list[Any] = []
         for name, body in (("app", None), ("realtime", None), ("liar", "I am a kettle")):
-            kw = {"teapot_body": body} if body else {}
+            kw: dict[str, Any] = {"teapot_body": body} if body else {}
             svc = EchoBackend(idx[name], workdir / name, name="app" if name == "liar" else name,
                               **kw)
             stack.callback(svc.stop)
@@ -122,7 +122,7 @@ def web_lab(lab_lease: Lease) -> Iterator[WebLab]:
                      lb_ns, idx)
         dns = DnsServer(idx["dns"], workdir / "dns", lab.zone())
         stack.callback(dns.stop)
-        dns.start()  # type: ignore[no-untyped-call]
+        dns.start()
         lab.dns = dns
         stack.callback(lab.stop_lb)
         yield lab

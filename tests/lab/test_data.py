@@ -11,6 +11,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 import psycopg
 import pytest
@@ -103,10 +104,10 @@ def received_to(server: MailServer, message_id: str) -> str | None:
         uid = wait_for_message(imap, message_id)
         if uid is None:
             return None
-        _, data = imap.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (TO)])")
+        _, data = imap.uid("FETCH", uid.decode(), "(BODY.PEEK[HEADER.FIELDS (TO)])")
         header = data[0][1].decode() if data and isinstance(data[0], tuple) else ""
-        imap.uid("STORE", uid, "+FLAGS", "(\\Deleted)")
-        imap.uid("EXPUNGE", uid)
+        imap.uid("STORE", uid.decode(), "+FLAGS", "(\\Deleted)")
+        imap.uid("EXPUNGE", uid.decode())
         return header.partition(":")[2].strip()
     finally:
         imap.logout()
@@ -254,7 +255,7 @@ BREAKS = {"no-archive": _no_archive, "no-subaddressing": _no_subaddressing, "no-
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------
-def one(server: PgServer, query: str, which: str = "writer", **kw: object) -> object:
+def one(server: PgServer, query: str, which: str = "writer", **kw: Any) -> object:
     with psycopg.connect(server.conninfo(which, **kw)) as conn:
         row = conn.execute(query).fetchone()
         assert row is not None

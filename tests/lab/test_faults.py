@@ -253,7 +253,7 @@ def test_dead_resolver_is_one_error_found_once_fast(fault_site: LabSite, baselin
     by_name = {k for k, v in baseline.outcomes.items()
                if k[0] == "RS-PORT-01" and v == "passed"
                and ".rs.lab" in baseline.run.records[k]["message"]}
-    affected = {(r, None) for r in DNS_RUNNER if baseline.outcomes[(r, None)] == "passed"}
+    affected: set[Key] = {(r, None) for r in DNS_RUNNER if baseline.outcomes[(r, None)] == "passed"}
     affected |= {("RS-ENV-05", None)} | by_name
     assert len(by_name) == 4  # app1, app2, job1, job2 open flows to db1/smtp/imap/job1 by name
     resolver = fault_site.dns_address
@@ -303,7 +303,7 @@ def test_service_port_dropped_for_the_runner_only(fault_site: LabSite, baseline:
         for ns in _service_namespaces(fault_site, where):
             stack.enter_context(nft_input(ns, *from_runner(ports)))
         got = timed_run(fault_site, tmp_path)
-    affected = {(r, None) for r in requirements}
+    affected: set[Key] = {(r, None) for r in requirements}
     report(f"{service} dropped for the runner", got, affected)
     # the hosts' own flows (RS-PORT-01) still reach the service: only the runner is cut off
     assert_only(baseline, got, affected, cause)
@@ -315,7 +315,7 @@ def test_service_port_dropped_for_the_runner_only(fault_site: LabSite, baseline:
 def test_frozen_dockerd(fault_site: LabSite, baseline: Timed, tmp_path: Path) -> None:
     with frozen(pid_of(fault_site.host("app2").ns, "dockerd")):
         got = timed_run(fault_site, tmp_path)
-    affected = {("RS-DOCKER-01", "app2"), ("RS-DOCKER-02", "app2")}
+    affected: set[Key] = {("RS-DOCKER-01", "app2"), ("RS-DOCKER-02", "app2")}
     report("dockerd stopped (SIGSTOP) on app2", got, affected)
     # daemon.json (RS-DOCKER-03) is a file: still judged; the daemon's questions time out once
     assert_only(baseline, got, affected, r"timed out after \d+s on the host")
@@ -327,7 +327,7 @@ def test_fact_printing_ten_megabytes(fault_site: LabSite, baseline: Timed,
     with inflated_os_release(fault_site, "job2"):
         got = timed_run(fault_site, tmp_path)
     rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    affected = {("RS-OS-01", "job2")}
+    affected: set[Key] = {("RS-OS-01", "job2")}
     report("/etc/os-release of 10 MB on job2", got, affected)
     print(f"largest child process so far: {rss_mb:.0f} MB")
     assert_only(baseline, got, affected, r"could not read os_release on job2: its output "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,24 +58,24 @@ def site_file(folder: Path, lab: HostLab, hosts: dict[str, LabHost], *,
     return path
 
 
-def run(folder: Path, site: Path, *args: str) -> tuple[int, dict, str]:
+def run(folder: Path, site: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     result = run_preflight(site, "-k", " or ".join(FIRST), *args, cwd=folder, timeout=120)
     return result.code, result.doc, result.output
 
 
-def outcomes(doc: dict) -> dict[tuple[str, str], dict]:
+def outcomes(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["requirement"], r["host"]): r for r in doc["results"]}
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory, host_lab: HostLab,
-              hosts: dict[str, LabHost]) -> tuple[int, dict, str]:
+              hosts: dict[str, LabHost]) -> tuple[int, dict[str, Any], str]:
     folder = tmp_path_factory.mktemp("first")
     return run(folder, site_file(folder, host_lab, hosts))
 
 
 @pytest.mark.parametrize("requirement", FIRST)
-def test_healthy_host_passes(first_run: tuple[int, dict, str], requirement: str) -> None:
+def test_healthy_host_passes(first_run: tuple[int, dict[str, Any], str], requirement: str) -> None:
     record = outcomes(first_run[1])[(requirement, "good31")]
     assert record["outcome"] == "passed", record
 
@@ -83,7 +84,7 @@ def test_healthy_host_passes(first_run: tuple[int, dict, str], requirement: str)
     ("RS-OS-01", "Red Hat Enterprise Linux 8.10"), ("RS-SYSCTL-01", "65536"),
     ("RS-SYSCTL-02", "65530"), ("RS-LIMIT-01", "1024"), ("RS-LIMIT-02", "4096"),
     ("RS-LIMIT-03", "4096")])
-def test_broken_host_fails_for_the_right_reason(first_run: tuple[int, dict, str],
+def test_broken_host_fails_for_the_right_reason(first_run: tuple[int, dict[str, Any], str],
                                                 requirement: str, found: str) -> None:
     record = outcomes(first_run[1])[(requirement, "bad32")]
     assert record["outcome"] == "failed", record
@@ -91,14 +92,14 @@ def test_broken_host_fails_for_the_right_reason(first_run: tuple[int, dict, str]
     assert record["severity"] == "blocker"  # phase post
 
 
-def test_persistence_is_reported(first_run: tuple[int, dict, str]) -> None:
+def test_persistence_is_reported(first_run: tuple[int, dict[str, Any], str]) -> None:
     records = outcomes(first_run[1])
     assert "persisted as 2097152 in /etc/sysctl.d/99-rs.conf" in \
         records[("RS-SYSCTL-01", "good31")]["message"]
     assert "not persisted" in records[("RS-SYSCTL-01", "bad32")]["message"]
 
 
-def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str],
+def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict[str, Any], str],
                                          hosts: dict[str, LabHost]) -> None:
     code, doc, _ = first_run
     gone = [r for r in doc["results"] if r["host"] == "gone33"]
@@ -111,7 +112,7 @@ def test_stopped_host_is_one_clear_error(first_run: tuple[int, dict, str],
     assert code == 1
 
 
-def test_one_round_trip_per_host(first_run: tuple[int, dict, str]) -> None:
+def test_one_round_trip_per_host(first_run: tuple[int, dict[str, Any], str]) -> None:
     hosts = first_run[1]["hosts"]
     assert hosts["good31"]["round_trips"] == 1 and hosts["bad32"]["round_trips"] == 1
 

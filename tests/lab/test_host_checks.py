@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -48,7 +49,7 @@ def healthy(name: str, index: int, ntp: str | None, *, cpus: int, mem_gib: int,
             disks: dict[str, str], os: tuple[str, str] = ("ubuntu", "24.04"), **kw: object
             ) -> HostSpec:
     files = {**PERSISTED, "/etc/docker/daemon.json": DAEMON_GOOD}
-    files.update(kw.pop("extra_files", {}))  # type: ignore[arg-type]
+    files.update(cast("dict[str, str]", kw.pop("extra_files", {})))
     return HostSpec(name, index, os_release(*os), extra_files=files,
                     sysctls={**GOOD_SYSCTLS, **kw.pop("sysctls", {})},  # type: ignore[dict-item]
                     nofile=kw.pop("nofile", (8192, 100000)),  # type: ignore[arg-type]
@@ -142,7 +143,10 @@ def site(folder: Path, lab_: HostLab, hosts: dict[str, LabHost], roles: dict[str
     return path
 
 
-def run(folder: Path, site_file: Path, phase: str) -> dict[tuple[str, str | None], dict]:
+Records = dict[tuple[str, str | None], dict[str, Any]]  # (requirement, host) → its JSON record
+
+
+def run(folder: Path, site_file: Path, phase: str) -> Records:
     out = folder / phase
     out.mkdir(exist_ok=True)
     return run_preflight(site_file, "--phase", phase, "-k", AREAS, cwd=out).records
@@ -158,7 +162,7 @@ def listen(host: LabHost, *ports: int) -> None:
 
 @pytest.fixture(scope="module")
 def good(lab: dict[str, LabHost], host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory
-         ) -> dict[str, dict]:
+         ) -> dict[str, Records]:
     folder = tmp_path_factory.mktemp("good")
     path = site(folder, host_lab, lab, GOOD_ROLES)
     results = {"pre": run(folder, path, "pre")}  # before installation: the ports are free
@@ -170,7 +174,7 @@ def good(lab: dict[str, LabHost], host_lab: HostLab, tmp_path_factory: pytest.Te
 
 @pytest.fixture(scope="module")
 def bad(lab: dict[str, LabHost], host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory
-        ) -> dict[str, dict]:
+        ) -> dict[str, Records]:
     folder = tmp_path_factory.mktemp("bad")
     path = site(folder, host_lab, lab, BAD_ROLES)
     return {phase: run(folder, path, phase) for phase in ("pre", "post")}
@@ -183,7 +187,7 @@ HOST_IDS = ["RS-OS-01", "RS-OS-02", "RS-DOCKER-01", "RS-DOCKER-02", "RS-DOCKER-0
 
 
 @pytest.mark.parametrize("requirement", HOST_IDS)
-def test_healthy_site_passes(good: dict[str, dict], requirement: str) -> None:
+def test_healthy_site_passes(good: dict[str, Records], requirement: str) -> None:
     records = [r for (req, _), r in good["post"].items() if req == requirement]
     assert records, f"{requirement} did not run"
     for record in records:
@@ -193,7 +197,7 @@ def test_healthy_site_passes(good: dict[str, dict], requirement: str) -> None:
 @pytest.mark.parametrize(("requirement", "phase"), [
     ("RS-TIME-02", "post"), ("RS-SINGLETON-01", "post"), ("RS-PORT-02", "pre"),
     ("RS-PORT-01", "pre")])
-def test_healthy_site_passes_site_and_phase_checks(good: dict[str, dict], requirement: str,
+def test_healthy_site_passes_site_and_phase_checks(good: dict[str, Records], requirement: str,
                                                    phase: str) -> None:
     records = [r for (req, _), r in good[phase].items() if req == requirement]
     assert any(r["outcome"] == "passed" for r in records), records
@@ -232,7 +236,7 @@ BROKEN = [
 
 
 @pytest.mark.parametrize(("requirement", "host", "phase", "words"), BROKEN)
-def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], other_ntp: NtpServer,
+def test_broken_site_fails_for_the_right_reason(bad: dict[str, Records], other_ntp: NtpServer,
                                                 requirement: str, host: str | None, phase: str,
                                                 words: str) -> None:
     words = words.replace("{other_ntp}", other_ntp.ipv4)
@@ -243,7 +247,7 @@ def test_broken_site_fails_for_the_right_reason(bad: dict[str, dict], other_ntp:
 
 
 def test_the_host_following_another_ntp_server_is_named_in_its_own_record(
-        bad: dict[str, dict], ntp_server: NtpServer, other_ntp: NtpServer) -> None:
+        bad: dict[str, Records], ntp_server: NtpServer, other_ntp: NtpServer) -> None:
     odd = bad["post"][("RS-TIME-02", "rtbad76")]
     assert odd["found"] == other_ntp.ipv4
     assert odd["expected"].startswith(f"{ntp_server.ipv4} (the source of 3 of 4 hosts)")
@@ -254,31 +258,31 @@ def test_the_host_following_another_ntp_server_is_named_in_its_own_record(
     assert bad["post"][("RS-TIME-02", "searchbad77")]["outcome"] == "skipped"
 
 
-def test_filtered_flow_is_told_apart_from_open_ones(bad: dict[str, dict]) -> None:
+def test_filtered_flow_is_told_apart_from_open_ones(bad: dict[str, Records]) -> None:
     record = bad["pre"][("RS-PORT-01", "osold73")]
     assert "filtered (no answer within 3 s)" in record["message"]
     assert "1 of 3 flows blocked" in record["message"]  # db writer, search, smtp
     assert bad["pre"][("RS-PORT-01", "dockerbad74")]["outcome"] == "passed"
 
 
-def test_phase_changes_severity(bad: dict[str, dict]) -> None:
+def test_phase_changes_severity(bad: dict[str, Records]) -> None:
     assert bad["pre"][("RS-SYSCTL-01", "rtbad76")]["severity"] == "warning"
     assert "deployment scripts raise it" in bad["pre"][("RS-SYSCTL-01", "rtbad76")]["message"]
     assert bad["post"][("RS-SYSCTL-01", "rtbad76")]["severity"] == "blocker"
 
 
-def test_warning_parts_weigh_as_warnings(bad: dict[str, dict]) -> None:
+def test_warning_parts_weigh_as_warnings(bad: dict[str, Records]) -> None:
     # json-file without max-file: rotation by size only is a warning, not a blocker
     assert bad["post"][("RS-DOCKER-03", "dockerbad74")]["severity"] == "warning"
     assert bad["post"][("RS-DOCKER-03", "nodocker75")]["severity"] == "blocker"
 
 
-def test_login_limit_right_but_dockerd_low(bad: dict[str, dict]) -> None:
+def test_login_limit_right_but_dockerd_low(bad: dict[str, Records]) -> None:
     message = bad["post"][("RS-LIMIT-02", "dockerbad74")]["message"]
     assert "login session" not in message  # the login view passes (100000 via the shim)
 
 
-def test_share_probe_is_removed(lab: dict[str, LabHost], good: dict[str, dict]) -> None:
+def test_share_probe_is_removed(lab: dict[str, LabHost], good: dict[str, Records]) -> None:
     left = lab[DB].run("ls -A /srv/rs-share", check=True).stdout.split()
     assert not [name for name in left if name.startswith(".rs-preflight-probe-")]
     assert good["post"][("RS-STORAGE-01", "okjob71")]["message"].endswith(

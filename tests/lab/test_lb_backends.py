@@ -173,6 +173,6 @@ def test_50_websocket_handshakes_through_haproxy_all_switch(haproxy_site: LabSit
     finally:
         probe.stop()
         connections.close()
-    for address, got in outcomes.items():
-        bad = [g for g in got if not g.startswith("switched protocols (101) at rt1:443 TLS")]
+    for address, answers in outcomes.items():
+        bad = [g for g in answers if not g.startswith("switched protocols (101) at rt1:443 TLS")]
         assert bad == [], (address, bad)

@@ -132,7 +132,8 @@ def test_mongo_compatible_server_answers_pymongo(lab_lease: Lease, work: Path) -
             assert hello["isWritablePrimary"] is True and hello["maxWireVersion"] >= 17
             db = client["altcraft"]
             db.events.insert_one({"kind": "probe", "n": 1})
-            assert db.events.find_one({"kind": "probe"})["n"] == 1
+            found = db.events.find_one({"kind": "probe"})
+            assert found is not None and found["n"] == 1
             assert "altcraft" in client.list_database_names()
             build = client.admin.command("buildInfo")  # a fixed claim (rs_lab/mongodb.py)
             assert build["version"] == "7.0.0" and build["process"] == "nx_27017"

@@ -17,6 +17,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dns.resolver
 import pytest
@@ -28,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from rs_lab.dns import PREDETERMINED, DnsServer, ZoneSpec, dkim_txt
 from rs_lab.echo import EchoBackend, ws_accept
 from rs_lab.indices import Lease
-from rs_lab.lb import CERT_VARIANTS, Backend, HaproxyLb, LbSpec, NginxLb
+from rs_lab.lb import CERT_VARIANTS, Backend, HaproxyLb, LbSpec, LoadBalancer, NginxLb
 from rs_lab.netns import GATEWAY4, addr4, addr6
 from rs_lab.opensearch_standin import REQUIRED_PLUGINS, VARIANTS, OpenSearchStandIn
 from rs_lab.pki import Pki
@@ -127,7 +128,7 @@ def base_spec(backends: tuple[EchoBackend, EchoBackend], **kw: object) -> LbSpec
 
 @pytest.fixture(scope="module", params=sorted(LB_KINDS))
 def lb(request: pytest.FixtureRequest, idx: dict[str, int], workdir: Path, pki: Pki,
-       backends: tuple[EchoBackend, EchoBackend]) -> Iterator[NginxLb | HaproxyLb]:
+       backends: tuple[EchoBackend, EchoBackend]) -> Iterator[LoadBalancer]:
     kind = request.param
     server = LB_KINDS[kind](idx[kind], workdir / kind, base_spec(backends), pki=pki)
     try:
@@ -136,30 +137,31 @@ def lb(request: pytest.FixtureRequest, idx: dict[str, int], workdir: Path, pki: 
         server.stop()
 
 
-def pins(lb: NginxLb | HaproxyLb, *names: str) -> dict[str, str]:
+def pins(lb: LoadBalancer, *names: str) -> dict[str, str]:
     return {n: lb.ipv4 for n in names}
 
 
-def echo(lb: NginxLb | HaproxyLb, name: str, path: str = "/probe", *,
-         verify: bool = True) -> dict:
+def echo(lb: LoadBalancer, name: str, path: str = "/probe", *,
+         verify: bool = True) -> dict[str, Any]:
     session = pinned_session(pins(lb, name), ca=lb.ca_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         resp = session.get(f"https://{name}{path}",
                            verify=str(lb.ca_path) if verify else False, timeout=10)
     resp.raise_for_status()
-    return resp.json()
+    body: dict[str, Any] = resp.json()
+    return body
 
 
-def header(body: dict, name: str) -> list[str]:
+def header(body: dict[str, Any], name: str) -> list[str]:
     return [v for k, v in body["headers"] if k.lower() == name.lower()]
 
 
-def xff_chain(body: dict) -> list[str]:
+def xff_chain(body: dict[str, Any]) -> list[str]:
     return [p.strip() for v in header(body, "X-Forwarded-For") for p in v.split(",")]
 
 
-def assess(lb: NginxLb | HaproxyLb) -> set[str]:
+def assess(lb: LoadBalancer) -> set[str]:
     """What is broken about ``lb``, as the RS-LB/RS-TLS checks would see it."""
     broken: set[str] = set()
     tenant = f"t-{secrets.token_hex(4)}.{DOMAIN}"
@@ -254,7 +256,7 @@ def test_dns_without_wildcard_gives_nxdomain(dns_nowild: DnsServer, idx: dict[st
 
 @pytest.mark.parametrize("name", [DOMAIN, "tenant-a.rs.lab", *[f"{p}.{DOMAIN}"
                                                                 for p in PREDETERMINED]])
-def test_lb_forwards_host_xff_xfp(lb: NginxLb | HaproxyLb, name: str) -> None:
+def test_lb_forwards_host_xff_xfp(lb: LoadBalancer, name: str) -> None:
     body = echo(lb, name)
     assert header(body, "Host") == [name]
     assert xff_chain(body)[-1] == GATEWAY4
@@ -263,18 +265,19 @@ def test_lb_forwards_host_xff_xfp(lb: NginxLb | HaproxyLb, name: str) -> None:
     assert body["server"] == ("realtime" if name.startswith("realtime.") else "app")
 
 
-def test_lb_good_configuration_breaks_nothing(lb: NginxLb | HaproxyLb) -> None:
+def test_lb_good_configuration_breaks_nothing(lb: LoadBalancer) -> None:
     assert assess(lb) == set()
 
 
-def test_lb_chain_is_leaf_plus_intermediate(lb: NginxLb | HaproxyLb, pki: Pki) -> None:
+def test_lb_chain_is_leaf_plus_intermediate(lb: LoadBalancer, pki: Pki) -> None:
     chain = peer_chain(lb.ipv4, f"tenant.{DOMAIN}")
+    assert lb.issued is not None
     assert [c.subject for c in chain] == [lb.issued.cert.subject, pki.inter.subject]
     san = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(san.get_values_for_type(x509.DNSName)) == {f"*.{DOMAIN}", DOMAIN}
 
 
-def test_lb_redirects_http_to_https(lb: NginxLb | HaproxyLb) -> None:
+def test_lb_redirects_http_to_https(lb: LoadBalancer) -> None:
     session = pinned_session(pins(lb, DOMAIN, f"x.{DOMAIN}"), ca=lb.ca_path)
     resp = session.get(f"http://x.{DOMAIN}/a/b?c=d", allow_redirects=False, timeout=10)
     assert resp.status_code == 301
@@ -283,7 +286,7 @@ def test_lb_redirects_http_to_https(lb: NginxLb | HaproxyLb) -> None:
     assert followed.status_code == 200 and followed.url.startswith("https://")
 
 
-def test_lb_health_paths(lb: NginxLb | HaproxyLb) -> None:
+def test_lb_health_paths(lb: LoadBalancer) -> None:
     session = pinned_session(pins(lb, DOMAIN, f"realtime.{DOMAIN}"), ca=lb.ca_path)
     for name in (DOMAIN, f"realtime.{DOMAIN}"):
         teapot = session.get(f"https://{name}/teapot", timeout=10)
@@ -292,7 +295,7 @@ def test_lb_health_paths(lb: NginxLb | HaproxyLb) -> None:
     assert gif.status_code == 200 and gif.content.startswith(b"GIF89a")
 
 
-def test_lb_websocket_upgrade_reaches_realtime(lb: NginxLb | HaproxyLb) -> None:
+def test_lb_websocket_upgrade_reaches_realtime(lb: LoadBalancer) -> None:
     status, headers, extra, key = websocket_probe(lb.ipv4, f"realtime.{DOMAIN}", ca=lb.ca_path)
     assert status == 101
     assert headers["sec-websocket-accept"] == ws_accept(key)
@@ -301,7 +304,7 @@ def test_lb_websocket_upgrade_reaches_realtime(lb: NginxLb | HaproxyLb) -> None:
     assert header(seen, "Host") == [f"realtime.{DOMAIN}"]
 
 
-def test_lb_over_ipv6(lb: NginxLb | HaproxyLb) -> None:
+def test_lb_over_ipv6(lb: LoadBalancer) -> None:
     session = pinned_session({DOMAIN: lb.ipv6}, ca=lb.ca_path)
     body = session.get(f"https://{DOMAIN}/v6", timeout=10).json()
     assert xff_chain(body)[-1] == "fd00:{}::1".format(GATEWAY4.split(".")[1])
@@ -342,6 +345,7 @@ def test_lb_toggle_breaks_exactly_one_thing(kind: str, toggle: str, idx: dict[st
         if toggle == "rewrite_host":
             assert header(echo(server, DOMAIN), "Host") == ["rs_app"]
         if toggle == "missing_intermediate":
+            assert server.issued is not None
             assert [c.subject for c in peer_chain(server.ipv4, DOMAIN)] == \
                 [server.issued.cert.subject]
     finally:
@@ -375,9 +379,11 @@ def test_lb_certificate_variants(kind: str, variant: str, idx: dict[str, int], w
         elif variant == "no-apex":
             assert san == {f"*.{DOMAIN}"}
         elif variant in ("rsa1024", "rsa2048"):
-            assert leaf.public_key().key_size == int(variant[3:])
+            key = leaf.public_key()
+            assert isinstance(key, rsa.RSAPublicKey) and key.key_size == int(variant[3:])
         elif variant == "sha1":
-            assert leaf.signature_hash_algorithm.name == "sha1"
+            algorithm = leaf.signature_hash_algorithm
+            assert algorithm is not None and algorithm.name == "sha1"
         elif variant == "self-signed":
             assert leaf.issuer == leaf.subject
         else:
