@@ -29,7 +29,7 @@ import jsonschema
 import yaml
 
 if TYPE_CHECKING:
-    from .catalogue import Requirement
+    from rs_preflight.spec.catalogue import Requirement
 
 SCOPES = ("host", "site")
 # read for every reachable host whatever is selected: the report's host table shows the OS
@@ -154,7 +154,7 @@ def describe(kinds: Sequence[Kind] | None = None) -> list[dict[str, Any]]:
 
 def markdown_table(requirements: Iterable[Requirement] = ()) -> str:
     """The kinds as a Markdown table (README "Other products": ``python3 -m
-    rs_preflight.kinds`` prints it), with the IDs of ``requirements`` of each kind."""
+    rs_preflight.spec.kinds`` prints it), with the IDs of ``requirements`` of each kind."""
     by_kind: dict[str, list[str]] = {}
     for req in requirements:
         by_kind.setdefault(req.kind, []).append(req.id)
@@ -168,7 +168,7 @@ def markdown_table(requirements: Iterable[Requirement] = ()) -> str:
 
 
 if __name__ == "__main__":
-    from .catalogue import shipped
+    from rs_preflight.spec.catalogue import shipped
 
     print(markdown_table(shipped().values()), end="")
 
