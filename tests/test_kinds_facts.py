@@ -24,7 +24,7 @@ RECORDER = '''
 """Records (node id, fact section) of every HostFacts.get while a check runs."""
 import json, os
 import pytest
-from rs_preflight import facts
+from rs_preflight.gather import facts
 
 READS = {}
 CURRENT = [None]
@@ -73,6 +73,7 @@ def test_each_check_reads_only_what_its_kind_declares(tmp_path: Path, phase: str
     proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site", "site.yaml",
                            "--phase", phase, "-p", "rs_t_recorder", "--rs-mail-probe=off"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert reads_file.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     reads: dict[str, list[str]] = json.loads(reads_file.read_text())
     doc = json.loads((tmp_path / "rs-preflight-report" / "results.json").read_text())
     assert len(doc["results"]) == 57, proc.stdout[-3000:]

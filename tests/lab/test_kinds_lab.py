@@ -19,12 +19,13 @@ from rs_lab.preflight import Run, run_preflight
 pytestmark = pytest.mark.lab
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "catalogues"
-INDEX = 41
+# free: other lab tests use 31–34 and 61–99, the scenario slots 10–29 and 40–59 (rs_lab.scenario)
+INDEX = 38
 
 
 @pytest.fixture(scope="module")
 def tuned(host_lab: HostLab) -> Iterator[LabHost]:
-    host = host_lab.add(HostSpec("tune41", INDEX, os_release("ubuntu", "24.04")))
+    host = host_lab.add(HostSpec("tune38", INDEX, os_release("ubuntu", "24.04")))
     yield host
     host.stop()
 
