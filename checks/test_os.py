@@ -11,7 +11,9 @@ from rs_preflight.spec.results import Verdict
 
 @pytest.mark.kind("os_supported")
 def test_supported_os(rs: Target) -> Verdict:
-    return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+    supported = rs.params["supported"]
+    machine = rs.facts.get("machine") if any("arch" in r for r in supported) else None
+    return judge.os_supported(rs.facts.get("os_release"), supported, machine)
 
 
 @pytest.mark.kind("no_processes")

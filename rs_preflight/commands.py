@@ -91,8 +91,9 @@ def _kinds(form: str) -> int:
             print(json.dumps(describe(), indent=2))
             return 0
         for kind in load_kinds().values():
+            planned = "planned, no check shipped yet: " if kind.planned else ""
             print(f"{kind.name:<22} {kind.scope:<5} {kind.summary()}\n"
-                  f"{'':<28} {kind.description}")
+                  f"{'':<28} {planned}{kind.description}")
     return 0
 
 

@@ -53,10 +53,13 @@ class Kind:
     facts: tuple[str, ...] = ()
     # need name → the param (str) or params (tuple) each requirement of this kind adds to it
     needs: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    # declared, but no check ships for it yet: its requirements are reported as not collected
+    planned: bool = False
 
     @functools.cached_property
     def _validator(self) -> jsonschema.protocols.Validator:
-        return jsonschema.Draft202012Validator(self.params)
+        return jsonschema.Draft202012Validator(
+            self.params, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
     def problems(self, params: Any) -> list[tuple[tuple[str | int, ...], str]]:
         """(path inside params, message) for every way ``params`` breaks the kind's schema."""
@@ -101,7 +104,7 @@ def load_kinds() -> Mapping[str, Kind]:
                  for need, src in (body.get("needs") or {}).items()}
         kinds[name] = Kind(name=name, scope=body["scope"], description=body["description"],
                            params=body["params"], facts=tuple(body.get("facts") or ()),
-                           needs=needs)
+                           needs=needs, planned=bool(body.get("planned", False)))
     return MappingProxyType(kinds)
 
 
@@ -148,7 +151,7 @@ def sections_for(kind_names: Iterable[str]) -> frozenset[str]:
 def describe(kinds: Sequence[Kind] | None = None) -> list[dict[str, Any]]:
     """Every kind as a plain mapping (``rs-preflight requirements --kinds --format json``)."""
     return [{"kind": k.name, "scope": k.scope, "description": k.description,
-             "params": dict(k.params), "facts": list(k.facts)}
+             "params": dict(k.params), "facts": list(k.facts), "planned": k.planned}
             for k in (kinds if kinds is not None else load_kinds().values())]
 
 
@@ -163,6 +166,8 @@ def markdown_table(requirements: Iterable[Requirement] = ()) -> str:
     for kind in load_kinds().values():
         ids = ", ".join(by_kind.get(kind.name, [])) or "–"
         text = kind.description.replace("|", "\\|")
+        if kind.planned:
+            text = f"*planned, no check shipped yet:* {text}"
         rows.append(f"| `{kind.name}` | {kind.scope} | {kind.summary()} | {text} | {ids} |")
     return "\n".join(rows) + "\n"
 

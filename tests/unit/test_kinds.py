@@ -132,3 +132,30 @@ def test_the_readme_table_of_kinds_is_current() -> None:
     shown = readme[readme.index("\n", start) + 1:end]
     assert shown == markdown_table(shipped().values()), \
         "README's kinds table is stale: python3 -m rs_preflight.spec.kinds prints the current one"
+
+
+def test_os_supported_checks_the_architecture_where_a_rule_names_one() -> None:
+    from rs_preflight.judge.os import os_supported
+    from rs_preflight.spec.results import FAILED, PASSED
+
+    centos = {"ID": "centos", "VERSION_ID": "7", "PRETTY_NAME": "CentOS Linux 7 (Core)"}
+    rules = [{"id": "centos", "name": "CentOS Linux", "major": "7", "arch": "x86_64"}]
+    ok = os_supported(centos, rules, "x86_64")
+    assert ok.outcome == PASSED and ok.message == "CentOS Linux 7 (Core) is supported (x86_64)"
+    bad = os_supported(centos, rules, "aarch64")
+    assert bad.outcome == FAILED and bad.expected == "CentOS Linux 7.x x86_64"
+    assert "runs on aarch64: CentOS Linux is supported on x86_64 only" in bad.message
+    assert os_supported(centos, [{k: v for k, v in rules[0].items() if k != "arch"}],
+                        None).outcome == PASSED
+    assert SECTIONS["machine"].parse(0, "x86_64\n") == "x86_64"
+
+
+def test_planned_kinds_are_declared_and_validated_but_have_no_check() -> None:
+    planned = {name for name, kind in KINDS.items() if kind.planned}
+    assert planned == {"os_end_of_life", "dns_forward_reverse", "floating_address",
+                       "dns_floating_names", "couchdb_version", "couchdb_replication",
+                       "rabbitmq_cluster", "process_running"}
+    eol = KINDS["os_end_of_life"]
+    assert eol.problems({"releases": [{"id": "centos", "version": "7", "name": "CentOS 7",
+                                       "eol": "2024-06-31"}]}) == [
+        (("releases", 0, "eol"), "'2024-06-31' is not a 'date'")]
