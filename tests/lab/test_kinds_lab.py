@@ -8,26 +8,22 @@ requirement is all it takes, and adding RS-SYSCTL-03 to the shipped catalogue is
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.preflight import Run, run_preflight
 
 pytestmark = pytest.mark.lab
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "catalogues"
-# free: other lab tests use 31–34 and 61–99, the scenario slots 10–29 and 40–59 (rs_lab.scenario)
-INDEX = 38
 
 
 @pytest.fixture(scope="module")
-def tuned(host_lab: HostLab) -> Iterator[LabHost]:
-    host = host_lab.add(HostSpec("tune38", INDEX, os_release("ubuntu", "24.04")))
-    yield host
-    host.stop()
+def tuned(host_lab: HostLab, lab_lease: Lease) -> LabHost:
+    return host_lab.add(HostSpec("kinds1", lab_lease.take(), os_release("ubuntu", "24.04")))
 
 
 def somaxconn(host: LabHost, value: int) -> None:
@@ -41,7 +37,7 @@ def site(folder: Path, lab: HostLab, host: LabHost, profile: str = "standard") -
     path.write_text(f"name: tuning\nprofile: {profile}\nssh:\n  user: root\n"
                     f"  identity_file: {lab.identity_file}\n  known_hosts: {lab.known_hosts}\n"
                     f"  connect_timeout: 3\nhosts:\n"
-                    f"  {host.name}: {{address: {host.address4}, roles: [app]}}\n")
+                    f"  {host.name}: {{address: {host.ipv4}, roles: [app]}}\n")
     return path
 
 
