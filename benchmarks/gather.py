@@ -34,6 +34,7 @@ from rs_preflight.gather.facts import (  # noqa: E402
 )
 from rs_preflight.gather.state import RunState  # noqa: E402
 from rs_preflight.spec.catalogue import load_catalogue  # noqa: E402
+from rs_preflight.spec.kinds import needs_for  # noqa: E402
 from rs_preflight.spec.site import Host, Site, SshSettings  # noqa: E402
 
 
@@ -64,7 +65,7 @@ def naive(site: Site) -> tuple[float, int]:
     for host in site.hosts:
         thost = TestinfraHost(ParamikoBackend(f"root@{host.address}",
                                               ssh_identity_file=str(site.ssh.identity_file)))
-        ctx = Context(site, host, catalogue)
+        ctx = Context(site, host, needs_for(catalogue.values()))
         for name in sorted(SECTIONS):
             thost.run("sh -c %s", build_script(ctx, "@@m@@", commands(ctx, [name])[0]))
             trips += 1

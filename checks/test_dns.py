@@ -59,25 +59,25 @@ def _to_lb(rs: Target, wanted: list[tuple[str, str]]) -> Verdict:
     return judge.all_resolve_to(results, rs.site.lb_addresses)
 
 
-@pytest.mark.rs("RS-DNS-01")
+@pytest.mark.kind("dns_domain")
 def test_domain_resolves_to_lb(rs: Target) -> Verdict:
     domain = _domain(rs)
     return _to_lb(rs, [(domain, domain)])
 
 
-@pytest.mark.rs("RS-DNS-02")
+@pytest.mark.kind("dns_wildcard")
 def test_wildcard(rs: Target, rs_tenant_label: str) -> Verdict:
     name = f"{rs_tenant_label}.{_domain(rs)}"
     return _to_lb(rs, [(name, f"the never-used name {name} (wildcard)")])
 
 
-@pytest.mark.rs("RS-DNS-03")
+@pytest.mark.kind("dns_predetermined")
 def test_predetermined_names(rs: Target) -> Verdict:
     wanted = predetermined_names(_plain(rs), _domain(rs))
     return _to_lb(rs, [(n, f"{n} ({origin})") for n, origin in wanted])
 
 
-@pytest.mark.rs("RS-DNS-04")
+@pytest.mark.kind("dns_mail")
 def test_mail_dns(rs: Target) -> Verdict:
     domain = _domain(rs)
     resolver = _resolver(rs)

@@ -9,17 +9,17 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 
 
-@pytest.mark.rs("RS-DOCKER-01")
+@pytest.mark.kind("docker_engine")
 def test_engine_runs(rs: Target) -> Verdict:
     return judge.engine(rs.facts.get("docker_version"))
 
 
-@pytest.mark.rs("RS-DOCKER-02")
+@pytest.mark.kind("docker_compose")
 def test_compose_v2(rs: Target) -> Verdict:
     return judge.compose(rs.facts.get("docker_compose"), rs.thresholds["min_major"])
 
 
-@pytest.mark.rs("RS-DOCKER-03")
+@pytest.mark.kind("docker_log_rotation")
 def test_logs_rotate(rs: Target) -> Verdict:
     return judge.log_rotation(rs.facts.get("daemon_json"), rs.thresholds["max_size"],
                               rs.thresholds["max_file"])

@@ -19,14 +19,14 @@ def _need_settings(rs: Target) -> None:
         pytest.skip("no R-Service settings in the site (env_files or settings): nothing to lint")
 
 
-@pytest.mark.rs("RS-ENV-01")
+@pytest.mark.kind("env_required")
 def test_required_variables(rs: Target) -> Verdict:
     _need_settings(rs)
     roles = [r for r in RS_ROLES if rs.site.hosts_with(r)] or list(RS_ROLES)
     return judge.required({r: rs.settings(r) for r in roles}, rs.thresholds["required"])
 
 
-@pytest.mark.rs("RS-ENV-02")
+@pytest.mark.kind("env_secrets")
 def test_secrets(rs: Target) -> Verdict:
     _need_settings(rs)
     t = rs.thresholds
@@ -34,19 +34,19 @@ def test_secrets(rs: Target) -> Verdict:
                                 t["placeholders"])
 
 
-@pytest.mark.rs("RS-ENV-03")
+@pytest.mark.kind("env_https")
 def test_https(rs: Target) -> Verdict:
     _need_settings(rs)
     return judge.https_on(rs.settings())
 
 
-@pytest.mark.rs("RS-ENV-04")
+@pytest.mark.kind("env_enumerations")
 def test_enumerations(rs: Target) -> Verdict:
     _need_settings(rs)
     return judge.enumerations(rs.settings(), rs.thresholds["enums"], rs.thresholds["booleans"])
 
 
-@pytest.mark.rs("RS-ENV-05")
+@pytest.mark.kind("env_consistency")
 def test_consistency(rs: Target) -> Verdict:
     _need_settings(rs)
     if not rs.site.domain:

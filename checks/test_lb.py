@@ -154,14 +154,14 @@ def _each(rs: Target, tenant: str, probe: HeaderProbe, what: str,
     return _with_backends(verdict, [echo.backend for _, _, echo in got])
 
 
-@pytest.mark.rs("RS-LB-01")
+@pytest.mark.kind("lb_host_header")
 def test_host_kept(rs: Target, rs_tenant_label: str,
                    lb_listener: HeaderProbe) -> Verdict:
     return _each(rs, rs_tenant_label, lb_listener, "Host header",
                  lambda name, _, echo: judge.host_kept(name, echo))
 
 
-@pytest.mark.rs("RS-LB-02")
+@pytest.mark.kind("lb_forwarded_for")
 def test_forwarded_for(rs: Target, rs_tenant_label: str,
                        lb_listener: HeaderProbe) -> Verdict:
     return _each(rs, rs_tenant_label, lb_listener, "X-Forwarded-For",
@@ -169,14 +169,14 @@ def test_forwarded_for(rs: Target, rs_tenant_label: str,
                                                               echo))
 
 
-@pytest.mark.rs("RS-LB-03")
+@pytest.mark.kind("lb_forwarded_proto")
 def test_forwarded_proto(rs: Target, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
     return _each(rs, rs_tenant_label, lb_listener, "X-Forwarded-Proto",
                  lambda _, __, echo: judge.forwarded_proto(echo))
 
 
-@pytest.mark.rs("RS-LB-04")
+@pytest.mark.kind("lb_health_checks")
 def test_health_checks(rs: Target) -> Verdict:
     domain = _domain(rs)
     body = str(rs.thresholds.get("teapot_body", "I am a teapot"))
@@ -238,7 +238,7 @@ def _backend_base(rs: Target, address: str, name: str, backend: Backend, domain:
                  f"{' or '.join(map(str, backend.ports))}: {'; '.join(tried)}")
 
 
-@pytest.mark.rs("RS-LB-05")
+@pytest.mark.kind("lb_websocket")
 def test_websocket(rs: Target, lb_listener: HeaderProbe) -> Verdict:
     name = realtime_name(_settings(rs), _domain(rs))
     not_listening = _listen(rs, lb_listener)
@@ -268,7 +268,7 @@ def _upgrade(rs: Target, address: str, name: str, probe: HeaderProbe) -> http.Up
                           path=f"/faye?{token_query(probe.token)}", timeout=_timeout(rs))
 
 
-@pytest.mark.rs("RS-LB-06")
+@pytest.mark.kind("lb_trusted_proxies")
 def test_trusted_proxies(rs: Target, rs_tenant_label: str,
                          lb_listener: HeaderProbe) -> Verdict:
     got = _echoes(rs, rs_tenant_label, lb_listener)

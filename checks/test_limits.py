@@ -1,4 +1,5 @@
-"""RS-LIMIT-*: open-file limits as R-Service's processes will get them (guide §9.4).
+"""Kind ``nofile`` (RS-LIMIT-*): open-file limits as R-Service's processes will get them
+(guide §9.4), the soft or the hard one (``params.limit``).
 
 Two views, both must reach the minimum: a login session (``ulimit -Sn``/``-Hn``) and the
 containers' — daemon.json ``default-ulimits``, else the running dockerd's own limit
@@ -15,24 +16,11 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 
 
-def _nofile(rs: Target, kind: str) -> Verdict:
+@pytest.mark.kind("nofile")
+def test_nofile(rs: Target) -> Verdict:
+    kind = rs.params["limit"]  # soft | hard
     login = rs.facts.get("ulimit_nofile")[kind]
     daemon = rs.facts.get("daemon_json")
     container = judge.container_nofile(kind, daemon["config"], rs.facts.get("dockerd_limits"),
                                        rs.facts.get("docker_systemd"))
-    return judge.nofile_views(kind, login, container, rs.thresholds["min"], rs.pre_note)
-
-
-@pytest.mark.rs("RS-LIMIT-01")
-def test_nofile_soft(rs: Target) -> Verdict:
-    return _nofile(rs, "soft")
-
-
-@pytest.mark.rs("RS-LIMIT-02")
-def test_nofile_hard(rs: Target) -> Verdict:
-    return _nofile(rs, "hard")
-
-
-@pytest.mark.rs("RS-LIMIT-03")
-def test_nofile_hard_realtime(rs: Target) -> Verdict:
-    return _nofile(rs, "hard")
+    return judge.nofile_views(kind, login, container, rs.params["min"], rs.pre_note)

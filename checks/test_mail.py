@@ -74,14 +74,14 @@ def _imap(rs: Target) -> tuple[probe.ImapLogin, str] | Verdict:
     return got, user
 
 
-@pytest.mark.rs("RS-MAIL-01")
+@pytest.mark.kind("mailboxes")
 def test_mailboxes(rs: Target) -> Verdict:
     if not rs.site.settings.present:
         return skipped("no R-Service settings in the site: nothing to check")
     return judge.mailboxes(_s(rs), rs.thresholds["variables"])
 
 
-@pytest.mark.rs("RS-MAIL-02")
+@pytest.mark.kind("imap_login")
 def test_imap_login(rs: Target) -> Verdict:
     got = _imap(rs)
     if isinstance(got, Verdict):
@@ -93,7 +93,7 @@ def test_imap_login(rs: Target) -> Verdict:
                    verdict.severity)
 
 
-@pytest.mark.rs("RS-MAIL-03")
+@pytest.mark.kind("imap_folders")
 def test_imap_folders(rs: Target) -> Verdict:
     got = _imap(rs)
     if isinstance(got, Verdict):
@@ -104,7 +104,7 @@ def test_imap_folders(rs: Target) -> Verdict:
                          s.get("CLACKS_ARCHIVEBOX"))
 
 
-@pytest.mark.rs("RS-MAIL-04")
+@pytest.mark.kind("imap_inbox_size")
 def test_small_inbox(rs: Target) -> Verdict:
     got = _imap(rs)
     if isinstance(got, Verdict):
@@ -138,7 +138,7 @@ def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
             s.get("RSERVICE_SMTP_AUTHENTICATION") or "login", verify[1])
 
 
-@pytest.mark.rs("RS-MAIL-05")
+@pytest.mark.kind("smtp_submission")
 def test_smtp_submission(rs: Target) -> Verdict:
     config = _smtp_config(rs)
     if isinstance(config, Verdict):
@@ -170,7 +170,7 @@ def _probe_enabled(rs: Target, request: pytest.FixtureRequest) -> str | None:
     return None
 
 
-@pytest.mark.rs("RS-MAIL-06")
+@pytest.mark.kind("mail_round_trip")
 def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdict:
     why = _probe_enabled(rs, request)
     if why:
@@ -208,7 +208,7 @@ def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdi
                             trip.cleanup, mode, folder)
 
 
-@pytest.mark.rs("RS-MAIL-07")
+@pytest.mark.kind("imap_port_matches_tls")
 def test_clacks_settings(rs: Target) -> Verdict:
     s = _s(rs, "job")
     return judge.clacks_consistent(s.get("CLACKS_PORT"), s.get("CLACKS_ENABLE_SSL"))

@@ -9,7 +9,7 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 
 
-@pytest.mark.rs("RS-NET-01")
+@pytest.mark.kind("link_speed")
 def test_link_speed(rs: Target) -> Verdict:
     assert rs.host is not None
     return judge.link_speed(rs.facts.get("links"), rs.host.address, rs.thresholds["min_mbps"])

@@ -9,12 +9,14 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 
 
-@pytest.mark.rs("RS-OS-01")
+@pytest.mark.kind("os_supported")
 def test_supported_os(rs: Target) -> Verdict:
-    return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+    supported = rs.params["supported"]
+    machine = rs.facts.get("machine") if any("arch" in r for r in supported) else None
+    return judge.os_supported(rs.facts.get("os_release"), supported, machine)
 
 
-@pytest.mark.rs("RS-OS-02")
+@pytest.mark.kind("no_processes")
 def test_no_third_party_software(rs: Target) -> Verdict:
     return judge.no_third_party(rs.facts.get("processes"), rs.thresholds["forbidden_processes"],
                                 rs.facts.get("default_target"))

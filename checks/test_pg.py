@@ -57,7 +57,7 @@ def _survey(rs: Target, side: str) -> probe.Seen | Verdict:
         return error(f"{exc} (from the runner)")
 
 
-@pytest.mark.rs("RS-PG-01")
+@pytest.mark.kind("pg_version")
 def test_postgres_version(rs: Target) -> Verdict:
     got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
@@ -69,7 +69,7 @@ def test_postgres_version(rs: Target) -> Verdict:
                          t["recommended_major"])
 
 
-@pytest.mark.rs("RS-PG-02")
+@pytest.mark.kind("pg_writer_rights")
 def test_writer_rights(rs: Target) -> Verdict:
     got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
@@ -82,7 +82,7 @@ def test_writer_rights(rs: Target) -> Verdict:
                                bool(r and r.database_create), bool(r and r.public_create))
 
 
-@pytest.mark.rs("RS-PG-03")
+@pytest.mark.kind("pg_tls")
 def test_database_tls(rs: Target) -> Verdict:
     got = _survey(rs, "WRITER")
     if isinstance(got, Verdict):
@@ -92,7 +92,7 @@ def test_database_tls(rs: Target) -> Verdict:
                           _side(_s(rs), "WRITER")["HOST"])
 
 
-@pytest.mark.rs("RS-PG-04")
+@pytest.mark.kind("pg_reader")
 def test_reader(rs: Target) -> Verdict:
     s = _s(rs)
     writer, reader = _side(s, "WRITER"), _side(s, "READER")
@@ -109,7 +109,7 @@ def test_reader(rs: Target) -> Verdict:
                         got.login_error or got.tls_error, reader["USERNAME"], got.endpoint)
 
 
-@pytest.mark.rs("RS-PG-05")
+@pytest.mark.kind("pg_patroni")
 def test_patroni_cluster(rs: Target) -> Verdict:
     t = rs.thresholds
     if rs.site.profile not in t["profiles"]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from rs_preflight.gather.facts.network import by_flow
 from rs_preflight.judge import ports as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.backends import backends_of
@@ -15,17 +16,18 @@ from rs_preflight.spec.matrix import flows_for
 from rs_preflight.spec.results import Verdict, error, skipped
 
 
-@pytest.mark.rs("RS-PORT-01")
+@pytest.mark.kind("network_matrix")
 def test_network_matrix(rs: Target) -> Verdict:
     assert rs.host is not None
     flows = flows_for(rs.site, rs.host, rs.thresholds["flows"], rs.phase)
     if not flows:
         return skipped(f"no flow leaves {rs.host.name} ({', '.join(rs.host.roles)}) in phase "
                        f"{rs.phase}")
-    return judge.flows(flows, rs.facts.get("flows"), float(rs.thresholds["timeout_s"]))
+    return judge.flows(flows, by_flow(flows, rs.facts.get("flows")),
+                       float(rs.thresholds["timeout_s"]))
 
 
-@pytest.mark.rs("RS-PORT-02")
+@pytest.mark.kind("ports_free")
 def test_ports_free(rs: Target) -> Verdict:
     assert rs.host is not None
     table = rs.thresholds["ports"]
@@ -35,7 +37,7 @@ def test_ports_free(rs: Target) -> Verdict:
     return judge.ports_free(needed, rs.facts.get("listening"))
 
 
-@pytest.mark.rs("RS-SINGLETON-01")
+@pytest.mark.kind("singletons")
 def test_singletons(rs: Target) -> Verdict:
     names = rs.thresholds["singletons"]
     running: dict[str, list[str]] = {n: [] for n in names}

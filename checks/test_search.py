@@ -55,14 +55,14 @@ def _each(rs: Target, what: str, key: str,
     return summarize(what, out)
 
 
-@pytest.mark.rs("RS-SEARCH-01")
+@pytest.mark.kind("search_version")
 def test_opensearch_version(rs: Target) -> Verdict:
     t = rs.thresholds
     return _each(rs, "OpenSearch version", "root",
                  lambda got: judge.version(got.root or {}, t["distribution"], int(t["major"])))
 
 
-@pytest.mark.rs("RS-SEARCH-02")
+@pytest.mark.kind("search_plugins")
 def test_opensearch_plugins(rs: Target) -> Verdict:
     def one(got: probe.Seen) -> Verdict:
         nodes = (got.health or {}).get("number_of_nodes")
@@ -71,7 +71,7 @@ def test_opensearch_plugins(rs: Target) -> Verdict:
     return _each(rs, "OpenSearch plugins", "plugins", one)
 
 
-@pytest.mark.rs("RS-SEARCH-03")
+@pytest.mark.kind("search_health")
 def test_opensearch_health(rs: Target) -> Verdict:
     return _each(rs, "OpenSearch health", "health",
                  lambda got: judge.health(got.health or {}, rs.site.profile,

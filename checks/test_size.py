@@ -18,7 +18,7 @@ def _need(rs: Target) -> Mapping[str, Any] | None:
     return judge.nominal(rs.state.catalogue.profiles[rs.site.profile], rs.host.roles)
 
 
-@pytest.mark.rs("RS-SIZE-01")
+@pytest.mark.kind("profile_cpu")
 def test_cpu(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
@@ -27,7 +27,7 @@ def test_cpu(rs: Target) -> Verdict:
     return judge.cpu(rs.facts.get("nproc"), need, rs.site.profile)
 
 
-@pytest.mark.rs("RS-SIZE-02")
+@pytest.mark.kind("profile_ram")
 def test_ram(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
@@ -37,7 +37,7 @@ def test_ram(rs: Target) -> Verdict:
                      rs.thresholds["tolerance"])
 
 
-@pytest.mark.rs("RS-SIZE-03")
+@pytest.mark.kind("profile_disks")
 def test_disks(rs: Target) -> Verdict:
     need = _need(rs)
     if need is None:
@@ -47,7 +47,7 @@ def test_disks(rs: Target) -> Verdict:
                        rs.site.profile, rs.thresholds["disk_tolerance"])
 
 
-@pytest.mark.rs("RS-SIZE-04")
+@pytest.mark.kind("profile_host_counts")
 def test_host_counts(rs: Target) -> Verdict:
     counts = Counter(role for host in rs.site.hosts for role in host.roles)
     return judge.host_counts(counts, rs.state.catalogue.profiles[rs.site.profile],

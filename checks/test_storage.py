@@ -13,7 +13,7 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import PASSED, Verdict, passed, skipped, worst
 
 
-@pytest.mark.rs("RS-STORAGE-01")
+@pytest.mark.kind("shared_folder")
 def test_shared_folder(rs: Target) -> Verdict:
     assert rs.host is not None
     path = rs.site.storage_path

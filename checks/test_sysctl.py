@@ -1,4 +1,8 @@
-"""RS-SYSCTL-*: kernel settings R-Service and OpenSearch need (guide §9.4)."""
+"""Kind ``sysctl``: a numeric kernel setting at least a minimum (RS-SYSCTL-*, guide §9.4).
+
+The keys gathered are the ones the catalogue's ``sysctl`` requirements name (``params.key``):
+one more requirement of this kind is one catalogue entry.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,8 @@ from rs_preflight.model import Target
 from rs_preflight.spec.results import Verdict
 
 
-@pytest.mark.rs("RS-SYSCTL-01")
-def test_file_max(rs: Target) -> Verdict:
-    return _sysctl(rs)
-
-
-@pytest.mark.rs("RS-SYSCTL-02")
-def test_max_map_count(rs: Target) -> Verdict:
-    return _sysctl(rs)
-
-
-def _sysctl(rs: Target) -> Verdict:
-    return judge.sysctl_at_least(rs.thresholds["key"], rs.facts.get("sysctl"),
-                                 rs.facts.get("sysctl_persisted"), rs.thresholds["min"],
+@pytest.mark.kind("sysctl")
+def test_sysctl(rs: Target) -> Verdict:
+    return judge.sysctl_at_least(rs.params["key"], rs.facts.get("sysctl"),
+                                 rs.facts.get("sysctl_persisted"), rs.params["min"],
                                  rs.pre_note)

@@ -10,7 +10,7 @@ from rs_preflight.spec.errors import PreflightError
 from rs_preflight.spec.results import Verdict
 
 
-@pytest.mark.rs("RS-TIME-01")
+@pytest.mark.kind("time_synchronised")
 def test_synchronised(rs: Target) -> Verdict:
     f = rs.facts
     return judge.synchronised(f.get("processes"), f.get("chrony_tracking"),
@@ -30,14 +30,14 @@ def _sources(rs: Target) -> dict[str, str | None]:
     return sources
 
 
-@pytest.mark.rs("RS-TIME-02")
+@pytest.mark.kind("time_one_source")
 def test_one_source(rs: Target) -> Verdict:
     assert rs.host is not None
     return judge.follows_majority(rs.host.name,
                                   rs.state.probe(("time", "sources"), lambda: _sources(rs)))
 
 
-@pytest.mark.rs("RS-TIME-03", clock_samples="samples")  # taken while gathering
+@pytest.mark.kind("clock_skew", clock_samples="samples")  # taken while gathering
 def test_clock_skew(rs: Target) -> Verdict:
     assert rs.host is not None
     offset, rtt = rs.state.clock_offset(rs.host, int(rs.thresholds["samples"]))

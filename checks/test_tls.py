@@ -61,13 +61,13 @@ def _each(rs: Target, tenant: str, what: str,
     return judge.summarize(what, [(target, judge_one(hs)) for target, hs in got])
 
 
-@pytest.mark.rs("RS-TLS-01")
+@pytest.mark.kind("tls_names")
 def test_certificate_names(rs: Target, rs_tenant_label: str) -> Verdict:
     return _each(rs, rs_tenant_label, "certificate names",
                  lambda hs: judge.names_verdict(hs.name, hs.chain[0]))
 
 
-@pytest.mark.rs("RS-TLS-02")
+@pytest.mark.kind("tls_chain")
 def test_chain_verifies(rs: Target, rs_tenant_label: str) -> Verdict:
     try:
         trusted = tls.trust_store(rs.site.tls_ca_bundle)
@@ -80,20 +80,20 @@ def test_chain_verifies(rs: Target, rs_tenant_label: str) -> Verdict:
                  lambda hs: judge.chain_verdict(hs.name, hs.chain, trusted, now, store))
 
 
-@pytest.mark.rs("RS-TLS-03")
+@pytest.mark.kind("tls_dates")
 def test_not_expiring(rs: Target, rs_tenant_label: str) -> Verdict:
     now = dt.datetime.now(dt.UTC)
     return _each(rs, rs_tenant_label, "certificate dates",
                  lambda hs: judge.dates_verdict(hs.chain, now, rs.site.tls_warn_days))
 
 
-@pytest.mark.rs("RS-TLS-04")
+@pytest.mark.kind("tls_strength")
 def test_strong_enough(rs: Target, rs_tenant_label: str) -> Verdict:
     return _each(rs, rs_tenant_label, "TLS strength",
                  lambda hs: judge.strength_verdict(hs.version, hs.chain, rs.thresholds))
 
 
-@pytest.mark.rs("RS-TLS-05")
+@pytest.mark.kind("https_only")
 def test_https_only(rs: Target) -> Verdict:
     domain = rs.site.domain
     if not domain:

@@ -7,7 +7,7 @@
                  [--strict] [--allow-errors]   # re-render report.html + junit.xml from a run
     rs-preflight schema          # the site description's JSON Schema
     rs-preflight lint            # check a site description (and its lint) without a run
-    rs-preflight requirements    # the catalogue: ID, severity, roles, title
+    rs-preflight requirements    # the catalogue: ID, kind, severity, roles, title (--kinds)
     rs-preflight checks-path     # where the shipped checks are (for plain pytest)
     rs-preflight bundle          # run, then write a support bundle (bundle/cli.py)
     rs-preflight init            # a commented site file from .env files / an inventory

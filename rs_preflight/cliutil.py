@@ -111,7 +111,9 @@ def subcommand_parser(prog: str, description: str, catalogue: bool = True,
                          formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
     if catalogue:
         parser.add_argument("--rs-catalogue", type=Path, metavar="FILE", default=None,
-                            help="requirements catalogue (default: R-Service's, shipped)")
+                            action="append",
+                            help="requirements catalogue (default: R-Service's, shipped); "
+                                 "repeat to compose (r-service: the shipped one)")
     return parser
 
 

@@ -16,8 +16,9 @@ import yaml
 from rs_preflight.cliutil import USAGE_ERROR, UsageParser, quiet_pipe, subcommand_parser
 from rs_preflight.report import exit_code, finalize, load_results, write_reports
 from rs_preflight.report.baseline import BaselineError, load_baseline
-from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
+from rs_preflight.spec.catalogue import Catalogue, Requirement, catalogue_paths, load_catalogues
 from rs_preflight.spec.errors import Problem, SiteError
+from rs_preflight.spec.kinds import describe, load_kinds
 from rs_preflight.spec.results import FAIL_ON, GatePolicy
 from rs_preflight.spec.schema import site_schema
 
@@ -28,13 +29,16 @@ class CatalogueError(Exception):
     """``--rs-catalogue`` names a file that is not a readable catalogue."""
 
 
-def catalogue_from(path: Path | None) -> Catalogue:
+def catalogue_from(paths: Sequence[Path] | Path | None) -> Catalogue:
+    """The catalogue of ``--rs-catalogue`` (repeated: composed; none: the shipped one)."""
+    files = catalogue_paths(paths)
     try:
-        return load_catalogue(path)
-    except SiteError as exc:  # located: file[:line]: message (not a regular file, too large…)
-        raise CatalogueError(f"--rs-catalogue: {exc}") from exc
+        return load_catalogues(files)
+    except SiteError as exc:  # located: file:line: requirements.ID: message
+        raise CatalogueError(f"--rs-catalogue:\n{exc}") from exc
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise CatalogueError(f"--rs-catalogue {path}: not a readable catalogue: "
+        shown = " ".join(map(str, files))
+        raise CatalogueError(f"--rs-catalogue {shown}: not a readable catalogue: "
                              f"{getattr(exc, 'strerror', None) or exc}") from exc
 
 
@@ -50,21 +54,27 @@ def checks_path() -> Path:
 def _requirement_row(req: Requirement) -> str:
     sev = (req.severity["pre"] if len(set(req.severity.values())) == 1
            else f"pre {req.severity['pre']}, post {req.severity['post']}")
-    return f"{req.id:<16} {sev:<28} {','.join(req.roles):<36} {req.title}"
+    return f"{req.id:<16} {req.kind:<22} {sev:<28} {','.join(req.roles):<36} {req.title}"
 
 
 def _requirement_dict(req: Requirement) -> dict[str, object]:
-    return {"id": req.id, "title": req.title, "section": req.section, "roles": list(req.roles),
-            "phases": list(req.phases), "severity": dict(req.severity),
-            "remediation": req.remediation, "check": req.check}
+    return {"id": req.id, "kind": req.kind, "params": dict(req.params), "title": req.title,
+            "section": req.section, "roles": list(req.roles), "phases": list(req.phases),
+            "severity": dict(req.severity), "remediation": req.remediation}
 
 
 def requirements(argv: Sequence[str]) -> int:
-    parser = subcommand_parser("requirements", "The requirements catalogue: ID, severity per "
-                               "phase, roles, title.")
+    parser = subcommand_parser("requirements", "The requirements catalogue: ID, kind, severity "
+                               "per phase, roles, title. With --kinds: the check kinds a "
+                               "catalogue may name (kind, scope, params, description).")
     parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="table (default, one line each) or json (a list of objects)")
+                        help="table (default, one line each) or json (a list of objects, "
+                             "with each requirement's params)")
+    parser.add_argument("--kinds", action="store_true",
+                        help="list the check kinds instead (* marks a required param)")
     args = parser.parse_args(argv)
+    if args.kinds:
+        return _kinds(args.format)
     catalogue = catalogue_from(args.rs_catalogue)
     with quiet_pipe():
         if args.format == "json":
@@ -72,6 +82,18 @@ def requirements(argv: Sequence[str]) -> int:
         else:
             for req in catalogue.values():
                 print(_requirement_row(req))
+    return 0
+
+
+def _kinds(form: str) -> int:
+    with quiet_pipe():
+        if form == "json":
+            print(json.dumps(describe(), indent=2))
+            return 0
+        for kind in load_kinds().values():
+            planned = "planned, no check shipped yet: " if kind.planned else ""
+            print(f"{kind.name:<22} {kind.scope:<5} {kind.summary()}\n"
+                  f"{'':<28} {planned}{kind.description}")
     return 0
 
 

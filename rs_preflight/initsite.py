@@ -168,6 +168,6 @@ def main(argv: Sequence[str]) -> int:
     return 0
 
 
-def _catalogue(path: Path | None) -> Catalogue:
+def _catalogue(paths: list[Path] | None) -> Catalogue:
     from rs_preflight.commands import catalogue_from
-    return catalogue_from(path)
+    return catalogue_from(paths)

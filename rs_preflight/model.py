@@ -1,15 +1,18 @@
 """The check model: what a check declares and what it is handed when it runs.
 
-A check is a function in ``checks/`` marked with the requirement(s) it verifies; it receives
-an ``rs`` target (one host, or the site) and returns a ``Verdict``::
+A check is a function in ``checks/`` marked with the kind it verifies (``data/kinds.yaml``);
+it receives an ``rs`` target (one requirement of that kind on one host, or on the site) and
+returns a ``Verdict``::
 
-    @pytest.mark.rs("RS-OS-01")
+    @pytest.mark.kind("os_supported")
     def test_supported_os(rs: Target) -> Verdict:
-        return judge.os_supported(rs.facts.get("os_release"), rs.thresholds["supported"])
+        return judge.os_supported(rs.facts.get("os_release"), rs.params["supported"])
 
-Roles and phases come from the catalogue: the plugin runs the check once per host holding
-one of the requirement's roles, skips it (saying why) outside its phases, and turns the
-verdict into passed / failed / error / skipped / waived.
+Roles, phases and params come from the catalogue: the plugin runs the check once per
+requirement of its kind and host holding one of the requirement's roles, skips it (saying
+why) outside its phases, and turns the verdict into passed / failed / error / skipped /
+waived. (``@pytest.mark.rs("RS-OS-01")`` still works, deprecated: the kind of that shipped
+requirement.)
 
 What the run shares (facts, the probe results, connections) is its :class:`RunState`
 (``rs.state``, :mod:`rs_preflight.gather.state`): a check asks it, calls a judge, returns the
@@ -66,8 +69,14 @@ class Target:
         return self.requirement.severity_for(self.phase)
 
     @property
+    def params(self) -> Mapping[str, Any]:
+        """The requirement's parameters (its kind's, from the catalogue)."""
+        return self.requirement.params
+
+    @property
     def thresholds(self) -> Mapping[str, Any]:
-        return self.requirement.thresholds
+        """Deprecated name of ``params``."""
+        return self.requirement.params
 
     @property
     def facts(self) -> FactsView:

@@ -48,7 +48,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rs-json", metavar="PATH", type=Path, default=None,
                     help="write one JSON record per (check, host) to PATH")
     group.addoption("--rs-catalogue", metavar="FILE", type=Path, default=None,
-                    help="requirements catalogue (default: R-Service's, shipped)")
+                    action="append",
+                    help="requirements catalogue (default: R-Service's, shipped); repeat to "
+                         "compose: later files add requirements or replace one by ID "
+                         "(r-service: the shipped one)")
     group.addoption("--rs-mail-probe", choices=("auto", "on", "off"), default="auto",
                     help="RS-MAIL-06 sends a probe mail and deletes it again: auto = in "
                          "phase pre only (default), on = also in post, off = never")
@@ -78,8 +81,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)  # after pytest's terminal plugin, whose reporter ours replaces
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rs(*ids): the requirement IDs an rs-preflight check "
-                                       "verifies (see `rs-preflight requirements`)")
+    config.addinivalue_line("markers", "kind(name, clock_samples=None): the check kind an "
+                                       "rs-preflight check verifies (see `rs-preflight "
+                                       "requirements --kinds`)")
+    config.addinivalue_line("markers", "rs(id): deprecated: the kind of the shipped "
+                                       "requirement ID (use kind)")
     _check_report_folders(config)
     preflight = Preflight(config)
     config.pluginmanager.register(preflight, "rs-preflight")

@@ -30,7 +30,8 @@ EPILOG = """exit codes:
      folder (nothing ran)
   5  no checks selected"""
 SUBCOMMANDS = {
-    "requirements": "the catalogue: ID, severity per phase, roles, title (--format table|json)",
+    "requirements": "the catalogue: ID, kind, severity, roles, title (--format json; "
+                    "--kinds)",
     "schema": "the site description's JSON Schema (editors, CI linting)",
     "report": "re-render the reports of a saved results.json (other policy, baseline)",
     "bundle": "run the checks, then write a redacted support bundle (.tar.gz)",

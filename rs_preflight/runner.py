@@ -43,8 +43,15 @@ from rs_preflight.report.completeness import (
     targets,
 )
 from rs_preflight.report.counts import status_of
-from rs_preflight.spec.catalogue import Catalogue, Requirement, load_catalogue
+from rs_preflight.spec.catalogue import (
+    Catalogue,
+    Requirement,
+    catalogue_paths,
+    load_catalogues,
+    shipped,
+)
 from rs_preflight.spec.errors import CheckError, PreflightError, SiteError
+from rs_preflight.spec.kinds import load_kinds, unknown_kind
 from rs_preflight.spec.redact import RedactingFilter
 from rs_preflight.spec.results import (
     ERROR,
@@ -84,7 +91,7 @@ class Preflight:
         config.stash[RS_KEY] = self
         self._state: RunState | None = None
         try:
-            self.catalogue = load_catalogue(config.getoption("rs_catalogue"))
+            self.catalogue = load_catalogues(catalogue_paths(config.getoption("rs_catalogue")))
         except SiteError as exc:
             raise pytest.UsageError(f"invalid catalogue:\n{exc}") from exc
         site_file = config.getoption("rs_site")
@@ -116,6 +123,8 @@ class Preflight:
         self._hosts_mark: tuple[tuple[str, int], ...] = ()
         self.completion = Progress([])  # what the site defines: known at collection
         self._items: dict[str, pytest.Item] = {}
+        self._kind_checks: dict[str, str] = {}  # kind → the node id of its check
+        self._check_problems: list[str] = []    # usage errors of the checks (collection)
         self.interrupts = Interrupts()
         if self._reports_asked():  # a run of rs-preflight, not a suite it is installed beside
             self.interrupts.install()
@@ -150,28 +159,63 @@ class Preflight:
 
     # --- collection ----------------------------------------------------------------------
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        marker = metafunc.definition.get_closest_marker("rs")
-        if marker is None or "rs" not in metafunc.fixturenames:
+        """A check is registered for a kind (``@pytest.mark.kind("sysctl")``): it runs once
+        per requirement of the loaded catalogue with that kind × the requirement's hosts
+        (ids ``RS-SYSCTL-01@rt1``). What is wrong with the checks themselves (an unknown
+        kind, two checks for one kind) is a usage error, raised once collection is done."""
+        if "rs" not in metafunc.fixturenames:
             return
-        # A check is named by the R-Service requirement it was written for; a catalogue
-        # (R-Service's, or another product's) says which of its requirements it verifies.
-        unknown = [rid for rid in marker.args
-                   if rid not in load_catalogue() and not self.catalogue.implementing(rid)]
-        if unknown:
-            raise pytest.UsageError(f"{metafunc.definition.nodeid}: unknown requirement "
-                                    f"ID(s) {', '.join(unknown)}")
+        kind = self._kind_of(metafunc.definition)
+        if kind is None:
+            return
         params: list[tuple[Requirement | None, str | None]] = []
         ids: list[str] = []
-        for req in self.catalogue.implementing(marker.args[0]):
+        for req in self.catalogue.of_kind(kind):
             hosts = targets(req, self.site)
             params += [(req, h) for h in hosts] or [(req, NO_HOST)]
             ids += [check_id(req.id, h) for h in hosts] or [check_id(req.id, NO_HOST_ID)]
-        if not params:  # this catalogue has no requirement for the check: deselected below
+        if not params:  # this catalogue has no requirement of the kind: deselected below
             params, ids = [(None, NOT_IN_CATALOGUE)], ["not-in-catalogue"]
         metafunc.parametrize("rs", params, ids=ids, indirect=True)
 
+    def _kind_of(self, definition: pytest.Item) -> str | None:
+        """The kind a check is registered for (None: not a check); its problems are kept."""
+        marker = definition.get_closest_marker("kind")
+        where = definition.nodeid
+        if marker is not None:
+            name = marker.args[0] if len(marker.args) == 1 else None
+            if name not in load_kinds():
+                self._check_problems.append(f"{where}: @pytest.mark.kind(NAME) takes one "
+                                            f"kind: {unknown_kind(name)}")
+                return None
+            kind = str(name)
+        else:
+            old = definition.get_closest_marker("rs")  # deprecated: a shipped requirement ID
+            if old is None:
+                return None
+            unknown = [rid for rid in old.args if rid not in shipped()]
+            if unknown or not old.args:
+                self._check_problems.append(f"{where}: unknown requirement ID(s) "
+                                            f"{', '.join(map(str, unknown)) or '(none given)'}"
+                                            " (@pytest.mark.rs is deprecated: use "
+                                            "@pytest.mark.kind(NAME))")
+                return None
+            kinds = {shipped()[rid].kind for rid in old.args}
+            if len(kinds) > 1:
+                self._check_problems.append(f"{where}: @pytest.mark.rs names requirements of "
+                                            f"several kinds ({', '.join(sorted(kinds))})")
+                return None
+            kind = kinds.pop()
+        first = self._kind_checks.setdefault(kind, where)
+        if first != where:
+            self._check_problems.append(f"two checks for kind {kind!r}: {first} and {where} "
+                                        "(a kind has one check)")
+        return kind
+
     def pytest_collection_modifyitems(self, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
+        if self._check_problems:
+            raise pytest.UsageError("invalid checks:\n" + "\n".join(self._check_problems))
         unused = [i for i in items if
                   getattr(getattr(i, "callspec", None), "params", {}).get("rs", (None, None))[1]
                   == NOT_IN_CATALOGUE]
@@ -207,11 +251,15 @@ class Preflight:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._want_clock_samples(session)
+        chosen = [i.stash[TARGET_KEY][0] for i in session.items if TARGET_KEY in i.stash]
+        if chosen:  # gather only what the selected requirements' kinds read
+            self.state.select(chosen)
         self.completion.selected = {i.nodeid: cid for i in session.items
                                   if (cid := _check_of(i)) is not None}
         self._items = {i.nodeid: i for i in session.items if i.nodeid in self.completion.selected}
         if self._in_use():
             self.completion.defined = defined_checks(self.catalogue, self.site)
+            self.completion.kinds = {rid: req.kind for rid, req in self.catalogue.items()}
             self.interrupts.install()
 
     @pytest.hookimpl(optionalhook=True)
@@ -224,6 +272,7 @@ class Preflight:
                 self.completion.selected[nodeid] = cid
         if self._in_use() and not self.completion.defined:
             self.completion.defined = defined_checks(self.catalogue, self.site)
+            self.completion.kinds = {rid: req.kind for rid, req in self.catalogue.items()}
 
     def _in_use(self) -> bool:
         """True in a run of rs-preflight: checks were collected or reports asked for."""
@@ -251,17 +300,17 @@ class Preflight:
                                                f"{area.upper()}-*")
 
     def _want_clock_samples(self, session: pytest.Session) -> None:
-        """Hosts whose checks read the clock offset (``@pytest.mark.rs(ID,
-        clock_samples=THRESHOLD)``) get their samples while their facts are gathered, on
-        the connection already open (``RunState.clock_samples``)."""
+        """Hosts whose checks read the clock offset (``@pytest.mark.kind(NAME,
+        clock_samples=PARAM)``) get their samples while their facts are gathered, on the
+        connection already open (``RunState.clock_samples``)."""
         for item in session.items:
-            marker = item.get_closest_marker("rs")
-            threshold = marker.kwargs.get("clock_samples") if marker else None
-            if not threshold or TARGET_KEY not in item.stash:
+            marker = item.get_closest_marker("kind") or item.get_closest_marker("rs")
+            param = marker.kwargs.get("clock_samples") if marker else None
+            if not param or TARGET_KEY not in item.stash:
                 continue
             req, host_name = item.stash[TARGET_KEY]
             if host_name not in (None, NO_HOST) and self.site.phase in req.phases:
-                self.state.clock_samples[str(host_name)] = int(req.thresholds[threshold])
+                self.state.clock_samples[str(host_name)] = int(req.params[param])
 
     # --- running -------------------------------------------------------------------------
     def target_for(self, request: pytest.FixtureRequest) -> Target:
@@ -475,8 +524,7 @@ class Preflight:
     def _selection(self) -> dict[str, Any]:
         config = self.config
         explicit = config.args_source == pytest.Config.ArgsSource.ARGS
-        return selection_of(config.option, config.args, explicit,
-                            config.getoption("rs_catalogue"), self.catalogue)
+        return selection_of(config.option, config.args, explicit, self.catalogue)
 
     def _record_interrupted(self) -> None:
         """The checks running when the run stopped: *error: interrupted*, never passed."""

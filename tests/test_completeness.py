@@ -28,17 +28,17 @@ CHECKS = '''
 import pathlib, time, pytest
 from rs_preflight.spec.results import passed, failed
 
-@pytest.mark.rs("RS-ENV-03")
+@pytest.mark.kind("env_https")
 def test_first(rs):
     return passed("ITRP_SSL is true")
 
-@pytest.mark.rs("RS-OS-02")
+@pytest.mark.kind("no_processes")
 def test_second(rs):
     if pathlib.Path("warn").exists():   # a warning fails: -x stops, the gate does not fail
         return failed("Xorg is running", "no display server", "Xorg")
     return passed("no third-party software")
 
-@pytest.mark.rs("RS-OS-01")
+@pytest.mark.kind("os_supported")
 def test_third(rs):
     if pathlib.Path("block").exists():   # the interrupt tests: the signal arrives in here
         pathlib.Path("started").write_text(rs.host.name)
@@ -217,6 +217,24 @@ def test_a_narrowed_run_is_incomplete_and_keeps_its_gate_exit_code(
     else:
         assert doc["selection"]["paths"] == ["test_checks.py::test_third"]
         assert "only test_checks.py::test_third given" in said
+
+
+def test_a_requirement_no_check_implements_is_never_silently_dropped(folder: Path) -> None:
+    """A catalogue entry (here added by a second --rs-catalogue) whose kind no collected
+    check implements: the run says so and is incomplete, never "passed"."""
+    (folder / "more.yaml").write_text(
+        "requirements:\n  XT-ENV-01:\n    kind: env_required\n"
+        "    params: {required: {all: [ITRP_DOMAIN]}}\n    title: Domain set\n"
+        "    section: '1'\n    roles: [site]\n    phases: [pre, post]\n"
+        "    severity: blocker\n")
+    proc, doc = run(folder, "--rs-catalogue", "more.yaml")
+    assert doc["complete"] is False and doc["gate"] == "incomplete", proc.stdout
+    assert doc["not_selected"] == ["XT-ENV-01"]
+    assert doc["incomplete_reasons"] == [
+        "1 of 4 checks were not collected (no collected check implements them: kind "
+        "env_required): XT-ENV-01"]
+    assert doc["selection"]["catalogues"] == ["catalogue.yaml", "more.yaml"]
+    assert_incomplete_everywhere(folder, proc.stdout)
 
 
 def test_x_stopping_early_is_incomplete(folder: Path) -> None:

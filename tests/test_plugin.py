@@ -18,29 +18,29 @@ CHECKS = '''
 import pytest
 from rs_preflight.spec.results import passed, failed, error, skipped
 
-@pytest.mark.rs("RS-ENV-03")
+@pytest.mark.kind("env_https")
 def test_site_level_pass(rs):
     return passed("fine")
 
-@pytest.mark.rs("RS-OS-01")
+@pytest.mark.kind("os_supported")
 def test_os(rs):
     if rs.host.name == "app1":
         return failed("Debian 12 is not supported", "Ubuntu >= 24.04", "Debian 12")
     return passed("Ubuntu 24.04 is supported")
 
-@pytest.mark.rs("RS-OS-02")
+@pytest.mark.kind("no_processes")
 def test_warning_fails(rs):
     return failed("Xorg is running", "no display server", "Xorg")
 
-@pytest.mark.rs("RS-PORT-02")
+@pytest.mark.kind("ports_free")
 def test_pre_only(rs):
     return error("could not list listening sockets")
 
-@pytest.mark.rs("RS-SINGLETON-01")
+@pytest.mark.kind("singletons")
 def test_post_only(rs):
     return passed("ran")
 
-@pytest.mark.rs("RS-LIMIT-03")
+@pytest.mark.kind("nofile")
 def test_no_realtime_host(rs):
     return passed("never runs")
 '''
@@ -178,7 +178,7 @@ def test_canary_secret_never_leaves(pytester: pytest.Pytester) -> None:
         import pytest
         from rs_preflight.spec.results import failed
 
-        @pytest.mark.rs("RS-ENV-02")
+        @pytest.mark.kind("env_secrets")
         def test_leak(rs):
             secret = rs.site.settings.get("DB_WRITER_PASSWORD")
             print("debug:", secret)
@@ -225,8 +225,58 @@ def test_unknown_requirement_in_a_check_is_a_usage_error(pytester: pytest.Pytest
             pass
     '''))
     result = pytester.runpytest()
-    assert result.ret != 0
-    result.stdout.fnmatch_lines(["*unknown requirement ID(s) RS-NOPE-01*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: invalid checks:",
+                                 "test_x.py::test_x: unknown requirement ID(s) RS-NOPE-01 *"])
+
+
+def test_unknown_kind_and_two_checks_for_one_kind_are_usage_errors(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x=textwrap.dedent('''
+        import pytest
+        @pytest.mark.kind("sysctll")
+        def test_typo(rs):
+            pass
+
+        @pytest.mark.kind("env_https")
+        def test_one(rs):
+            pass
+
+        @pytest.mark.kind("env_https")
+        def test_two(rs):
+            pass
+    '''))
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "ERROR: invalid checks:",
+        "test_x.py::test_typo: @pytest.mark.kind(NAME) takes one kind: unknown kind 'sysctll' "
+        "(known: *, sysctl, * / did you mean 'sysctl'?)",
+        "two checks for kind 'env_https': test_x.py::test_one and test_x.py::test_two (a kind "
+        "has one check)"])
+
+
+def test_the_deprecated_rs_marker_means_the_kind_of_that_shipped_requirement(
+        pytester: pytest.Pytester, catalogue_of: Any) -> None:
+    """``@pytest.mark.rs("RS-SYSCTL-01")`` (the old way) runs for every requirement of kind
+    sysctl, as ``@pytest.mark.kind("sysctl")`` does."""
+    pytester.makepyfile(test_x=textwrap.dedent('''
+        import pytest
+        from rs_preflight.spec.results import passed
+
+        @pytest.mark.rs("RS-SYSCTL-01")
+        def test_old(rs):
+            return passed(rs.params["key"])
+    '''))
+    pytester.makefile(".yaml", site="name: t\nhosts:\n  rt1: {connection: local, roles: "
+                                    "[realtime, search]}\n")
+    result = pytester.runpytest("--rs-site", "site.yaml", "--rs-catalogue",
+                                str(catalogue_of("RS-SYSCTL-01", "RS-SYSCTL-02")),
+                                "--rs-json", "r.json")
+    assert result.ret == 0, result.stdout.str()
+    doc = json.loads((pytester.path / "r.json").read_text())
+    assert {(r["requirement"], r["message"]) for r in doc["results"]} == {
+        ("RS-SYSCTL-01", "fs.file-max"), ("RS-SYSCTL-02", "vm.max_map_count")}
 
 
 def test_plugin_is_inert_for_ordinary_tests(pytester: pytest.Pytester) -> None:

@@ -192,15 +192,15 @@ def verdict(rs):
     outcome, *rest = table.get(key, ["passed", "fine"])
     return Verdict(outcome, *rest)
 
-@pytest.mark.rs("RS-OS-01")
+@pytest.mark.kind("os_supported")
 def test_os(rs):
     return verdict(rs)
 
-@pytest.mark.rs("RS-OS-02")
+@pytest.mark.kind("no_processes")
 def test_third_party(rs):
     return verdict(rs)
 
-@pytest.mark.rs("RS-ENV-03")
+@pytest.mark.kind("env_https")
 def test_https(rs):
     return verdict(rs)
 '''
@@ -365,7 +365,7 @@ import json, logging, pathlib, pytest
 def connect(url, password):  # pytest's traceback would print both arguments
     raise ValueError("cannot reach " + url)
 
-@pytest.mark.rs("RS-ENV-01")
+@pytest.mark.kind("env_required")
 def test_crash(rs):
     c = json.loads(pathlib.Path("canaries.json").read_text())
     logging.getLogger("rs_preflight.checks").warning("connecting with token=%s", c["log"])

@@ -20,24 +20,24 @@ CHECKS = '''
 import pytest
 from rs_preflight.spec.results import passed, failed, error
 
-@pytest.mark.rs("RS-ENV-03")
+@pytest.mark.kind("env_https")
 def test_site(rs):
     return passed("fine")
 
-@pytest.mark.rs("RS-OS-01")
+@pytest.mark.kind("os_supported")
 def test_os(rs):
     return failed("Debian 12 is not supported", "Ubuntu >= 24.04", "Debian 12")
 
-@pytest.mark.rs("RS-OS-02")
+@pytest.mark.kind("no_processes")
 def test_warning(rs):
     return failed("Xorg is running", "no display server", "Xorg")
 
-@pytest.mark.rs("RS-PORT-02")
+@pytest.mark.kind("ports_free")
 def test_port(rs):
     rs.state.progress("waiting for the port probe (up to 3 s)…")
     return error("could not list listening sockets")
 
-@pytest.mark.rs("RS-LIMIT-01")
+@pytest.mark.kind("nofile")
 def test_limit(rs):
     return failed("soft nofile limit 1024 is below 8192", ">= 8192", "1024")
 '''
@@ -54,11 +54,11 @@ def probe():
         log.write("probe\\n")
     return "sent"
 
-@pytest.mark.rs("RS-SIZE-01")
+@pytest.mark.kind("profile_cpu")
 def test_cpus(rs, probe):
     return passed(f"enough CPUs ({probe})")
 
-@pytest.mark.rs("RS-SYSCTL-01")
+@pytest.mark.kind("sysctl")
 def test_sysctl(rs, probe):
     return passed("fs.file-max is high enough")
 '''

@@ -21,10 +21,11 @@ from rs_preflight.gather.access import Connections, run_with_input
 from rs_preflight.gather.facts import SECTIONS, Context, FactUnavailable
 from rs_preflight.spec.catalogue import Catalogue
 from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.kinds import needs_for
 from rs_preflight.spec.site import Host, Site
 
 PARALLEL_HOSTS = 16
-DOCKER_REQUIREMENT = "RS-DOCKER-01"  # its roles are the hosts that run Docker
+DOCKER_KIND = "docker_engine"  # the roles of its requirements are the hosts that run Docker
 
 
 @dataclass
@@ -41,8 +42,9 @@ class HostCollection:
 
 
 def docker_roles(catalogue: Catalogue) -> set[str]:
-    req = catalogue.get(DOCKER_REQUIREMENT)
-    return set(req.roles) if req is not None else {"app", "job", "realtime", "search"}
+    reqs = catalogue.of_kind(DOCKER_KIND)
+    return {r for req in reqs for r in req.roles} if reqs else {"app", "job", "realtime",
+                                                                 "search"}
 
 
 def collect_site(site: Site, catalogue: Catalogue, limits: Limits) -> dict[str, HostCollection]:
@@ -77,7 +79,7 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
     docker = bool(droles & set(host.roles))
     marker = new_marker()
     script = it.build_script(marker, it.static_items(limits.since), it.FACTS,
-                             ctx=Context(site, host, catalogue),
+                             ctx=Context(site, host, needs_for(catalogue.values())),
                              item_timeout=limits.item_timeout,
                              max_item_bytes=limits.max_item_bytes, log_lines=limits.log_lines,
                              max_containers=limits.max_containers, docker=docker)

@@ -22,7 +22,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -34,8 +34,9 @@ from rs_preflight.gather.facts.clock import measure_offset
 from rs_preflight.gather.names import SiteDns
 from rs_preflight.gather.probes import Unreachable
 from rs_preflight.gather.share import ShareProbe
-from rs_preflight.spec.catalogue import Catalogue
+from rs_preflight.spec.catalogue import Catalogue, Requirement
 from rs_preflight.spec.errors import HostUnreachable, PreflightError
+from rs_preflight.spec.kinds import Needs, needs_for, sections_for
 from rs_preflight.spec.results import Result
 from rs_preflight.spec.site import Host, Site
 
@@ -133,9 +134,21 @@ class RunState:
     progress: Callable[[str], None] = field(default=lambda text: None)
     dns: SiteDns = field(init=False, repr=False)  # the site's resolvers: health probed once
     probes: ProbeCache = field(default_factory=ProbeCache, repr=False)
+    # the fact sections gathered (None: every one) and what they need from the catalogue;
+    # ``select`` narrows both to the requirements a run selected
+    sections: frozenset[str] | None = None
+    needs: Needs = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.dns = SiteDns(self.site)
+        self.needs = needs_for(self.catalogue.values())
+
+    def select(self, requirements: Iterable[Requirement]) -> None:
+        """Gather only what the kinds of ``requirements`` (those of this phase) read, with
+        what they need (the sysctl keys, the flow tables): before the first fact is read."""
+        chosen = [r for r in requirements if self.phase in r.phases]
+        self.sections = sections_for(r.kind for r in chosen)
+        self.needs = needs_for(chosen)
 
     @classmethod
     def create(cls, site: Site, catalogue: Catalogue) -> RunState:
@@ -162,7 +175,8 @@ class RunState:
         def one(host: Host) -> HostFacts | PreflightError:
             try:
                 thost = self.connections.get(host)
-                facts = gather(thost, Context(self.site, host, self.catalogue))
+                names = sorted(self.sections) if self.sections is not None else None
+                facts = gather(thost, Context(self.site, host, self.needs), names)
                 self._sample_clock(host, thost, facts)
                 return facts
             except PreflightError as exc:

@@ -17,8 +17,10 @@ def version_tuple(text: str) -> tuple[int, ...] | None:
     return tuple(int(p) for p in match.group(0).split(".")) if match else None
 
 
-def os_supported(os_release: Mapping[str, str], supported: Sequence[Mapping[str, Any]]) -> Verdict:
-    """RS-OS-01: the distribution is one of ``supported`` at an accepted version."""
+def os_supported(os_release: Mapping[str, str], supported: Sequence[Mapping[str, Any]],
+                 machine: str | None = None) -> Verdict:
+    """Kind ``os_supported`` (RS-OS-01): the distribution is one of ``supported`` at an
+    accepted version — and on the rule's ``arch`` (``uname -m``), where it names one."""
     os_id = os_release.get("ID", "").lower()
     raw_version = os_release.get("VERSION_ID", "")
     pretty = os_release.get("PRETTY_NAME") or f"{os_id} {raw_version}".strip() or "unknown"
@@ -35,15 +37,22 @@ def os_supported(os_release: Mapping[str, str], supported: Sequence[Mapping[str,
     else:
         minimum = version_tuple(str(rule["min"])) or ()
         ok = version >= minimum
-    if ok:
-        return passed(f"{pretty} is supported", allowed, found)
-    return failed(f"{pretty} is not a supported version of {rule['name']}", _describe(rule), found)
+    if not ok:
+        return failed(f"{pretty} is not a supported version of {rule['name']}",
+                      _describe(rule), found)
+    arch = rule.get("arch")
+    if arch and machine != arch:
+        return failed(f"{pretty} runs on {machine or 'an unknown architecture'}: "
+                      f"{rule['name']} is supported on {arch} only", _describe(rule),
+                      f"{found}, {machine or 'unknown'}")
+    return passed(f"{pretty} is supported" + (f" ({machine})" if arch else ""), allowed, found)
 
 
 def _describe(rule: Mapping[str, Any]) -> str:
+    arch = f" {rule['arch']}" if rule.get("arch") else ""
     if "major" in rule:
-        return f"{rule['name']} {rule['major']}.x"
-    return f"{rule['name']} >= {rule['min']}"
+        return f"{rule['name']} {rule['major']}.x{arch}"
+    return f"{rule['name']} >= {rule['min']}{arch}"
 
 
 def no_third_party(processes: Sequence[tuple[str, str]], forbidden: Sequence[str],

@@ -11,7 +11,7 @@ The fields it adds to ``results.json`` (``schema_version`` 2; other code reads t
     interrupted         true | false
     interrupted_by      "SIGTERM" | "SIGINT" | … | null
     selection           {"keyword", "markexpr", "deselect", "maxfail", "paths", "catalogue",
-                         "defined", "selected", "finished"}
+                         "catalogues", "defined", "selected", "finished"}
     not_run             ["RS-OS-01@app1", …]   selected but never finished
     not_selected        ["RS-MAIL-01", …]      defined but deselected or never collected
     incomplete_reasons  ["-k 'RS-OS': 120 of 138 checks were deselected", …]
@@ -60,7 +60,7 @@ def defined_checks(catalogue: Catalogue, site: Site) -> list[str]:
 
 
 def selection_of(option: Any, args: Iterable[str], explicit: bool,
-                 catalogue_file: Path | None, catalogue: Catalogue) -> dict[str, Any]:
+                 catalogue: Catalogue) -> dict[str, Any]:
     """What narrowed the run, from pytest's parsed options (``config.option``, ``config.args``).
 
     ``paths`` are the files and node ids given on the command line (a folder narrows nothing
@@ -71,8 +71,9 @@ def selection_of(option: Any, args: Iterable[str], explicit: bool,
             "deselect": list(getattr(option, "deselect", None) or []),
             "maxfail": int(getattr(option, "maxfail", 0) or 0),
             "paths": paths,
-            "catalogue": str(catalogue_file) if catalogue_file
-            else f"{catalogue.product} (shipped)"}
+            # every --rs-catalogue file, in order (r-service (shipped): the shipped one)
+            "catalogue": " + ".join(catalogue.sources),
+            "catalogues": list(catalogue.sources)}
 
 
 def _listed(ids: list[str]) -> str:
@@ -90,6 +91,7 @@ class Progress:
     started: dict[str, str] = field(default_factory=dict)    # nodeid -> check id
     interrupted_by: str | None = None
     stopped: str | None = None  # why pytest stopped early (-x, --maxfail), if it did
+    kinds: dict[str, str] = field(default_factory=dict)  # requirement ID → its kind
 
     def running(self, finished: Iterable[str]) -> list[str]:
         """Node ids that started and did not finish (running when the run stopped)."""
@@ -125,8 +127,11 @@ class Progress:
                            f"{_listed(deselected)}")
         uncollected = [c for c in not_selected if c not in self.deselected]
         if uncollected:
+            kinds = sorted({k for c in uncollected
+                            if (k := self.kinds.get(c.split("@")[0])) is not None})
             why = (f"only {', '.join(selection['paths'])} given" if selection.get("paths")
-                   else "no collected check implements them")
+                   else "no collected check implements them" + (
+                       f": kind {', '.join(kinds)}" if kinds else ""))
             reasons.append(f"{len(uncollected)} of {total} checks were not collected ({why}): "
                            f"{_listed(uncollected)}")
         if self.interrupted_by is not None:

@@ -1,7 +1,8 @@
 """The network matrix (REQUIREMENTS.md, App. 2): which flows leave which host, to where.
 
 Pure: from the site (roles, hosts, R-Service settings) and the catalogue's flow table to a
-list of ``Flow``s per source host. The flow table is data (RS-PORT-01 thresholds).
+list of ``Flow``s per source host. The flow table is data (the params of a ``network_matrix``
+requirement, RS-PORT-01's).
 """
 
 from __future__ import annotations

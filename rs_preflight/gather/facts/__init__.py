@@ -4,7 +4,7 @@ Each section is a fixed shell snippet (user-supplied values only ever through ``
 and a parser. ``gather`` joins all sections into one ``sh -c`` script whose output is split on
 a per-run random marker, so a host costs one round trip however many checks read it.
 
->>> facts = gather(thost, Context(site, host, catalogue))       # one SSH exec
+>>> facts = gather(thost, Context(site, host, needs_for(catalogue.values())))  # one SSH exec
 >>> facts.get("os_release")["ID"]
 'ubuntu'
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 import testinfra.host
 
-from rs_preflight.spec.catalogue import Catalogue
 from rs_preflight.spec.errors import CheckError
+from rs_preflight.spec.kinds import EMPTY_NEEDS, Needs
 from rs_preflight.spec.redact import clip, cut
 from rs_preflight.spec.site import Host, Site
 
@@ -30,11 +30,13 @@ Parser = Callable[[int, str], Any]
 
 @dataclass(frozen=True)
 class Context:
-    """What a section's command may depend on: the site, the host, the catalogue."""
+    """What a section's command may depend on: the site, the host, and what the selected
+    requirements need (``kinds.needs_for``: the sysctl keys, the flow tables…) — never the
+    catalogue itself: a section does not know requirement IDs."""
 
     site: Site
     host: Host
-    catalogue: Catalogue
+    needs: Needs = field(default_factory=lambda: EMPTY_NEEDS)
 
 
 Command = Callable[[Context], str]
@@ -132,14 +134,15 @@ def section_timeout(ctx: Context) -> int:
 
 def commands(ctx: Context, names: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Each section's command for this host, and the sections whose command could not be
-    built (a catalogue without the data it needs): those are problems, the rest still runs."""
+    built (a need without the data it wants): those are problems, the rest still runs."""
     built: dict[str, str] = {}
     failed: dict[str, str] = {}
     for name in names:
         try:
             built[name] = SECTIONS[name].command(ctx)
         except (KeyError, ValueError, TypeError) as exc:
-            failed[name] = f"no command for this site or catalogue ({type(exc).__name__}: {exc})"
+            failed[name] = (f"no command for this site or catalogue "
+                            f"({type(exc).__name__}: {exc})")
     return built, failed
 
 

@@ -10,6 +10,14 @@ from rs_preflight.gather.facts import FactUnavailable, section
 PSEUDO = ("/proc", "/sys", "/dev", "/run")
 
 
+@section("machine", "uname -m")
+def _machine(rc: int, text: str) -> str:
+    """The machine architecture (``x86_64``, ``aarch64``)."""
+    if rc != 0 or not text.strip():
+        raise FactUnavailable(f"uname -m failed (exit {rc}): {text.strip()[:120]}")
+    return text.strip().splitlines()[-1]
+
+
 @section("nproc", "nproc")
 def _nproc(rc: int, text: str) -> int:
     return int(text.split()[0])

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rs_preflight.gather.facts import Context, FactUnavailable, section
 from rs_preflight.spec.addresses import is_ip
-from rs_preflight.spec.matrix import flows_for
+from rs_preflight.spec.matrix import Flow, flows_for
 from rs_preflight.spec.redact import clip
 
 TIMEOUT_EXIT = 124  # timeout(1): the command timed out
@@ -39,20 +40,26 @@ def _listening(rc: int, text: str) -> dict[int, str]:
 
 
 def _flows_command(ctx: Context) -> str:
-    implementing = ctx.catalogue.implementing("RS-PORT-01")
-    if not implementing:  # this catalogue has no network matrix
+    """Every flow leaving this host in any flow table the selected requirements ask for
+    (``network_matrix`` requirements, need ``flow_tables``), each (destination, port) once."""
+    wanted: dict[tuple[str, int], None] = {}
+    limit = 0
+    for table in ctx.needs.get("flow_tables", ()):
+        for flow in flows_for(ctx.site, ctx.host, table["flows"], ctx.site.phase):
+            wanted[(flow.destination, flow.port)] = None
+        limit = max(limit, int(table.get("timeout_s") or 3))
+    if not wanted:  # no flow table, or no flow leaves this host
         return "echo NOFLOWS"
-    table = implementing[0].thresholds
-    flows = flows_for(ctx.site, ctx.host, table["flows"], ctx.site.phase)
-    limit = int(table.get("timeout_s", 3))
     lines = ["command -v bash >/dev/null || { echo 'NOBASH'; exit 0; }",
              "command -v getent >/dev/null && rs_getent=1 || rs_getent="]
-    for i, flow in enumerate(flows):
-        dest, port = shlex.quote(flow.destination), shlex.quote(str(flow.port))
+    for i, (destination, number) in enumerate(wanted):
+        dest, port = shlex.quote(destination), shlex.quote(str(number))
+        # which flow index i is: TO <i> <port> <destination> (the destination last: any text)
+        lines.append(f"printf 'TO {i} %s %s\\n' {port} {dest}")
         # A name is resolved first, on its own clock, by the host's resolver (getent: the same
         # getaddrinfo bash uses): a name that does not resolve there is told apart from a port
         # that does not answer (rc "R<getent exit>": 2 not found, 124 no answer in time).
-        resolve = "" if is_ip(flow.destination) else (
+        resolve = "" if is_ip(destination) else (
             f"if [ -n \"$rs_getent\" ]; then timeout {limit} getent ahosts {dest} >/dev/null "
             f"2>&1; g=$?; [ $g -ne 0 ] && r=R$g; fi; ")
         # every probe in the background, so the section takes one probe timeout, not n
@@ -63,19 +70,24 @@ def _flows_command(ctx: Context) -> str:
             f"printf 'FLOW {i} %s %s\\nERR {i} %s\\n' \"$r\" \"$(( (t1 - t0) / 1000000 ))\" "
             f"\"$(printf '%s' \"$e\" | tail -n 1)\" ) &")
     lines.append("wait")
-    return "\n".join(lines) if flows else "echo NOFLOWS"
+    return "\n".join(lines)
 
 
 @section("flows", _flows_command, bounded=True)
-def _flows(rc: int, text: str) -> dict[int, dict[str, Any]]:
-    """``{flow index: {"state": open|refused|filtered|unreachable|unresolved, "ms", "error"}}``;
-    ``unresolved``: the name did not resolve on the host (``resolve_rc``: getent's exit)."""
+def _flows(rc: int, text: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """``{(destination, port): {"state": open|refused|filtered|unreachable|unresolved, "ms",
+    "error"}}``; ``unresolved``: the name did not resolve on the host (``resolve_rc``:
+    getent's exit). ``by_flow`` maps it onto one requirement's list of flows."""
     if "NOBASH" in text:
         raise FactUnavailable("bash is not installed: flows are probed with bash's /dev/tcp")
     out: dict[int, dict[str, Any]] = {}
+    where: dict[int, tuple[str, int]] = {}
     for line in text.splitlines():
         kind, _, rest = line.partition(" ")
-        if kind == "FLOW":
+        if kind == "TO":
+            idx, port, dest = rest.split(" ", 2)
+            where[int(idx)] = (dest, int(port))
+        elif kind == "FLOW":
             idx, code, ms = rest.split()
             if code.startswith("R"):  # the name did not resolve on the host (getent's exit)
                 out[int(idx)] = {"rc": -1, "ms": int(ms), "error": "", "resolve_rc": int(code[1:])}
@@ -90,7 +102,14 @@ def _flows(rc: int, text: str) -> dict[int, dict[str, Any]]:
             probe["error"] = _unresolved(probe["resolve_rc"])
         else:
             probe["state"] = _state(probe["rc"], probe["error"])
-    return out
+    return {where[i]: probe for i, probe in out.items() if i in where}
+
+
+def by_flow(flows: Sequence[Flow], probes: Mapping[tuple[str, int], Mapping[str, Any]]
+            ) -> dict[int, Mapping[str, Any]]:
+    """The ``flows`` fact as ``{index in flows: probe}`` (what the flows judge reads)."""
+    return {i: probes[(f.destination, f.port)] for i, f in enumerate(flows)
+            if (f.destination, f.port) in probes}
 
 
 def _unresolved(getent_rc: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from rs_preflight.gather.facts import FactUnavailable, section
+from rs_preflight.gather.facts import Context, FactUnavailable, section
 from rs_preflight.spec.redact import clip
 
 
@@ -20,17 +20,34 @@ def _os_release(rc: int, text: str) -> dict[str, str]:
     return values
 
 
-SYSCTL_KEYS = ("fs.file-max", "vm.max_map_count")
+def _sysctl_command(ctx: Context) -> str:
+    """The runtime value of every key the selected ``sysctl`` requirements ask for (the
+    catalogue's, never a list of our own): ``key=value`` lines, ``key=`` when unreadable."""
+    keys = ctx.needs.get("sysctl_keys", ())
+    return " ; ".join(f"printf '%s=' {shlex.quote(k)}; cat {shlex.quote(_proc_path(k))} "
+                      "2>/dev/null || echo" for k in keys) or "true"
 
 
-@section("sysctl", " ; ".join(f"printf '%s=' {k}; cat /proc/sys/{k.replace('.', '/')} "
-                              "2>/dev/null || echo" for k in SYSCTL_KEYS))
-def _sysctl(rc: int, text: str) -> dict[str, int | None]:
-    values: dict[str, int | None] = {}
+def _proc_path(key: str) -> str:
+    """``net.core.somaxconn`` → ``/proc/sys/net/core/somaxconn`` (the kind's schema allows
+    only letters, digits, ``_``, ``-`` between the dots: no ``/``, no ``..``)."""
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+@section("sysctl", _sysctl_command)
+def _sysctl(rc: int, text: str) -> dict[str, int | str | None]:
+    """``{key: value}``: an integer (the first field of a multi-value setting), the text of a
+    non-numeric one, None when it could not be read."""
+    values: dict[str, int | str | None] = {}
     for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key in SYSCTL_KEYS:
-            values[key] = int(value.split()[0]) if value.strip() else None
+        key, sep, value = line.partition("=")
+        if not sep or not key:
+            continue
+        first = value.split()[0] if value.strip() else None
+        try:
+            values[key] = int(first) if first is not None else None
+        except ValueError:
+            values[key] = value.strip()
     return values
 
 

@@ -35,17 +35,15 @@ def test_sysctl_and_ulimit_parsers() -> None:
 
 def test_a_section_that_cannot_build_its_command_costs_only_itself() -> None:
     from rs_preflight.gather.facts import SECTIONS, Context, commands, section
-    from rs_preflight.spec.catalogue import load_catalogue
     from rs_preflight.spec.site import default_site
 
-    @section("test_broken", lambda ctx: ctx.catalogue["NO-SUCH-01"].title)
+    @section("test_broken", lambda ctx: ctx.needs["no_such_need"][0])
     def _parse(rc: int, text: str) -> str:
         return text
 
     try:
         site = default_site()
-        built, failed = commands(Context(site, site.hosts[0], load_catalogue()),
-                                 ["os_release", "test_broken"])
+        built, failed = commands(Context(site, site.hosts[0]), ["os_release", "test_broken"])
         assert list(built) == ["os_release"]
         assert failed["test_broken"].startswith("no command for this site or catalogue")
     finally:

@@ -7,12 +7,13 @@ import dataclasses
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 from dns import query as dns_query
 
 from rs_preflight.gather import names
-from rs_preflight.gather.facts.network import _flows
+from rs_preflight.gather.facts.network import _flows, by_flow
 from rs_preflight.judge import env, ports
 from rs_preflight.spec.envfile import EnvValue
 from rs_preflight.spec.matrix import Flow
@@ -41,22 +42,28 @@ def test_something_definitely_wrong_still_fails_when_names_cannot_be_told() -> N
 
 FLOWS = [Flow("db writer", "app1", "db1.rs.example.com", 5432, "DB_WRITER_HOST"),
          Flow("search", "app1", "192.0.2.30", 9200, "role search")]
+TO = "TO 0 5432 db1.rs.example.com\nTO 1 9200 192.0.2.30\n"  # which destination each index is
+
+
+def _probes(text: str) -> dict[int, Any]:
+    """The flows section's output for FLOWS, as the network matrix check reads it."""
+    return by_flow(FLOWS, _flows(0, TO + text))
 
 
 def test_a_flow_whose_name_did_not_resolve_on_its_host_is_an_error_saying_so() -> None:
-    probes = _flows(0, "FLOW 0 R124 3004\nERR 0 \nFLOW 1 0 2\nERR 1 ")
+    probes = _probes("FLOW 0 R124 3004\nERR 0 \nFLOW 1 0 2\nERR 1 ")
     assert probes[0]["state"] == "unresolved" and probes[1]["state"] == "open"
     got = ports.flows(FLOWS, probes, 3)
     assert got.outcome == ERROR
     assert "db1.rs.example.com did not resolve on app1 (its resolver did not answer within 3 s)" \
         in got.message
     assert "filtered" not in got.message
-    nxdomain = ports.flows(FLOWS, _flows(0, "FLOW 0 R2 10\nERR 0 \nFLOW 1 0 2\nERR 1 "), 3)
+    nxdomain = ports.flows(FLOWS, _probes("FLOW 0 R2 10\nERR 0 \nFLOW 1 0 2\nERR 1 "), 3)
     assert "the name does not resolve on the host" in nxdomain.message
 
 
 def test_a_blocked_flow_still_fails_beside_an_unresolved_one() -> None:
-    got = ports.flows(FLOWS, _flows(0, "FLOW 0 R124 3004\nERR 0 \nFLOW 1 124 3000\nERR 1 "), 3)
+    got = ports.flows(FLOWS, _probes("FLOW 0 R124 3004\nERR 0 \nFLOW 1 124 3000\nERR 1 "), 3)
     assert got.outcome == FAILED
     assert "filtered" in got.message and "not probed" in got.message
 

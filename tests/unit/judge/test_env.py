@@ -11,7 +11,7 @@ from rs_preflight.spec.catalogue import load_catalogue
 from rs_preflight.spec.envfile import EnvValue
 from rs_preflight.spec.results import FAILED, PASSED
 
-SUPPORTED = load_catalogue()["RS-OS-01"].thresholds["supported"]
+SUPPORTED = load_catalogue()["RS-OS-01"].params["supported"]
 
 
 @pytest.mark.parametrize(("os_id", "version", "outcome"), [
@@ -88,7 +88,7 @@ def test_required_is_per_role() -> None:
 
 
 def test_enumerations_and_https() -> None:
-    t = load_catalogue()["RS-ENV-04"].thresholds
+    t = load_catalogue()["RS-ENV-04"].params
     bad = env.enumerations(vals(DB_SSL_MODE="verify", CLACKS_ENABLE_SSL="yes"),
                            t["enums"], t["booleans"])
     assert bad.outcome == FAILED

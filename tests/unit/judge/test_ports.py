@@ -152,7 +152,7 @@ def test_host_counts() -> None:
 
 
 def test_share_must_be_network_writable_and_the_same() -> None:
-    types = load_catalogue()["RS-STORAGE-01"].thresholds["network_fstypes"]
+    types = load_catalogue()["RS-STORAGE-01"].params["network_fstypes"]
     share = {"fstype": "fuse.sshfs", "source": "s:/x", "target": "/mnt/s", "access": "writable"}
     assert storage.network_share("/mnt/s", share, types).outcome == PASSED
     local = {**share, "fstype": "ext4"}
@@ -198,7 +198,7 @@ def test_matrix_flows_per_phase_and_destination() -> None:
                                       ELASTICSEARCH_URLS="https://s1:9201,s2",
                                       CLACKS_ADDRESS="imap.example", CLACKS_PORT="993"))
     site = Site(name="t", file=None, hosts=hosts, settings=settings)
-    table = load_catalogue()["RS-PORT-01"].thresholds["flows"]
+    table = load_catalogue()["RS-PORT-01"].params["flows"]
     pre = [(f.label, f.destination, f.port) for f in flows_for(site, hosts[0], table, "pre")]
     assert pre == [("db writer", "10.0.0.41", 6432), ("search", "s1", 9201),
                    ("search", "s2", 9200)]

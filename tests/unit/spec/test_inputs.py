@@ -227,8 +227,10 @@ def test_a_broken_catalogue_is_located(tmp_path: Path) -> None:
     path.write_text("product: X\nroles: [app]\nrequirements:\n  X-1: {title: t}\n")
     with pytest.raises(SiteError) as info:
         load_catalogue(path)
-    assert str(info.value).startswith(f"{path}:4: requirements.X-1: not a requirements "
-                                      "catalogue: KeyError")
+    lines = str(info.value).splitlines()
+    assert all(line.startswith(f"{path}:4: requirements.X-1: ") for line in lines), lines
+    assert f"{path}:4: requirements.X-1: 'section' is required" in lines
+    assert any("no kind: say which check verifies it" in line for line in lines)
 
 
 def test_a_baseline_that_is_not_utf8_or_too_deep_is_located(tmp_path: Path) -> None:
@@ -251,17 +253,20 @@ HOSTILE = "x'; touch PWNED1; echo \"$(touch PWNED2)\" `touch PWNED3` $HOME ; rm 
 
 def test_fact_snippets_quote_hostile_values(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """RS-PORT-01's flow probes and RS-STORAGE-01's share facts with hostile values, run by a
-    real ``sh`` here in a network namespace of its own (``unshare -n``: the odd name is never
-    sent to a resolver): each value reaches its command as one word and nothing else runs."""
-    from rs_preflight.gather.facts import network
+    """RS-PORT-01's flow probes, RS-STORAGE-01's share facts and the sysctl keys a catalogue
+    names, with hostile values, run by a real ``sh`` here in a network namespace of its own
+    (``unshare -n``: the odd name is never sent to a resolver): each value reaches its
+    command as one word and nothing else runs."""
+    from rs_preflight.gather.facts import network, system
     from rs_preflight.spec.matrix import Flow
 
     monkeypatch.setattr(network, "flows_for", lambda *args: [
         Flow("hostile", "app1", HOSTILE, 1, "test")])
-    ctx = SimpleNamespace(catalogue=load_catalogue(), host=None,
+    ctx = SimpleNamespace(needs={"flow_tables": ({"flows": [], "timeout_s": 3},),
+                                 "sysctl_keys": (HOSTILE,)}, host=None,
                           site=SimpleNamespace(phase="pre", storage_path=HOSTILE))
-    for script in (network._flows_command(ctx), network._storage_command(ctx)):  # type: ignore[arg-type]
+    for script in (network._flows_command(ctx), network._storage_command(ctx),  # type: ignore[arg-type]
+                   system._sysctl_command(ctx)):  # type: ignore[arg-type]
         assert HOSTILE not in script  # only ever quoted
         proc = subprocess.run(["unshare", "-n", "sh", "-c", script], cwd=tmp_path,
                               capture_output=True, text=True, timeout=30)

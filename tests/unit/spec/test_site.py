@@ -60,8 +60,8 @@ def test_medium_example_has_a_patroni_cluster_and_per_role_backends(home: Path) 
 
     site = load_site(EXAMPLES.parent / "medium" / "site.yaml")
     pg05 = load_catalogue()["RS-PG-05"]
-    assert site.profile == "medium" and site.profile in pg05.thresholds["profiles"]
-    assert len(site.hosts_with("db")) >= pg05.thresholds["min_members"]   # Patroni members
+    assert site.profile == "medium" and site.profile in pg05.params["profiles"]
+    assert len(site.hosts_with("db")) >= pg05.params["min_members"]   # Patroni members
     assert site.settings.get("DB_READER_HOST") == "db2"
     assert site.lb_backends == {"app": (80, False), "realtime": (443, True)}
     sizes = load_catalogue().profiles["medium"]
