@@ -144,6 +144,18 @@ def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
 
 
 NO_HANDSHAKE = ("No existing session", "Error reading SSH protocol banner")
+# SSH handshakes at once to one jump host: sshd's MaxStartups (default 10:30:100) starts
+# dropping unauthenticated connections beyond 10, and the gather connects up to
+# PARALLEL_CONNECTS hosts at once (state.py), each through its own connection to the jump host
+JUMP_HANDSHAKES = 8
+_jump_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_jump_slots_lock = threading.Lock()
+
+
+def _jump_slot(hop: Hop) -> threading.BoundedSemaphore:
+    with _jump_slots_lock:
+        return _jump_slots.setdefault((hop.address, hop.port),
+                                      threading.BoundedSemaphore(JUMP_HANDSHAKES))
 
 
 def _explain(exc: BaseException, hop: Hop, ssh: SshSettings, known: str = "") -> str:
@@ -207,8 +219,9 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             jump = self._new_client(hop)
             self._jumps.append(jump)
             try:
-                jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
-                             **self._auth(hop))
+                with _jump_slot(hop):
+                    jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
+                                 **self._auth(hop))
             except (OSError, paramiko.SSHException) as exc:
                 raise HostUnreachable(
                     f"jump host: {_explain(exc, hop, self.rs_ssh, self._known)}") from exc

@@ -32,6 +32,7 @@ from rs_preflight.gather.access import Connections, SecureParamikoBackend
 from rs_preflight.gather.facts import Context, HostFacts, gather
 from rs_preflight.gather.facts.clock import measure_offset
 from rs_preflight.gather.names import SiteDns
+from rs_preflight.gather.pipeline import connect_then_work
 from rs_preflight.gather.probes import Unreachable
 from rs_preflight.gather.share import ShareProbe
 from rs_preflight.spec.catalogue import Catalogue
@@ -42,7 +43,8 @@ from rs_preflight.spec.site import Host, Site
 T = TypeVar("T")
 Key = tuple[Hashable, ...]  # (kind of probe, what it asks …), e.g. ("tls", name, address)
 
-PARALLEL_HOSTS = 16
+PARALLEL_HOSTS = 16  # hosts worked on at once (fact script, clock samples)
+PARALLEL_CONNECTS = 128  # hosts connecting at once: unreachable ones wait out their timeout
 CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received
 
 
@@ -159,6 +161,15 @@ class RunState:
         return got
 
     def _gather_all(self, hosts: list[Host]) -> None:
+        def connect(host: Host) -> PreflightError | None:
+            try:
+                self.connections.get(host)
+                return None
+            except PreflightError as exc:
+                return exc
+            except Exception as exc:  # a backend's own error: this host only, said plainly
+                return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+
         def one(host: Host) -> HostFacts | PreflightError:
             try:
                 thost = self.connections.get(host)
@@ -172,10 +183,10 @@ class RunState:
             finally:  # nothing else needs it now; the few active probes reconnect
                 self.connections.release(host)
 
-        workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for host, got in zip(hosts, pool.map(one, hosts), strict=True):
-                self._facts[host.name] = got
+        found = connect_then_work(hosts, connect, one, wide=PARALLEL_CONNECTS,
+                                  narrow=PARALLEL_HOSTS)
+        for host, got in zip(hosts, found, strict=True):
+            self._facts[host.name] = got
 
     def probe(self, key: Key, compute: Callable[[], T], *, at: Hashable | None = None) -> T:
         """``compute()`` once per run for ``key`` (its result, or its error raised again); see
