@@ -22,9 +22,9 @@ import concurrent.futures
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import testinfra.host
 
@@ -114,6 +114,24 @@ class ProbeCache:
             return self._dead.get((kind, at))
 
 
+class Peers(Protocol):
+    """An xdist worker's share of the hosts and the other workers' facts (implemented by
+    ``rs_preflight.distribute.Peers``; None in a serial run)."""
+
+    def mine(self) -> frozenset[str]:
+        """The hosts this worker gathers."""
+
+    def offer(self, own: Mapping[str, HostFacts | PreflightError]) -> None:
+        """What this worker gathered, for the workers waiting for it."""
+
+    def fetch(self, host: str, others: Sequence[str]
+              ) -> HostFacts | PreflightError | None:
+        """``host``'s facts as another worker gathered them, or None: gather it here."""
+
+    def adopt(self, host: str) -> list[str]:
+        """``host`` and the other hosts nobody relays become this worker's to gather."""
+
+
 @dataclass
 class RunState:
     """Everything one run shares: the site, connections, gathered facts, probe results and
@@ -135,6 +153,9 @@ class RunState:
     progress: Callable[[str], None] = field(default=lambda text: None)
     dns: SiteDns = field(init=False, repr=False)  # the site's resolvers: health probed once
     probes: ProbeCache = field(default_factory=ProbeCache, repr=False)
+    # an xdist worker's share of the hosts and the other workers' facts (distribute.py)
+    peers: Peers | None = None
+    _relayed: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dns = SiteDns(self.site)
@@ -148,17 +169,39 @@ class RunState:
         return self.site.phase
 
     def facts(self, host: Host) -> HostFacts:
-        """The host's facts; the first call gathers every reachable host in parallel."""
+        """The host's facts; the first call gathers every reachable host in parallel (on an
+        xdist worker: every host of its share, see ``_gather_for``)."""
         with self._lock:
-            if host.name not in self._facts:
-                hosts = [h for h in self.site.hosts if h.reachable and h.name not in self._facts]
-                self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
-                              f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
-                self._gather_all(hosts)
-        got = self._facts[host.name]
+            if host.name not in self._facts and host.name not in self._relayed:
+                self._gather_for(host)
+        got = self._facts[host.name] if host.name in self._facts else self._relayed[host.name]
         if isinstance(got, PreflightError):
             raise got
         return got
+
+    def _gather_for(self, host: Host) -> None:
+        """Gather what ``host`` needs: serially every reachable host not gathered yet; on an
+        xdist worker its share of them, and ``host``'s facts relayed if another worker's."""
+        mine = None if self.peers is None else self.peers.mine()
+        hosts = [h for h in self.site.hosts
+                 if h.reachable and h.name not in self._facts and (mine is None or h.name in mine)]
+        if hosts:
+            self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
+                          f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
+            self._gather_all(hosts)
+        if self.peers is None:
+            return
+        self.peers.offer(self._facts)  # to the workers waiting for them
+        if host.name in self._facts:
+            return
+        others = [h.name for h in self.site.hosts if h.reachable and h.name not in self._facts]
+        got = self.peers.fetch(host.name, others)
+        if got is not None:
+            self._relayed[host.name] = got
+            return
+        adopted = set(self.peers.adopt(host.name))  # nobody else gathers it: here
+        self._gather_all([h for h in self.site.hosts if h.name in adopted])
+        self.peers.offer(self._facts)
 
     def _gather_all(self, hosts: list[Host]) -> None:
         def connect(host: Host) -> PreflightError | None:
