@@ -108,6 +108,17 @@ class Hub:
                 self._owner[host] = wid
             self._send(wid, "share", list(hosts))
 
+    def collect(self, node: WorkerController) -> None:
+        """``node`` is about to end while checks that may read its hosts have not run yet: its
+        hosts' facts come here first (a worker's facts end with it)."""
+        wid = node.gateway.id
+        with self._lock:
+            hosts = [h for h, w in self._owner.items() if w == wid and h not in self._blobs
+                     and h not in self._asked]
+            self._asked.update(hosts)
+            if hosts:
+                self._send(wid, "give", hosts)
+
     def down(self, node: WorkerController) -> None:
         """``node`` ended or crashed: who waits for its hosts gathers them."""
         wid = node.gateway.id
@@ -226,6 +237,18 @@ class HostScheduling(LoadScopeScheduling):  # type: ignore[misc]  # (xdist: unty
     def _assign_work_unit(self, node: WorkerController) -> None:
         scope, unit = self.workqueue.popitem(last=False)
         self._give(node, {scope: unit})
+
+    def _reschedule(self, node: WorkerController) -> None:
+        if not node.shutting_down and not self.workqueue and self._readers_pending(node):
+            self.hub.collect(node)  # told to end below: its facts stay with the controller
+        super()._reschedule(node)
+
+    def _readers_pending(self, node: WorkerController) -> bool:
+        """Whether another worker still has checks to run that may read hosts it did not
+        gather (a module's site-level checks, an rs_one_worker check)."""
+        return any(not scope.startswith("@") and not all(unit.values())
+                   for other, work in self.assigned_work.items() if other is not node
+                   for scope, unit in work.items())
 
     def remove_node(self, node: WorkerController) -> str | None:
         self.hub.down(node)

@@ -40,8 +40,15 @@ class Worker:
 
 
 class TellingHub(Hub):
+    def __init__(self) -> None:
+        super().__init__()
+        self.collected: list[str] = []
+
     def share(self, node: Any, hosts: Any) -> None:
         node.told.append(list(hosts))
+
+    def collect(self, node: Any) -> None:
+        self.collected.append(node.id)
 
 
 COLLECTION = [
@@ -109,3 +116,34 @@ def test_every_item_is_sent_once() -> None:
     sent = sorted(i for w in workers for i in w.sent)
     assert sent == list(range(len(COLLECTION)))
     assert sched.tests_finished
+
+
+def test_a_worker_told_to_end_leaves_its_facts_while_readers_are_pending() -> None:
+    """A worker's facts end with it: when it is told to shut down while another worker still
+    has checks that may read its hosts (a module's site-level checks, RS-STORAGE-01 kept on
+    one worker), the controller collects them first; when nothing such is pending, not."""
+    workers = [Worker("gw0"), Worker("gw1")]
+    sched = scheduler(workers,
+                      together=frozenset({"checks/test_storage.py::test_shared_folder"}))
+    hub = sched.hub
+    assert isinstance(hub, TellingHub)
+    ended: list[tuple[str, bool]] = []  # (worker, readers pending elsewhere when told to end)
+    for worker in workers:
+        def shutdown(worker: Worker = worker) -> None:
+            if not worker.shutting_down:
+                ended.append((worker.id, sched._readers_pending(worker)))
+            worker.shutting_down = True
+        worker.shutdown = shutdown  # type: ignore[method-assign]
+    sched.schedule()
+    done: set[tuple[str, int]] = set()
+    while todo := [(w, i) for w in workers for i in w.sent if (w.id, i) not in done]:
+        # gw1 takes the module units as it runs low; once none is left to hand out, gw0 is
+        # told to end while gw1 has not run them yet
+        first = workers[1] if sched.workqueue else workers[0]
+        worker, index = next(((w, i) for w, i in todo if w is first), todo[0])
+        done.add((worker.id, index))
+        sched.mark_test_complete(worker, index)
+    assert {wid for wid, _ in ended} == {"gw0", "gw1"}
+    assert any(pending for _, pending in ended)  # the case this is about happened
+    for wid, pending in ended:
+        assert (wid in hub.collected) is pending, (wid, ended, hub.collected)
