@@ -383,11 +383,13 @@ def variant(text: str) -> tuple[str, list[str]]:
     return f"rs-preflight {name.strip()}", extra.split()
 
 
-def checkout(text: str) -> tuple[str, Path]:
-    name, sep, folder = text.partition("=")
+def checkout(text: str) -> tuple[str, Path, list[str]]:
+    name, sep, rest = text.partition("=")
+    folder, *extra = rest.split() or [""]
     if not sep or not name.strip() or not Path(folder, "rs_preflight").is_dir():
-        raise argparse.ArgumentTypeError("give NAME=DIR, DIR a checkout with rs_preflight/")
-    return f"rs-preflight {name.strip()}", Path(folder).resolve()
+        raise argparse.ArgumentTypeError("give NAME=DIR [PYTEST ARGS], DIR a checkout with "
+                                         "rs_preflight/")
+    return f"rs-preflight {name.strip()}", Path(folder).resolve(), extra
 
 
 def percent(text: str) -> float:
@@ -421,10 +423,11 @@ def parser() -> argparse.ArgumentParser:
                     help="also run rs-preflight with these extra pytest arguments as way "
                          "'rs-preflight NAME' (repeatable), e.g. 'lean=--assert=plain --tb=no'")
     ap.add_argument("--checkout", type=checkout, action="append", default=[],
-                    metavar="NAME=DIR",
+                    metavar="NAME=DIR [ARGS]",
                     help="also run rs-preflight from another checkout (e.g. `git archive main` "
-                         "unpacked in DIR) as way 'rs-preflight NAME' (repeatable): "
-                         "before/after, interleaved")
+                         "unpacked in DIR), with these extra pytest arguments if given, as way "
+                         "'rs-preflight NAME' (repeatable): before/after, interleaved, e.g. "
+                         "'main-n2=/tmp/co-main -n 2'")
     ap.add_argument("--ways", type=lambda t: set(t.split(",")), metavar="W,W",
                     help="run only these of floor, rs-preflight (with its variants), naive")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
@@ -448,8 +451,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.variant = dict(args.variant)
-    args.checkout = dict(args.checkout)
-    args.variant.update({way: [] for way in args.checkout})
+    args.variant.update({way: extra for way, _, extra in args.checkout})
+    args.checkout = {way: folder for way, folder, _ in args.checkout}
     if not (1 if args.profile is None else 0) <= args.rounds <= 50:
         parser().error("--rounds between 1 and 50 (0 with --profile)")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` tears the lab down like Ctrl-C
