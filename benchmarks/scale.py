@@ -10,7 +10,10 @@ the first N hosts:
 - **rs-preflight**: ``python -m rs_preflight.cli --site S --phase post`` (this checkout) on a
   generated site file, host keys checked against the lab's generated known_hosts;
 - **naive**: ``scale_naive.py`` copied into a temp folder, pytest-testinfra, one command per
-  check, hosts in series — only for N <= ``--naive-max`` (it is slow).
+  check, hosts in series — only for N <= ``--naive-max`` (it is slow);
+- **gather** and **gather narrow** (``--ways …,gather``): ``scale_gather.py``, the gathering
+  alone (one ``RunState``, no pytest) with connects wide, and as before (16 connecting and
+  working at once): what unreachable hosts cost before the first check.
 
 Each way runs as a child process and is measured from outside: wall time, runner CPU (the
 child's user+sys with its own children, ``os.wait4``), peak RSS of the runner (``ru_maxrss``),
@@ -253,10 +256,16 @@ def write_inputs(folder: Path, lab: HostLab, hosts: list[LabHost], timeout: floa
     return {"site": site, "floor": floor, "naive": naive}
 
 
+GATHER_WAYS = {"gather": [], "gather narrow": ["16"]}  # connects wide (128) / as before (16)
+
+
 def way_argv(way: str, inputs: dict[str, Path], identity: Path,
              variants: dict[str, list[str]]) -> list[str]:
     if way == "floor":
         return [sys.executable, str(HERE / "scale_floor.py"), str(inputs["floor"])]
+    if way in GATHER_WAYS:
+        return [sys.executable, str(HERE / "scale_gather.py"), str(inputs["site"]),
+                *GATHER_WAYS[way]]
     if way.startswith("rs-preflight"):
         return [sys.executable, "-m", "rs_preflight.cli", "--site", str(inputs["site"]),
                 "--phase", "post", "-q", *variants.get(way, [])]
@@ -280,6 +289,8 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
             ways = ["floor", "rs-preflight", *args.variant]
             if n <= args.naive_max and not args.unreachable:
                 ways.append("naive")
+            if args.ways is not None and "gather" in args.ways:  # the gathering alone
+                ways += list(GATHER_WAYS)
             ways = [w for w in ways if args.ways is None or w.split()[0] in args.ways]
             shift = rnd % len(ways)
             for way in ways[shift:] + ways[:shift]:
@@ -336,7 +347,7 @@ def table(samples: list[Sample], sizes: list[int], rounds: int, note: str,
            "| hosts | way | wall | runner CPU | runner CPU / host | hosts' CPU | peak RSS |",
            "|---|---|---|---|---|---|---|"]
     for n in sizes:
-        for way in ("floor", "rs-preflight", *variants, "naive"):
+        for way in ("floor", "rs-preflight", *variants, "naive", *GATHER_WAYS):
             wall = median(samples, way, n, "wall_s")
             if wall is None:
                 continue
@@ -429,7 +440,9 @@ def parser() -> argparse.ArgumentParser:
                          "'rs-preflight NAME' (repeatable): before/after, interleaved, e.g. "
                          "'main-n2=/tmp/co-main -n 2'")
     ap.add_argument("--ways", type=lambda t: set(t.split(",")), metavar="W,W",
-                    help="run only these of floor, rs-preflight (with its variants), naive")
+                    help="run only these of floor, rs-preflight (with its variants), naive, "
+                         "gather (the gathering alone, scale_gather.py: connects wide, and "
+                         "'gather narrow' as before; only when named here)")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
                     help="seconds, for rs-preflight's site and the floor (default 5)")
     ap.add_argument("--floor-workers", type=int, default=64,
