@@ -11,9 +11,10 @@ the first N hosts:
   generated site file, host keys checked against the lab's generated known_hosts;
 - **naive**: ``scale_naive.py`` copied into a temp folder, pytest-testinfra, one command per
   check, hosts in series — only for N <= ``--naive-max`` (it is slow);
-- **gather** and **gather narrow** (``--ways …,gather``): ``scale_gather.py``, the gathering
-  alone (one ``RunState``, no pytest) with connects wide, and as before (16 connecting and
-  working at once): what unreachable hosts cost before the first check.
+- **gather**, **gather narrow**, **gather work64** (``--ways …,gather``): ``scale_gather.py``,
+  the gathering alone (one ``RunState``, no pytest) as this checkout does it, with connects as
+  narrow as the work (as before), and with 64 hosts worked on at once: what the gathering and
+  unreachable hosts cost before the first check.
 
 Each way runs as a child process and is measured from outside: wall time, runner CPU (the
 child's user+sys with its own children, ``os.wait4``), peak RSS of the runner (``ru_maxrss``),
@@ -256,7 +257,9 @@ def write_inputs(folder: Path, lab: HostLab, hosts: list[LabHost], timeout: floa
     return {"site": site, "floor": floor, "naive": naive}
 
 
-GATHER_WAYS = {"gather": [], "gather narrow": ["16"]}  # connects wide (128) / as before (16)
+# the gathering alone (scale_gather.py): as this checkout does it; connects as narrow as the
+# work (as before pipeline.py); and with 64 hosts worked on at once (the floor's width)
+GATHER_WAYS = {"gather": [], "gather narrow": ["16", "16"], "gather work64": ["128", "64"]}
 
 
 def way_argv(way: str, inputs: dict[str, Path], identity: Path,

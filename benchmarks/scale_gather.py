@@ -1,11 +1,12 @@
 """The gathering alone: one ``RunState`` gathers every host of a site, timed (scale.py's
 ``gather`` ways). No pytest, no checks, no reports: what a run spends before its first check.
 
-    python3 benchmarks/scale_gather.py site.yaml [CONNECTS]
+    python3 benchmarks/scale_gather.py site.yaml [CONNECTS [WORKING]]
 
-``CONNECTS`` sets ``model.PARALLEL_CONNECTS`` (hosts connecting at once); given as
-``model.PARALLEL_HOSTS`` (16) it is the gathering as it was before connects ran wide: one pool
-that connects and works, so unreachable hosts hold its threads in turn.
+``CONNECTS`` sets ``model.PARALLEL_CONNECTS`` (hosts connecting at once), ``WORKING``
+``model.PARALLEL_HOSTS`` (hosts worked on at once). ``CONNECTS`` equal to ``WORKING`` is the
+gathering as it was before connects ran wide: one pool that connects and works, so unreachable
+hosts hold its threads in turn.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from rs_preflight.site import load_site
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
         model.PARALLEL_CONNECTS = int(argv[1])
+    if len(argv) > 2:
+        model.PARALLEL_HOSTS = int(argv[2])
     site = load_site(Path(argv[0]))
     state = model.RunState.create(site, load_catalogue())
     t0 = time.perf_counter()
