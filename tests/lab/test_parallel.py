@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,17 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra.host
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.preflight import Run, run_preflight
 from rs_lab.scenario import LabSite
-from rs_preflight import model
-from rs_preflight.access import Connections
+from rs_preflight import access, model
 from rs_preflight.catalogue import load_catalogue
 from rs_preflight.errors import HostUnreachable
 from rs_preflight.model import RunState
-from rs_preflight.site import Host, load_site
+from rs_preflight.site import load_site
 
 pytestmark = pytest.mark.lab
 
@@ -103,9 +102,9 @@ def some_unreachable(host_lab: HostLab) -> Iterator[list[LabHost]]:
 def test_unreachable_hosts_wait_out_their_connect_timeouts_together(
         host_lab: HostLab, some_unreachable: list[LabHost], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Five hosts drop SYNs to :22, and only two hosts are worked on at once: every connect
-    still starts before the first timeout ends (one pool of two threads would start them two
-    by two, a timeout after another)."""
+    """Five hosts drop SYNs to :22, and only two hosts are worked on at once: every TCP
+    connect still starts before the first one times out. (One pool of two threads would start
+    them two by two; a lock shared by every host's connect would start them one by one.)"""
     site_file = tmp_path / "site.yaml"
     site_file.write_text("\n".join(
         ["name: unreachable", "profile: small", "phase: post", "ssh:", "  user: root",
@@ -114,23 +113,22 @@ def test_unreachable_hosts_wait_out_their_connect_timeouts_together(
         + [f"  {h.name}: {{address: {h.address4}, roles: [app]}}" for h in some_unreachable])
         + "\n")
     monkeypatch.setattr(model, "PARALLEL_HOSTS", 2)
-    calls: dict[str, tuple[float, float, bool]] = {}
+    by_address = {h.address4: h.name for h in some_unreachable}
+    connects: dict[str, tuple[float, float, bool]] = {}  # host → TCP connect start, end, ok
     lock = threading.Lock()
-    real_get = Connections.get
+    real_socket = access._nodelay_socket
 
-    def timed_get(self: Connections, host: Host) -> testinfra.host.Host:
-        if host.name in calls:  # connected already: the gather's own get
-            return real_get(self, host)
+    def timed_socket(address: str, port: int, timeout: float) -> socket.socket:
         start, ok = time.monotonic(), False
         try:
-            got = real_get(self, host)
+            sock = real_socket(address, port, timeout)
             ok = True
-            return got
+            return sock
         finally:
             with lock:
-                calls[host.name] = (start, time.monotonic(), ok)
+                connects[by_address[address]] = (start, time.monotonic(), ok)
 
-    monkeypatch.setattr(Connections, "get", timed_get)
+    monkeypatch.setattr(access, "_nodelay_socket", timed_socket)
     state = RunState.create(load_site(site_file), load_catalogue())
     try:
         good = state.facts(state.site.host("par121"))
@@ -143,7 +141,7 @@ def test_unreachable_hosts_wait_out_their_connect_timeouts_together(
         failed = gathered[name]
         assert isinstance(failed, HostUnreachable) and "timed out after 3s" in str(failed)
     assert not isinstance(gathered["par122"], HostUnreachable)
-    assert {n: ok for n, (_, _, ok) in calls.items()} == {
+    assert {n: ok for n, (_, _, ok) in connects.items()} == {
         **{h.name: True for h in REACHABLE}, **dict.fromkeys(holes, False)}
-    first_timeout_ended = min(calls[n][1] for n in holes)
-    assert all(start < first_timeout_ended for start, _, _ in calls.values())
+    first_timeout_ended = min(connects[n][1] for n in holes)
+    assert all(start < first_timeout_ended for start, _, _ in connects.values())
