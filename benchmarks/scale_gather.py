@@ -3,8 +3,8 @@
 
     python3 benchmarks/scale_gather.py site.yaml [CONNECTS [WORKING]]
 
-``CONNECTS`` sets ``model.PARALLEL_CONNECTS`` (hosts connecting at once), ``WORKING``
-``model.PARALLEL_HOSTS`` (hosts worked on at once). ``CONNECTS`` equal to ``WORKING`` is the
+``CONNECTS`` sets ``gather.state.PARALLEL_CONNECTS`` (hosts connecting at once), ``WORKING``
+``gather.state.PARALLEL_HOSTS`` (hosts worked on at once). ``CONNECTS`` equal to ``WORKING`` is the
 gathering as it was before connects ran wide: one pool that connects and works, so unreachable
 hosts hold its threads in turn.
 """
@@ -16,10 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from rs_preflight import model
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.errors import PreflightError
-from rs_preflight.site import load_site
+from rs_preflight.gather import state as model
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.errors import PreflightError
+from rs_preflight.spec.site import load_site
 
 
 def main(argv: list[str]) -> int:

@@ -22,11 +22,11 @@ import pytest
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.preflight import Run, run_preflight
 from rs_lab.scenario import LabSite
-from rs_preflight import access, model
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.errors import HostUnreachable
-from rs_preflight.model import RunState
-from rs_preflight.site import load_site
+from rs_preflight.gather import access, state
+from rs_preflight.gather.state import RunState
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.errors import HostUnreachable
+from rs_preflight.spec.site import load_site
 
 pytestmark = pytest.mark.lab
 
@@ -112,7 +112,7 @@ def test_unreachable_hosts_wait_out_their_connect_timeouts_together(
          "  host_key_policy: strict", "  connect_timeout: 3", "  command_timeout: 30", "hosts:"]
         + [f"  {h.name}: {{address: {h.address4}, roles: [app]}}" for h in some_unreachable])
         + "\n")
-    monkeypatch.setattr(model, "PARALLEL_HOSTS", 2)
+    monkeypatch.setattr(state, "PARALLEL_HOSTS", 2)
     by_address = {h.address4: h.name for h in some_unreachable}
     connects: dict[str, tuple[float, float, bool]] = {}  # host → TCP connect start, end, ok
     lock = threading.Lock()
@@ -129,13 +129,13 @@ def test_unreachable_hosts_wait_out_their_connect_timeouts_together(
                 connects[by_address[address]] = (start, time.monotonic(), ok)
 
     monkeypatch.setattr(access, "_nodelay_socket", timed_socket)
-    state = RunState.create(load_site(site_file), load_catalogue())
+    run = RunState.create(load_site(site_file), load_catalogue())
     try:
-        good = state.facts(state.site.host("par121"))
+        good = run.facts(run.site.host("par121"))
         assert good.round_trips == 1
-        gathered = state.gathered()
+        gathered = run.gathered()
     finally:
-        state.cleanup()
+        run.cleanup()
     holes = [h.name for h in BLACKHOLED]
     for name in holes:
         failed = gathered[name]
