@@ -10,15 +10,22 @@ the first N hosts:
 - **rs-preflight**: ``python -m rs_preflight.cli --site S --phase post`` (this checkout) on a
   generated site file, host keys checked against the lab's generated known_hosts;
 - **naive**: ``scale_naive.py`` copied into a temp folder, pytest-testinfra, one command per
-  check, hosts in series — only for N <= ``--naive-max`` (it is slow).
+  check, hosts in series — only for N <= ``--naive-max`` (it is slow);
+- **gather**, **gather narrow**, **gather work64** (``--ways …,gather``): ``scale_gather.py``,
+  the gathering alone (one ``RunState``, no pytest) as this checkout does it, with connects as
+  narrow as the work (as before), and with 64 hosts worked on at once: what the gathering and
+  unreachable hosts cost before the first check.
 
 Each way runs as a child process and is measured from outside: wall time, runner CPU (the
 child's user+sys with its own children, ``os.wait4``), peak RSS of the runner (``ru_maxrss``),
 and the hosts' CPU (every process of the lab hosts' PID namespaces: sshd, its sessions and the
 commands they ran; ``/proc/<pid>/stat`` utime+stime+cutime+cstime, summed from each host's
-PID 1 down). Prints medians as a Markdown table, then the ratios.
+PID 1 down). For rs-preflight also the round trips its results.json counts, and the CPU of
+its busiest child process (an xdist worker under ``-n``; polled while it lives). Prints
+medians as a Markdown table, then the ratios.
 
     python3 benchmarks/scale.py --hosts 19,100 --rounds 3 --naive-max 19
+    python3 benchmarks/scale.py --hosts 19,100 --ways rs-preflight --variant 'n2=-n 2'
     python3 benchmarks/scale.py --hosts 100 --unreachable 10%   # a tenth drop SYNs to :22
 
 ``--unreachable P%``: that share of the hosts drops every SYN to port 22 (nftables in its own
@@ -72,6 +79,8 @@ class Sample:
     peak_rss_mb: float
     code: int
     note: str
+    round_trips: int = 0  # what results.json's host table counts (rs-preflight only)
+    busiest_child_cpu_s: float = 0.0  # the busiest child process (an xdist worker), polled
 
 
 # -- the lab ---------------------------------------------------------------------------------
@@ -128,6 +137,60 @@ def hosts_cpu(pids: Sequence[int]) -> float:
     return sum(host_tree_cpu(p) for p in pids)
 
 
+def own_cpu(pid: int) -> float:
+    """CPU seconds of one process itself (utime + stime), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        try:
+            kids = [int(k) for k in
+                    Path(f"/proc/{todo[0]}/task/{todo[0]}/children").read_text().split()]
+        except OSError:
+            kids = []
+        todo = todo[1:] + kids
+        out += kids
+    return out
+
+
+class ChildWatch:
+    """The CPU of each child process of a run (the xdist workers), last seen every 0.2 s: a
+    child reaped by its parent is folded into the parent's cutime, so it is read while it
+    lives (a worker's last 0.2 s may be missed: a lower bound)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.cpu = pid, dict[int, float]()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for child in descendants(self.pid):
+                self.cpu[child] = max(self.cpu.get(child, 0.0), own_cpu(child))
+
+    def busiest(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.cpu.values(), default=0.0)
+
+
+def round_trips(cwd: Path) -> int:
+    """The round trips rs-preflight's host table counts (0 for the other ways)."""
+    report = cwd / "rs-preflight-report" / "results.json"
+    try:
+        hosts = json.loads(report.read_text())["hosts"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return sum(int(h.get("round_trips") or 0) for h in hosts.values())
+
+
 # -- the three ways --------------------------------------------------------------------------
 
 
@@ -138,10 +201,11 @@ def child_env(root: Path = ROOT) -> dict[str, str]:
         filter(None, [str(root), os.environ.get("PYTHONPATH", "")]))}
 
 
-def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT
-            ) -> tuple[float, float, float, int, str]:
+def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT,
+            watch: list[float] | None = None) -> tuple[float, float, float, int, str]:
     """(wall s, CPU s, peak RSS MB, exit code, output tail) of one child run; killed after
-    ``timeout`` (a safety bound, not a measurement)."""
+    ``timeout`` (a safety bound, not a measurement). ``watch`` gets the CPU of the run's
+    busiest child process appended."""
     log = cwd / "output.txt"
     with open(log, "wb") as out:
         t0 = time.perf_counter()
@@ -149,6 +213,7 @@ def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        children = ChildWatch(proc.pid)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # Ctrl-C, SIGTERM: the run must not outlive the lab
@@ -157,7 +222,10 @@ def measure(argv: list[str], cwd: Path, timeout: float, root: Path = ROOT
             raise
         finally:
             timer.cancel()
+            busiest = children.busiest()
         wall = time.perf_counter() - t0
+        if watch is not None:
+            watch.append(busiest)
     proc.returncode = os.waitstatus_to_exitcode(status)
     tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
     return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode,
@@ -189,10 +257,18 @@ def write_inputs(folder: Path, lab: HostLab, hosts: list[LabHost], timeout: floa
     return {"site": site, "floor": floor, "naive": naive}
 
 
+# the gathering alone (scale_gather.py): as this checkout does it; connects as narrow as the
+# work (as before pipeline.py); and with 64 hosts worked on at once (the floor's width)
+GATHER_WAYS = {"gather": [], "gather narrow": ["16", "16"], "gather work64": ["128", "64"]}
+
+
 def way_argv(way: str, inputs: dict[str, Path], identity: Path,
              variants: dict[str, list[str]]) -> list[str]:
     if way == "floor":
         return [sys.executable, str(HERE / "scale_floor.py"), str(inputs["floor"])]
+    if way in GATHER_WAYS:
+        return [sys.executable, str(HERE / "scale_gather.py"), str(inputs["site"]),
+                *GATHER_WAYS[way]]
     if way.startswith("rs-preflight"):
         return [sys.executable, "-m", "rs_preflight.cli", "--site", str(inputs["site"]),
                 "--phase", "post", "-q", *variants.get(way, [])]
@@ -216,6 +292,8 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
             ways = ["floor", "rs-preflight", *args.variant]
             if n <= args.naive_max and not args.unreachable:
                 ways.append("naive")
+            if args.ways is not None and "gather" in args.ways:  # the gathering alone
+                ways += list(GATHER_WAYS)
             ways = [w for w in ways if args.ways is None or w.split()[0] in args.ways]
             shift = rnd % len(ways)
             for way in ways[shift:] + ways[:shift]:
@@ -224,16 +302,19 @@ def run_rounds(args: argparse.Namespace, lab: HostLab, hosts: list[LabHost], tmp
                 cwd.mkdir()
                 before = hosts_cpu(pids)
                 root = args.checkout.get(way, ROOT)
+                busiest: list[float] = []
                 wall, cpu, rss, code, note = measure(
                     way_argv(way, inputs[n], lab.identity_file, args.variant), cwd,
-                    args.run_timeout, root)
+                    args.run_timeout, root, busiest)
                 time.sleep(0.3)  # let the last sessions end and be reaped (not timed)
                 sample = Sample(way, n, rnd, wall, cpu, hosts_cpu(pids) - before, rss, code,
-                                note)
+                                note, round_trips(cwd), busiest[0])
                 samples.append(sample)
                 print(f"round {rnd + 1}/{args.rounds} N={n:<4} {way:<20} wall {wall:7.2f} s "
                       f"runner CPU {cpu:7.2f} s hosts CPU {sample.hosts_cpu_s:7.2f} s "
-                      f"RSS {rss:6.0f} MB exit {code}  {note}", file=sys.stderr, flush=True)
+                      f"RSS {rss:6.0f} MB exit {code} round trips {sample.round_trips} "
+                      f"busiest child CPU {sample.busiest_child_cpu_s:.2f} s  {note}",
+                      file=sys.stderr, flush=True)
     return samples
 
 
@@ -269,7 +350,7 @@ def table(samples: list[Sample], sizes: list[int], rounds: int, note: str,
            "| hosts | way | wall | runner CPU | runner CPU / host | hosts' CPU | peak RSS |",
            "|---|---|---|---|---|---|---|"]
     for n in sizes:
-        for way in ("floor", "rs-preflight", *variants, "naive"):
+        for way in ("floor", "rs-preflight", *variants, "naive", *GATHER_WAYS):
             wall = median(samples, way, n, "wall_s")
             if wall is None:
                 continue
@@ -289,6 +370,19 @@ def table(samples: list[Sample], sizes: list[int], rounds: int, note: str,
                                         (way, "floor", "runner_cpu_s"),
                                         (way, "floor", "hosts_cpu_s"))]
             out.append(f"| {n} | {way} | {' | '.join(cells)} |")
+    if any(s.round_trips or s.busiest_child_cpu_s for s in samples):
+        out += ["", "| hosts | way | round trips | runner CPU | busiest child (xdist worker) "
+                    "CPU | controller and other children |", "|---|---|---|---|---|---|"]
+        for n in sizes:
+            for way in ("rs-preflight", *variants):
+                trips = median(samples, way, n, "round_trips")
+                if trips is None:
+                    continue
+                cpu = median(samples, way, n, "runner_cpu_s") or 0.0
+                child = median(samples, way, n, "busiest_child_cpu_s") or 0.0
+                out.append(f"| {n} | {way} | {trips:.0f} | {cpu:.2f} s | "
+                           f"{f'{child:.2f} s' if child else '—'} | "
+                           f"{f'{cpu - child:.2f} s' if child else '—'} |")
     return "\n".join(out)
 
 
@@ -303,11 +397,13 @@ def variant(text: str) -> tuple[str, list[str]]:
     return f"rs-preflight {name.strip()}", extra.split()
 
 
-def checkout(text: str) -> tuple[str, Path]:
-    name, sep, folder = text.partition("=")
+def checkout(text: str) -> tuple[str, Path, list[str]]:
+    name, sep, rest = text.partition("=")
+    folder, *extra = rest.split() or [""]
     if not sep or not name.strip() or not Path(folder, "rs_preflight").is_dir():
-        raise argparse.ArgumentTypeError("give NAME=DIR, DIR a checkout with rs_preflight/")
-    return f"rs-preflight {name.strip()}", Path(folder).resolve()
+        raise argparse.ArgumentTypeError("give NAME=DIR [PYTEST ARGS], DIR a checkout with "
+                                         "rs_preflight/")
+    return f"rs-preflight {name.strip()}", Path(folder).resolve(), extra
 
 
 def percent(text: str) -> float:
@@ -341,12 +437,15 @@ def parser() -> argparse.ArgumentParser:
                     help="also run rs-preflight with these extra pytest arguments as way "
                          "'rs-preflight NAME' (repeatable), e.g. 'lean=--assert=plain --tb=no'")
     ap.add_argument("--checkout", type=checkout, action="append", default=[],
-                    metavar="NAME=DIR",
+                    metavar="NAME=DIR [ARGS]",
                     help="also run rs-preflight from another checkout (e.g. `git archive main` "
-                         "unpacked in DIR) as way 'rs-preflight NAME' (repeatable): "
-                         "before/after, interleaved")
+                         "unpacked in DIR), with these extra pytest arguments if given, as way "
+                         "'rs-preflight NAME' (repeatable): before/after, interleaved, e.g. "
+                         "'main-n2=/tmp/co-main -n 2'")
     ap.add_argument("--ways", type=lambda t: set(t.split(",")), metavar="W,W",
-                    help="run only these of floor, rs-preflight (with its variants), naive")
+                    help="run only these of floor, rs-preflight (with its variants), naive, "
+                         "gather (the gathering alone, scale_gather.py: connects wide, and "
+                         "'gather narrow' as before; only when named here)")
     ap.add_argument("--connect-timeout", type=float, default=5.0,
                     help="seconds, for rs-preflight's site and the floor (default 5)")
     ap.add_argument("--floor-workers", type=int, default=64,
@@ -368,8 +467,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     args.variant = dict(args.variant)
-    args.checkout = dict(args.checkout)
-    args.variant.update({way: [] for way in args.checkout})
+    args.variant.update({way: extra for way, _, extra in args.checkout})
+    args.checkout = {way: folder for way, folder, _ in args.checkout}
     if not (1 if args.profile is None else 0) <= args.rounds <= 50:
         parser().error("--rounds between 1 and 50 (0 with --profile)")
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` tears the lab down like Ctrl-C

@@ -12,6 +12,9 @@ from rs_preflight.judge import storage as judge
 from rs_preflight.model import Target
 from rs_preflight.spec.results import PASSED, Verdict, passed, skipped, worst
 
+# with -n: one probe file, written once and read on every other host, so all on one worker
+pytestmark = pytest.mark.rs_one_worker("the shared-folder probe is written once per run")
+
 
 @pytest.mark.kind("shared_folder")
 def test_shared_folder(rs: Target) -> Verdict:

@@ -30,6 +30,7 @@ def _sources(rs: Target) -> dict[str, str | None]:
     return sources
 
 
+@pytest.mark.rs_one_worker("compares every host's time source: relayed to one worker once")
 @pytest.mark.kind("time_one_source")
 def test_one_source(rs: Target) -> Verdict:
     assert rs.host is not None

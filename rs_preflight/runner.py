@@ -29,7 +29,7 @@ import pytest
 from rs_preflight import __version__
 from rs_preflight.gather.access import key_policy_warnings
 from rs_preflight.gather.facts import HostFacts
-from rs_preflight.gather.state import RunState
+from rs_preflight.gather.state import PARALLEL_HOSTS, RunState
 from rs_preflight.interrupts import Interrupts
 from rs_preflight.model import Target
 from rs_preflight.report import area_of, exit_code, finalize, write_reports
@@ -125,6 +125,8 @@ class Preflight:
         self._items: dict[str, pytest.Item] = {}
         self._kind_checks: dict[str, str] = {}  # kind → the node id of its check
         self._check_problems: list[str] = []    # usage errors of the checks (collection)
+        self._hub: Any = None  # under xdist, on the controller: distribute.Hub
+        self._peers: Any = None  # under xdist, on a worker: distribute.Peers
         self.interrupts = Interrupts()
         if self._reports_asked():  # a run of rs-preflight, not a suite it is installed beside
             self.interrupts.install()
@@ -155,6 +157,7 @@ class Preflight:
             self._state = RunState.create(self.site, self.catalogue)
             self._state.started = self.started  # the run's start, also on an xdist controller
             self._state.progress = self.progress
+            self._state.peers = self._worker_peers()
         return self._state
 
     # --- collection ----------------------------------------------------------------------
@@ -298,6 +301,8 @@ class Preflight:
         for area in sorted({rid.split("-")[1].lower() for rid in self.catalogue}):
             config.addinivalue_line("markers", f"rs_{area}: rs-preflight checks of RS-"
                                                f"{area.upper()}-*")
+        config.addinivalue_line("markers", "rs_one_worker(reason): with -n, every item of this "
+                                           "check runs on one worker (distribute.py)")
 
     def _want_clock_samples(self, session: pytest.Session) -> None:
         """Hosts whose checks read the clock offset (``@pytest.mark.kind(NAME,
@@ -582,6 +587,8 @@ class Preflight:
             self.completion.interrupted_by = self.interrupts.received or "SIGINT"
         self.completion.stopped = (str(session.shouldstop or session.shouldfail or "")
                                  or None)
+        if self._peers is not None:  # what other workers wait for and never get here
+            self._peers.close()
         try:
             if self.completion.interrupted_by is not None:
                 self._record_interrupted()
@@ -603,14 +610,46 @@ class Preflight:
                 session.exitstatus = pytest.ExitCode.OK
 
 
+    # --- xdist: hosts spread over the workers, each gathered once (distribute.py) ---------
+    def _distributing(self) -> bool:
+        return bool(self.config.getoption("dist", "no") in ("load", "no"))  # else: theirs
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """On the controller, as each worker starts: its link (relayed facts, its share)."""
+        if not self._distributing():
+            return
+        if self._hub is None:
+            from rs_preflight.distribute import Hub
+            self._hub = Hub()
+        self._hub.attach(node)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        """With ``-n``, a check module runs on one worker (``--dist loadfile``): the active
-        probes of an area (mail round trip, header listeners, share probe file) run once."""
-        if config.getoption("dist") not in ("load", "no"):
+        """With ``-n``, each host's checks on one worker, which gathers its share of hosts
+        once; site-level checks and ``rs_one_worker`` checks per module on one worker, so the
+        active probes (mail round trip, header listeners, share probe file) run once."""
+        if not self._distributing() or self._hub is None:
             return None  # the user chose a distribution mode: theirs
-        from xdist.scheduler import LoadFileScheduling
-        return LoadFileScheduling(config, log)
+        from rs_preflight.distribute import HostScheduling
+        return HostScheduling(config, log, self._hub)
+
+    def _worker_peers(self) -> Any:
+        """On a worker our scheduler feeds: its end of the link, else None."""
+        if self._peers is None and "rs_link" in getattr(self.config, "workerinput", {}):
+            from rs_preflight.distribute import peers_of
+            self._peers = peers_of(self.config, self.site, PARALLEL_HOSTS)
+        return self._peers
+
+    @pytest.hookimpl(tryfirst=True, specname="pytest_collection_finish")
+    def pytest_collection_finish_tell(self, session: pytest.Session) -> None:
+        """On a worker, before xdist sends its collection: which checks must stay on one
+        worker (the controller schedules by node ids only and cannot see markers)."""
+        peers = self._worker_peers()
+        if peers is not None:
+            from rs_preflight.distribute import ONE_WORKER, function_of
+            peers.tell_together([function_of(i.nodeid) for i in session.items
+                                 if i.get_closest_marker(ONE_WORKER) is not None])
 
 
 def policy_text(policy: GatePolicy) -> str:

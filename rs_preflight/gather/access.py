@@ -17,7 +17,6 @@ costs one connect timeout: the failure is remembered and every later use gets th
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import logging
 import os
@@ -144,6 +143,18 @@ def _nodelay_socket(address: str, port: int, timeout: float) -> socket.socket:
 
 
 NO_HANDSHAKE = ("No existing session", "Error reading SSH protocol banner")
+# SSH handshakes at once to one jump host: sshd's MaxStartups (default 10:30:100) starts
+# dropping unauthenticated connections beyond 10, and the gather connects up to
+# PARALLEL_CONNECTS hosts at once (state.py), each through its own connection to the jump host
+JUMP_HANDSHAKES = 8
+_jump_slots: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_jump_slots_lock = threading.Lock()
+
+
+def _jump_slot(hop: Hop) -> threading.BoundedSemaphore:
+    with _jump_slots_lock:
+        return _jump_slots.setdefault((hop.address, hop.port),
+                                      threading.BoundedSemaphore(JUMP_HANDSHAKES))
 
 
 def _explain(exc: BaseException, hop: Hop, ssh: SshSettings, known: str = "") -> str:
@@ -189,6 +200,8 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
         spec = f"{target.user}@{address}" if target.user else address
         super().__init__(spec, timeout=int(ssh.connect_timeout) or 1, sudo=ssh.sudo, **kwargs)
         self._jumps: list[paramiko.SSHClient] = []
+        self._client: paramiko.SSHClient | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -207,8 +220,9 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
             jump = self._new_client(hop)
             self._jumps.append(jump)
             try:
-                jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
-                             **self._auth(hop))
+                with _jump_slot(hop):
+                    jump.connect(hop.address, hop.port, username=hop.user, sock=sock,
+                                 **self._auth(hop))
             except (OSError, paramiko.SSHException) as exc:
                 raise HostUnreachable(
                     f"jump host: {_explain(exc, hop, self.rs_ssh, self._known)}") from exc
@@ -255,8 +269,17 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
                 "look_for_keys": keys is None and ssh.password is None,
                 "allow_agent": keys is None and ssh.password is None}
 
-    @functools.cached_property
+    @property
     def client(self) -> paramiko.SSHClient:
+        """Connected on first use, once. Not ``functools.cached_property``: before Python 3.12
+        its lock is one for the class, so every host's connect waited for the one before —
+        a host that drops SYNs held up all others for its whole connect timeout."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> paramiko.SSHClient:
         target = self.route.target
         client = self._new_client(target)
         try:
@@ -334,8 +357,8 @@ class SecureParamikoBackend(ParamikoBackend):  # type: ignore[misc]
                 f"(ssh.command_timeout): {head}")
 
     def close(self) -> None:
-        if "client" in self.__dict__:
-            self.client.close()
+        if self._client is not None:
+            self._client.close()
         for jump in reversed(self._jumps):
             jump.close()
 

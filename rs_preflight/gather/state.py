@@ -22,9 +22,9 @@ import concurrent.futures
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import testinfra.host
 
@@ -32,6 +32,7 @@ from rs_preflight.gather.access import Connections, SecureParamikoBackend
 from rs_preflight.gather.facts import Context, HostFacts, gather
 from rs_preflight.gather.facts.clock import measure_offset
 from rs_preflight.gather.names import SiteDns
+from rs_preflight.gather.pipeline import connect_then_work
 from rs_preflight.gather.probes import Unreachable
 from rs_preflight.gather.share import ShareProbe
 from rs_preflight.spec.catalogue import Catalogue, Requirement
@@ -43,7 +44,8 @@ from rs_preflight.spec.site import Host, Site
 T = TypeVar("T")
 Key = tuple[Hashable, ...]  # (kind of probe, what it asks …), e.g. ("tls", name, address)
 
-PARALLEL_HOSTS = 16
+PARALLEL_HOSTS = 16  # hosts worked on at once (fact script, clock samples)
+PARALLEL_CONNECTS = 128  # hosts connecting at once: unreachable ones wait out their timeout
 CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received
 
 
@@ -113,6 +115,24 @@ class ProbeCache:
             return self._dead.get((kind, at))
 
 
+class Peers(Protocol):
+    """An xdist worker's share of the hosts and the other workers' facts (implemented by
+    ``rs_preflight.distribute.Peers``; None in a serial run)."""
+
+    def mine(self) -> frozenset[str]:
+        """The hosts this worker gathers."""
+
+    def offer(self, own: Mapping[str, HostFacts | PreflightError]) -> None:
+        """What this worker gathered, for the workers waiting for it."""
+
+    def fetch(self, host: str, others: Sequence[str]
+              ) -> HostFacts | PreflightError | None:
+        """``host``'s facts as another worker gathered them, or None: gather it here."""
+
+    def adopt(self, host: str) -> list[str]:
+        """``host`` and the other hosts nobody relays become this worker's to gather."""
+
+
 @dataclass
 class RunState:
     """Everything one run shares: the site, connections, gathered facts, probe results and
@@ -138,6 +158,9 @@ class RunState:
     # ``select`` narrows both to the requirements a run selected
     sections: frozenset[str] | None = None
     needs: Needs = field(init=False, repr=False)
+    # an xdist worker's share of the hosts and the other workers' facts (distribute.py)
+    peers: Peers | None = None
+    _relayed: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.dns = SiteDns(self.site)
@@ -159,19 +182,50 @@ class RunState:
         return self.site.phase
 
     def facts(self, host: Host) -> HostFacts:
-        """The host's facts; the first call gathers every reachable host in parallel."""
+        """The host's facts; the first call gathers every reachable host in parallel (on an
+        xdist worker: every host of its share, see ``_gather_for``)."""
         with self._lock:
-            if host.name not in self._facts:
-                hosts = [h for h in self.site.hosts if h.reachable and h.name not in self._facts]
-                self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
-                              f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
-                self._gather_all(hosts)
-        got = self._facts[host.name]
+            if host.name not in self._facts and host.name not in self._relayed:
+                self._gather_for(host)
+        got = self._facts[host.name] if host.name in self._facts else self._relayed[host.name]
         if isinstance(got, PreflightError):
             raise got
         return got
 
+    def _gather_for(self, host: Host) -> None:
+        """Gather what ``host`` needs: serially every reachable host not gathered yet; on an
+        xdist worker its share of them, and ``host``'s facts relayed if another worker's."""
+        mine = None if self.peers is None else self.peers.mine()
+        hosts = [h for h in self.site.hosts
+                 if h.reachable and h.name not in self._facts and (mine is None or h.name in mine)]
+        if hosts:
+            self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
+                          f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
+            self._gather_all(hosts)
+        if self.peers is None:
+            return
+        self.peers.offer(self._facts)  # to the workers waiting for them
+        if host.name in self._facts:
+            return
+        others = [h.name for h in self.site.hosts if h.reachable and h.name not in self._facts]
+        got = self.peers.fetch(host.name, others)
+        if got is not None:
+            self._relayed[host.name] = got
+            return
+        adopted = set(self.peers.adopt(host.name))  # nobody else gathers it: here
+        self._gather_all([h for h in self.site.hosts if h.name in adopted])
+        self.peers.offer(self._facts)
+
     def _gather_all(self, hosts: list[Host]) -> None:
+        def connect(host: Host) -> PreflightError | None:
+            try:
+                self.connections.get(host)
+                return None
+            except PreflightError as exc:
+                return exc
+            except Exception as exc:  # a backend's own error: this host only, said plainly
+                return HostUnreachable(f"{host.name}: {type(exc).__name__}: {exc}")
+
         def one(host: Host) -> HostFacts | PreflightError:
             try:
                 thost = self.connections.get(host)
@@ -186,10 +240,10 @@ class RunState:
             finally:  # nothing else needs it now; the few active probes reconnect
                 self.connections.release(host)
 
-        workers = max(1, min(PARALLEL_HOSTS, len(hosts)))
-        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for host, got in zip(hosts, pool.map(one, hosts), strict=True):
-                self._facts[host.name] = got
+        found = connect_then_work(hosts, connect, one, wide=PARALLEL_CONNECTS,
+                                  narrow=PARALLEL_HOSTS)
+        for host, got in zip(hosts, found, strict=True):
+            self._facts[host.name] = got
 
     def probe(self, key: Key, compute: Callable[[], T], *, at: Hashable | None = None) -> T:
         """``compute()`` once per run for ``key`` (its result, or its error raised again); see

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -59,3 +60,24 @@ def test_table_medians_and_ratios() -> None:
     text = scale.table(samples, [10], 3, "", [])
     assert "| 10 | floor | 2.00 s | 0.10 s | 10 ms | 1.00 s | 50 MB |" in text
     assert "| 10 | rs-preflight | 2.5× | 10.0× | 10.0× | 1.0× |" in text
+
+
+def test_round_trips_and_the_busiest_worker(tmp_path: Path) -> None:
+    report = tmp_path / "rs-preflight-report"
+    report.mkdir()
+    (report / "results.json").write_text(
+        '{"hosts": {"a": {"round_trips": 6}, "b": {"round_trips": 0}, "c": {}}}')
+    assert scale.round_trips(tmp_path) == 6
+    assert scale.round_trips(tmp_path / "none") == 0
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        assert child.pid in scale.descendants(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert scale.own_cpu(os.getpid()) > 0 and scale.own_cpu(2**22 + 7) == 0
+    samples = [scale.Sample("rs-preflight n2", 10, 0, 5.0, 4.0, 1.0, 50.0, 0, "", 12, 1.5),
+               scale.Sample("rs-preflight", 10, 0, 6.0, 3.0, 1.0, 50.0, 0, "", 12, 0.0)]
+    text = scale.table(samples, [10], 1, "", ["rs-preflight n2"])
+    assert "| 10 | rs-preflight | 12 | 3.00 s | — | — |" in text
+    assert "| 10 | rs-preflight n2 | 12 | 4.00 s | 1.50 s | 2.50 s |" in text
