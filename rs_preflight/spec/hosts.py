@@ -25,6 +25,7 @@ class Host:
     identity_file: Path | None = None  # from an inventory's ansible_ssh_private_key_file
     jump_host: str | None = None       # from an inventory's ansible_ssh_common_args (-J)
     fqdn: str | None = None            # the host's own DNS name (``hosts.*.fqdn``)
+    names: tuple[str, ...] = ()        # DNS names the host serves (``hosts.*.names``)
 
     @property
     def reachable(self) -> bool:

@@ -60,6 +60,7 @@ def site_schema(catalogue: Catalogue) -> dict[str, Any]:
         "ssh": {"type": "boolean"}, "connection": {"enum": CONNECTIONS},
         "port": PORT, "user": STR, "container": STR,
         "identity_file": STR, "jump_host": STR, "fqdn": STR,
+        "names": {"type": "array", "items": STR, "uniqueItems": True},
     }, required=["roles"])
     # an address that moves between the hosts of its pair (keepalived, pacemaker: "shared IP")
     floating = _obj({"address": STR, "name": STR,

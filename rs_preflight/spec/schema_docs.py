@@ -82,6 +82,10 @@ DESCRIPTIONS: dict[str, str] = {
                                   "exactly one of them should hold it at a time.",
     "floating_addresses.*.name": "The DNS name that points at the floating address (e.g. "
                                  "pbx.example.com).",
+    "hosts.*.names": "DNS names this host serves (virtual hosts, reverse-proxy routes such as "
+                     "Traefik's Host rules, a web panel's name): each should resolve to the "
+                     "host's address and serve a certificate valid for it; HTTP requests to "
+                     "the host carry the first one as Host and SNI.",
     "load_balancer": "The load balancer in front of the app and realtime hosts.",
     "load_balancer.addresses": "The load balancer's addresses: every R-Service name must "
                                "resolve to these; TLS and headers are probed here.",

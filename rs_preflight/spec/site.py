@@ -24,6 +24,7 @@ import jsonschema
 
 from rs_preflight.spec.addresses import (
     is_dns_name,
+    is_ip,
     parse_jump_host,
     why_not_address,
     why_not_ip,
@@ -460,11 +461,24 @@ class _Builder:
                                                         ("hosts", name, "identity_file")),
                                jump_host=self._jump_host(raw.get("jump_host"),
                                                          ("hosts", name, "jump_host")),
-                               fqdn=fqdn)
+                               fqdn=fqdn,
+                               names=self._names(raw.get("names") or (), name))
         if not hosts:
             self.problems.append(self.doc.problem(("hosts",), "the site has no hosts "
                                                   "(give hosts: or inventory:)"))
         return tuple(hosts.values())
+
+    def _names(self, names: Any, host: str) -> tuple[str, ...]:
+        """``hosts.*.names``: DNS names (a name, not an address or a URL), lower-cased."""
+        out = []
+        for i, value in enumerate(names if isinstance(names, list) else ()):
+            if not isinstance(value, str):
+                continue  # the schema said so
+            if is_dns_name(value) and not is_ip(value):
+                out.append(value.rstrip(".").lower())
+            else:
+                self._check(f"{value[:80]!r} is not a DNS name", ("hosts", host, "names", i))
+        return tuple(out)
 
     def _readable(self, path: Path, kind: str, key: tuple[str | int, ...]) -> bool:
         """``path`` is a regular file within the cap of its kind (a problem if not)."""

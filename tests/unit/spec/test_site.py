@@ -264,3 +264,28 @@ def test_load_balancer_backends_per_role(tmp_path: Path) -> None:
     assert any("load_balancer.backends.job: unknown key (allowed: app, realtime)" in p
                for p in found), found
     assert any("load_balancer.backends.app" in p and "port" in p for p in found), found
+
+
+def test_a_host_names_the_dns_names_it_serves(tmp_path: Path) -> None:
+    site = load_site(write(tmp_path, """
+        name: s
+        hosts:
+          proxy: {address: 192.0.2.9, roles: [app], names: [Dir.Example.COM, pg.example.com.]}
+          other: {address: 192.0.2.10, roles: [app]}
+        """))
+    assert site.host("proxy").names == ("dir.example.com", "pg.example.com")
+    assert site.host("other").names == ()
+
+
+def test_a_served_name_must_be_a_dns_name(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+        name: s
+        hosts:
+          proxy:
+            address: 192.0.2.9
+            roles: [app]
+            names: [ok.example.com, 192.0.2.9, "https://x.example.com/"]
+        """)
+    assert problems(path) == [
+        f"{path}:6: hosts.proxy.names[1]: '192.0.2.9' is not a DNS name",
+        f"{path}:6: hosts.proxy.names[2]: 'https://x.example.com/' is not a DNS name"]
