@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rs_preflight.catalogue import load_catalogue
-from rs_preflight.site import load_site
+from rs_preflight.spec.catalogue import load_catalogue
+from rs_preflight.spec.site import load_site
 
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMS = {  # catalogue → the seeds document it is written from
