@@ -10,6 +10,7 @@ from rs_preflight.spec.results import Verdict, failed, passed
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool, as Docker reads it
 
 
 def engine(version: Mapping[str, Any]) -> Verdict:
@@ -44,10 +45,14 @@ def size_bytes(text: str) -> int | None:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def log_rotation(daemon: Mapping[str, Any], max_size: str, max_file: int) -> Verdict:
+def log_rotation(daemon: Mapping[str, Any], max_size: str, max_file: int,
+                 compress: bool = False) -> Verdict:
     """RS-DOCKER-03. json-file (explicit or default) must set max-size and max-file;
-    ``local`` and ``journald`` rotate on their own; larger than recommended is a warning."""
-    expected = f'json-file with log-opts max-size <= {max_size}, max-file <= {max_file}'
+    ``local`` and ``journald`` rotate on their own; larger than recommended is a warning.
+    With ``compress`` (a standard that asks for it, seeds/002), ``compress: "true"`` too: its
+    absence fails at the requirement's severity."""
+    expected = f'json-file with log-opts max-size <= {max_size}, max-file <= {max_file}' + \
+        (', compress "true"' if compress else "")
     if daemon["error"]:
         return failed(f"/etc/docker/daemon.json does not parse: {daemon['error']}", expected,
                       f"invalid JSON ({daemon['error']})")
@@ -71,6 +76,12 @@ def log_rotation(daemon: Mapping[str, Any], max_size: str, max_file: int) -> Ver
         return failed("log-opts max-file is not set: json-file keeps only one file (max-size "
                       "alone caps it, but the recommended rotation is max-file "
                       f"{max_file})", expected, found, severity="warning")
+    if compress:
+        found += f", compress {opts.get('compress') or 'unset'}"
+        value = opts.get("compress")
+        if not isinstance(value, str) or value not in _TRUE:  # a JSON true: Docker refuses
+            return failed(f'rotated container logs are not compressed: log-opts compress is '
+                          f'not "true" ({found})', expected, found)
     if (size_bytes(size) or 0) > (size_bytes(max_size) or 0) or int(files) > max_file:
         return failed(f"container logs rotate, but larger than recommended ({found})",
                       expected, found, severity="warning")

@@ -221,4 +221,11 @@ def quote(value: str) -> str:
 
 
 # The sections, one module per noun; importing them registers them.
-from rs_preflight.gather.facts import clock, docker, hardware, network, system  # noqa: E402, F401
+from rs_preflight.gather.facts import (  # noqa: E402, F401
+    clock,
+    containers,
+    docker,
+    hardware,
+    network,
+    system,
+)
