@@ -25,7 +25,7 @@ _CONTAINER_FORMAT = (
     '{{.Id}} name {{json .Name}}\n'
     '{{.Id}} image {{json .Config.Image}}\n'
     '{{.Id}} state [{{json .State.Status}},{{json .State.Restarting}},'
-    '{{if .State.Health}}{{json .State.Health.Status}}{{else}}null{{end}},'
+    '{{with index .State "Health"}}{{json .Status}}{{else}}null{{end}},'
     '{{json .State.ExitCode}}]\n'
     '{{.Id}} restart {{json .HostConfig.RestartPolicy.Name}}\n'
     '{{.Id}} log {{json .HostConfig.LogConfig}}\n'
