@@ -227,5 +227,6 @@ from rs_preflight.gather.facts import (  # noqa: E402, F401
     docker,
     hardware,
     network,
+    resources,
     system,
 )
