@@ -57,34 +57,21 @@ def log_options(driver: str, opts: Mapping[str, Any], max_size: str, max_file: i
     return None
 
 
-def effective_log_opts(container: Mapping[str, Any], daemon: Mapping[str, Any] | None
-                       ) -> dict[str, Any]:
-    """The log options a container runs with: daemon.json's ``log-opts`` (when the container
-    uses the daemon's driver) under its own. Docker stores only the container's own options
-    (``docker inspect`` shows ``Config: {}`` for a container created without any) and adds the
-    daemon's when it starts the logger — as daemon.json said when dockerd started, which is
-    what daemon.json says now unless it changed since."""
-    config = (daemon or {}).get("config") or {}
-    merged: dict[str, Any] = {}
-    if container.get("log_driver") == config.get("log-driver", "json-file"):
-        merged.update(config.get("log-opts") or {})
-    merged.update(container.get("log_opts") or {})
-    return merged
-
-
-def container_logs(containers: Containers, daemon: Mapping[str, Any] | None, max_size: str,
-                   max_file: int, compress: bool) -> Verdict:
-    """Every running container's log configuration (its own — Compose's ``logging:`` — over
-    daemon.json's defaults, ``effective_log_opts``) rotates as required."""
+def container_logs(containers: Containers, max_size: str, max_file: int,
+                   compress: bool) -> Verdict:
+    """Every running container's log configuration, as ``docker inspect`` shows it, rotates
+    as required. Docker writes daemon.json's ``log-opts`` into a container when it creates it
+    (under the container's own, Compose's ``logging:``), so that is what the container runs
+    with: one created before daemon.json changed keeps its old options until it is created
+    again (seen in the lab: a container created without daemon options shows ``Config {}``)."""
     want = f"json-file, max-size <= {max_size}, max-file <= {max_file}" + \
         (', compress "true"' if compress else "")
     live = running(containers)
     if not live:
         return skipped("no container runs on this host (nothing logs yet)")
     bad = [f"{c['name']} ({why})" for c in live
-           if (why := log_options(str(c.get("log_driver") or ""),
-                                  effective_log_opts(c, daemon), max_size, max_file,
-                                  compress))]
+           if (why := log_options(str(c.get("log_driver") or ""), c.get("log_opts") or {},
+                                  max_size, max_file, compress))]
     if bad:
         return failed(f"{len(bad)} of {len(live)} running container(s) log otherwise: "
                       f"{_names(bad)}", want, _names(bad))
@@ -230,6 +217,6 @@ def traefik_names(containers: Containers) -> list[str]:
     return names
 
 
-__all__ = ["compose_services", "container_logs", "effective_log_opts", "image_parts",
+__all__ = ["compose_services", "container_logs", "image_parts",
            "image_running", "log_options", "networks", "restart_policy", "running",
            "traefik_names"]
