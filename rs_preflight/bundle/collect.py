@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rs_preflight.bundle import items as it
+from rs_preflight.bundle import product
 from rs_preflight.bundle.options import Limits
 from rs_preflight.gather.access import Connections, run_with_input
 from rs_preflight.gather.facts import SECTIONS, Context, FactUnavailable
@@ -78,7 +79,8 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
         return out
     docker = bool(droles & set(host.roles))
     marker = new_marker()
-    script = it.build_script(marker, it.static_items(limits.since), it.FACTS,
+    items = it.static_items(limits.since) + _product_items(catalogue, host, limits)
+    script = it.build_script(marker, items, it.FACTS,
                              ctx=Context(site, host, needs_for(catalogue.values())),
                              item_timeout=limits.item_timeout,
                              max_item_bytes=limits.max_item_bytes, log_lines=limits.log_lines,
@@ -99,12 +101,20 @@ def collect_host(connections: Connections, site: Site, host: Host, catalogue: Ca
         out.seconds = round(time.monotonic() - started, 3)
     out.round_trips = 1
     frames = it.parse(stdout, marker, limits.max_item_bytes)
-    sources = {i.path: i.shown for i in it.static_items(limits.since)}
+    sources = {i.path: i.shown for i in items}
     for frame in frames:
         frame.source = frame.source or sources.get(frame.path, "")
     _sort(out, frames, limits)
     _expected(out, frames, docker, limits)
     return out
+
+
+def _product_items(catalogue: Catalogue, host: Host, limits: Limits) -> list[it.Item]:
+    """What the catalogue's product asks support to be sent, on the hosts of its roles."""
+    diag = product.diagnostics(catalogue.bundle)
+    if diag is None or not set(diag.roles) & set(host.roles):
+        return []
+    return product.product_items(diag, limits.log_lines)
 
 
 def _sort(out: HostCollection, frames: list[it.Frame], limits: Limits) -> None:

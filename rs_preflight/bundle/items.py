@@ -115,9 +115,16 @@ def static_items(since: str) -> list[Item]:
 
 def _processes_command() -> str:
     names = " ".join(shlex.quote(n[:15]) for n in PROCESSES)  # pgrep -x matches comm (15)
+    return per_process(f"{{ for n in {names}; do pgrep -x -- \"$n\"; done; "
+                       "for s in $(pgrep containerd-shim); do pgrep -P \"$s\"; done; } "
+                       "| sort -un")
+
+
+def per_process(pids: str) -> str:
+    """For each PID the command ``pids`` prints: its command line (hex), status, open files,
+    limits and TCP states (what Altcraft's support script collects, seeds/003 4.4)."""
     return (
-        f"pids=$( {{ for n in {names}; do pgrep -x -- \"$n\"; done; "
-        "for s in $(pgrep containerd-shim); do pgrep -P \"$s\"; done; } | sort -un); "
+        f"pids=$( {pids} ); "
         "tcp=$(ss -Htanp 2>/dev/null); "
         "for p in $pids; do [ -r /proc/$p/status ] || continue; "
         # the command line as hex: what a process put in its arguments cannot shape our
@@ -215,12 +222,16 @@ def _static_paths() -> frozenset[str]:
     return frozenset(i.path for i in static_items(""))
 
 
+PRODUCT_PATH = re.compile(r"product/(versions|logs-\d{1,2})\.txt|processes/product\.txt")
+
+
 def allowed_path(path: str) -> bool:
-    """Whether ``path`` is one the collector asked for (the only names a member can have)."""
+    """Whether ``path`` is one the collector asked for (the only names a member can have):
+    the fixed items, container logs, and the product's own (``bundle/product.py``)."""
     if path.startswith("@fact/"):
         return path[6:] in FACTS
     return path in _static_paths() or path == "containers/more.txt" or bool(
-        CONTAINER_LOG.fullmatch(path))
+        CONTAINER_LOG.fullmatch(path) or PRODUCT_PATH.fullmatch(path))
 
 
 def member_host(name: str) -> str:

@@ -49,7 +49,10 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9]+(-[A-Za-z0-9]+){2,}")
 REQUIREMENT_KEYS = ("kind", "params", "title", "section", "roles", "phases", "severity",
                     "remediation", "thresholds", "implements")
 REQUIRED_KEYS = ("title", "section", "roles", "phases", "severity")
-TOP_KEYS = ("product", "guide", "roles", "requirements", "profiles")
+TOP_KEYS = ("product", "guide", "roles", "requirements", "profiles", "bundle")
+MAX_BUNDLE_FILES = 20
+_SAFE_PATTERN = re.compile(r"[A-Za-z0-9_./@*?\[\]-]+")  # a path with glob characters only
+_SAFE_BASEDIR = re.compile(r"/[A-Za-z0-9_./-]*")
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class Catalogue(Mapping[str, Requirement]):
     profiles: Mapping[str, Mapping[str, Mapping[str, Any]]]
     roles: tuple[str, ...]
     sources: tuple[str, ...] = (SHIPPED_NAME,)  # the files it was loaded from, in order
+    # what the support bundle collects for this product (``bundle:``; bundle/product.py)
+    bundle: Mapping[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Requirement:
         return self.requirements[key]
@@ -143,6 +148,24 @@ def load_catalogues(paths: Sequence[Path | str] = ()) -> Catalogue:
                        for p in paths or (SHIPPED,)))
 
 
+def bundle_problems(raw: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a catalogue's ``bundle:`` section (bundle/product.py): its paths
+    reach the hosts' shell, so only plain path and glob characters (empty when usable)."""
+    out = []
+    basedir = str(raw.get("basedir", ""))
+    if basedir and not _SAFE_BASEDIR.fullmatch(basedir):
+        out.append(f"bundle.basedir {basedir!r} is not an absolute path of plain characters")
+    files = raw.get("files") or []
+    if not isinstance(files, list) or len(files) > MAX_BUNDLE_FILES:
+        out.append(f"bundle.files: a list of at most {MAX_BUNDLE_FILES} patterns")
+        files = []
+    for pattern in files:
+        if not _SAFE_PATTERN.fullmatch(str(pattern).replace("{basedir}", basedir or "/")):
+            out.append(f"bundle.files: {pattern!r} holds characters other than a path's and "
+                       "a glob's")
+    return out
+
+
 @functools.cache
 def _load(files: tuple[tuple[str, str | None], ...]) -> Catalogue:
     """``files``: (the name as given, its resolved path or None for the shipped one)."""
@@ -174,6 +197,7 @@ class _Builder:
         self.origin: dict[str, SourceDoc] = {}  # where each requirement was defined
         self.profiles: dict[str, Mapping[str, Mapping[str, Any]]] = {}
         self.sources: list[str] = []
+        self.bundle: Mapping[str, Any] = {}
         self.problems: list[Problem] = []
 
     def add(self, doc: SourceDoc, first: bool) -> None:
@@ -210,6 +234,13 @@ class _Builder:
                                                             "{cpu, ram_gb, disks_gb, count}}}"))
         else:
             self.profiles.update(profiles)
+        bundle = data.get("bundle")
+        if bundle is not None:  # a later file's replaces an earlier one's
+            why = bundle_problems(bundle) if isinstance(bundle, Mapping) else \
+                ["expected a mapping (roles, basedir, versions, files, processes)"]
+            self.problems += [doc.problem(("bundle",), w) for w in why]
+            if not why:
+                self.bundle = bundle
         reqs = data.get("requirements")
         if reqs is not None and not isinstance(reqs, Mapping):
             self.problems.append(doc.problem(("requirements",), "expected a mapping of "
@@ -232,7 +263,7 @@ class _Builder:
             raise SiteError(self.problems)
         return Catalogue(product=" + ".join(self.products), requirements=self.requirements,
                          profiles=self.profiles, roles=tuple(self.roles),
-                         sources=tuple(self.sources))
+                         sources=tuple(self.sources), bundle=self.bundle)
 
     def _requirement(self, doc: SourceDoc, rid: str, body: Any) -> Requirement | None:
         """The requirement, or None (its problems collected) when it cannot be used."""

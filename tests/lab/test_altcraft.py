@@ -146,3 +146,30 @@ def test_nothing_listening_is_not_a_page(ak_host: LabHost, tmp_path: Path) -> No
     from rs_preflight.gather.probes import ProbeError
     with pytest.raises(ProbeError):
         http.get(ak_host.address4, f"https://{PANEL}:8443/status", timeout=3)
+
+
+def test_the_bundle_collects_what_the_guides_support_section_asks(ak_host: LabHost) -> None:
+    """4.4: the versions of the executables (akd --processes, then each --version), the log
+    files, and per AK:* process its limits, descriptors and TCP states — the bundle's items
+    of the catalogue's ``bundle:`` run on the host as the bundle runs them."""
+    from rs_preflight.bundle.product import diagnostics, product_items
+    from rs_preflight.spec.catalogue import load_catalogue
+    catalogue = Path(__file__).resolve().parents[2] / "examples" / "catalogues" / "altcraft.yaml"
+    ak_host.run("mkdir -p /opt/akd/ak/bin /opt/akd/logs && "
+                "printf '#!/bin/sh\\nprintf \"api\\\\nwebcontrol\\\\nx;reboot\\\\n\"\\n' "
+                "> /opt/akd/akd && "
+                "printf '#!/bin/sh\\necho \"$0 1.2.3\"\\n' > /opt/akd/ak/bin/api && "
+                "cp /opt/akd/ak/bin/api /opt/akd/ak/bin/webcontrol && "
+                "chmod 755 /opt/akd/akd /opt/akd/ak/bin/* && "
+                "printf '[api] LOG 2018/07/02 14:00:00 main.go:1: started\\n' "
+                "> /opt/akd/logs/api.log", check=True)
+    diag = diagnostics(load_catalogue(catalogue).bundle)
+    assert diag is not None
+    got = {i.path: ak_host.run(i.command, timeout=30).stdout for i in product_items(diag, 10)}
+    assert got["product/versions.txt"].splitlines() == [
+        "api: /opt/akd/ak/bin/api 1.2.3", "webcontrol: /opt/akd/ak/bin/webcontrol 1.2.3"]
+    assert got["product/logs-1.txt"] == ("==> /opt/akd/logs/api.log <==\n"
+                                         "[api] LOG 2018/07/02 14:00:00 main.go:1: started\n")
+    procs = got["processes/product.txt"]
+    assert procs.count("=== pid ") == 5 and "Max open files" in procs
+    assert "tcp states:" in procs and "ESTAB" in procs
