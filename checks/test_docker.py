@@ -21,5 +21,5 @@ def test_compose_v2(rs: Target) -> Verdict:
 
 @pytest.mark.kind("docker_log_rotation")
 def test_logs_rotate(rs: Target) -> Verdict:
-    return judge.log_rotation(rs.facts.get("daemon_json"), rs.thresholds["max_size"],
-                              rs.thresholds["max_file"])
+    return judge.log_rotation(rs.facts.get("daemon_json"), rs.params["max_size"],
+                              rs.params["max_file"], bool(rs.params.get("compress", False)))

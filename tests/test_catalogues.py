@@ -99,15 +99,21 @@ def test_every_requirement_of_every_shipped_catalogue_is_collected(
 def test_every_kind_has_exactly_one_shipped_check(tmp_path: Path) -> None:
     """The registry and the checks agree: each kind of data/kinds.yaml has one check (else
     a requirement of that kind could never run) — two would be a usage error — except the
-    planned kinds, declared ahead of their checks."""
-    proc = cli(tmp_path, "--collect-only", "-q")
+    planned kinds, declared ahead of their checks. The shipped catalogue and the example
+    catalogues composed use every kind between them."""
+    composed = load_catalogues(tuple(SHIPPED_FILES))
+    (tmp_path / "site.yaml").write_text(
+        "name: all-kinds\nprofile: small\nhosts:\n"
+        f"  h1: {{address: 192.0.2.1, roles: [{', '.join(composed.roles)}], ssh: false}}\n")
+    args = [a for f in SHIPPED_FILES for a in ("--rs-catalogue", str(f))]
+    proc = cli(tmp_path, "--site", "site.yaml", *args, "--collect-only", "-q")
     lines = [line for line in proc.stdout.splitlines() if "::" in line]
     checks = {line.split("[")[0] for line in lines}
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     by_kind: dict[str, set[str]] = {}
     for line in lines:
         rid = line.rsplit("[", 1)[1].split("@")[0].rstrip("]")
-        by_kind.setdefault(shipped()[rid].kind, set()).add(line.split("[")[0])
+        by_kind.setdefault(composed[rid].kind, set()).add(line.split("[")[0])
     shipped_kinds = {name for name, kind in load_kinds().items() if not kind.planned}
     assert set(by_kind) == shipped_kinds
     assert all(len(functions) == 1 for functions in by_kind.values()), by_kind

@@ -61,4 +61,37 @@ def extensions_available(found: Mapping[str, str | None], where: str) -> Verdict
     return passed(f"PostgreSQL at {where} has {seen}", want, f"available: {seen}")
 
 
-__all__ = ["answered", "extensions_available", "not_answered"]
+
+def queue_depths(bounds: list[tuple[str, str, int]],
+                 found: Mapping[str, Mapping[str, int]]) -> Verdict:
+    """Each queue (``vhost``, a name or a ``prefix*``, bound) holds at most ``bound``
+    messages now (``found``: vhost → {queue: messages})."""
+    over, seen = [], []
+    for vhost, queue, bound in bounds:
+        queues = found.get(vhost, {})
+        hits = ({n: m for n, m in queues.items() if n.startswith(queue[:-1])}
+                if queue.endswith("*") else {n: m for n, m in queues.items() if n == queue})
+        for name, messages in sorted(hits.items()):
+            seen.append(f"{vhost}{name} {messages}")
+            if messages >= bound:
+                over.append(f"{vhost}{name}: {messages} >= {bound}")
+    want = "; ".join(f"{v}{q} < {b}" for v, q, b in bounds)
+    found_text = ", ".join(seen) or "none of the queues exists"
+    if over:
+        return failed(f"queues backed up: {'; '.join(over)}", want, found_text)
+    return passed(f"queues within bounds: {found_text}", want, found_text)
+
+
+
+def units_active(states: Mapping[str, str], units: list[str]) -> Verdict:
+    """Each systemd unit is ``active`` (``systemctl is-active``)."""
+    found = ", ".join(f"{u} {states.get(u, 'unknown')}" for u in units)
+    down = [f"{u} ({states.get(u, 'unknown')})" for u in units if states.get(u) != "active"]
+    want = f"active: {', '.join(units)}"
+    if down:
+        return failed(f"not active: {', '.join(down)}", want, found)
+    return passed(f"all {len(units)} unit(s) active", want, found)
+
+
+__all__ = ["answered", "extensions_available", "not_answered", "queue_depths",
+           "units_active"]

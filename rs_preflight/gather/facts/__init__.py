@@ -227,6 +227,7 @@ from rs_preflight.gather.facts import (  # noqa: E402, F401
     docker,
     hardware,
     network,
+    processes,
     resources,
     system,
 )

@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from rs_preflight.gather.facts import FactUnavailable
+from rs_preflight.gather.facts import Context, FactUnavailable, section
 
 TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
               "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
@@ -126,6 +126,16 @@ def _cpu(out: dict[str, Any], ticks: dict[str, list[list[int]]]) -> None:
             (u0, s0, io0), (u1, s1, io1) = pair
             out[pid]["cpu_percent"] = round(100 * ((u1 + s1) - (u0 + s0)) / per_second, 1)
             out[pid]["iowait_percent"] = round(100 * (io1 - io0) / per_second, 1)
+
+
+
+def _command(ctx: Context) -> str:
+    """The details of the processes the selected requirements name by prefix (``needs``)."""
+    return process_details_command(list(dict.fromkeys(ctx.needs.get("process_prefixes", ()))))
+
+
+# bounded: the command sleeps SAMPLE_SECONDS on purpose; timeout(1) still ends it (not bounded)
+section("process_details", _command)(parse_process_details)
 
 
 __all__ = ["TCP_STATES", "parse_process_details", "process_details_command"]

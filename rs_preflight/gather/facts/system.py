@@ -105,3 +105,28 @@ def _process_cgroups(rc: int, text: str) -> list[tuple[str, str, str]]:
 @section("default_target", "systemctl get-default 2>/dev/null || echo none")
 def _default_target(rc: int, text: str) -> str:
     return text.strip() or "none"
+
+
+def _units_command(ctx: Context) -> str:
+    """``systemctl is-active`` of every unit the selected requirements name, each quoted (the
+    kind's schema allows only unit-name characters)."""
+    units = [u for group in ctx.needs.get("systemd_units", ()) for u in group]
+    if not units:
+        return "true"
+    return ("command -v systemctl >/dev/null 2>&1 || { echo @@no-systemd@@; exit 0; }; "
+            + "; ".join(f"printf '%s ' {shlex.quote(u)}; systemctl is-active {shlex.quote(u)}"
+                        for u in dict.fromkeys(units)) + "; true")
+
+
+@section("systemd_units", _units_command)
+def _systemd_units(rc: int, text: str) -> dict[str, str]:
+    """``{unit: state}`` (active, inactive, failed, activating, …) as systemctl says it."""
+    if "@@no-systemd@@" in text:
+        raise FactUnavailable("systemctl is not available on the host (no systemd)")
+    out = {}
+    for line in text.splitlines():
+        unit, _, state = line.strip().partition(" ")
+        if unit and state:
+            out[unit] = state.strip()
+    return out
+

@@ -205,4 +205,33 @@ def postgresql(address: str, port: int, timeout: float, user: str | None,
     return version.split()[0], found
 
 
-__all__ = ["AMQP_HEADER", "PROTOCOLS", "Answer", "LoginRefused", "ask", "endpoint", "postgresql"]
+
+def rabbitmq_queues(address: str, port: int, vhost: str, user: str | None,
+                    password: str | None, timeout: float) -> dict[str, int]:
+    """``{queue: messages}`` of one virtual host, from RabbitMQ's management API."""
+    import urllib.parse
+
+    import requests
+
+    url = (f"http://{endpoint(address, port)}/api/queues/"
+           f"{urllib.parse.quote(vhost, safe='')}?columns=name,messages")
+    try:
+        resp = requests.get(url, auth=(user or "", password or ""), timeout=timeout)
+    except requests.RequestException as exc:
+        raise Unreachable(f"RabbitMQ management API at {endpoint(address, port)}: "
+                          f"{type(exc).__name__}") from exc
+    if resp.status_code == 401:
+        raise LoginRefused(f"RabbitMQ management API at {endpoint(address, port)} refused "
+                           "the login (HTTP 401)")
+    if resp.status_code != 200:
+        raise ProbeError(f"RabbitMQ management API at {endpoint(address, port)} answered "
+                         f"HTTP {resp.status_code} for vhost {vhost}")
+    try:
+        return {str(q["name"]): int(q.get("messages") or 0) for q in resp.json()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProbeError(f"RabbitMQ management API at {endpoint(address, port)}: not a "
+                         "list of queues") from exc
+
+
+__all__ = ["AMQP_HEADER", "PROTOCOLS", "Answer", "LoginRefused", "ask", "endpoint", "postgresql",
+           "rabbitmq_queues"]
