@@ -19,7 +19,7 @@ from rs_preflight.spec.site import load_site
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**{k: v for k, v in os.environ.items() if k != "RS_PREFLIGHT_SITE"},
        "PYTHONPATH": str(ROOT)}
-CATALOGUE = ROOT / "examples" / "catalogues" / "docker-traefik.yaml"
+CATALOGUE = ROOT / "examples" / "catalogues" / "traefik-docker.yaml"
 SUBCOMMANDS = ("requirements", "schema", "lint", "report", "bundle", "checks-path", "init")
 ENV_ONLY = ("name: {name}\nenv_files: [.env]\n"
             "hosts: {{app1: {{address: 192.0.2.1, roles: [app], ssh: false}}}}\n")
