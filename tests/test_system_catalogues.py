@@ -97,3 +97,20 @@ def test_requirements_lists_the_catalogue(system: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     listed = [r["id"] for r in json.loads(proc.stdout)]
     assert listed == list(yaml.safe_load(catalogue_file(system).read_text())["requirements"])
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_the_example_site_collects_every_requirement(system: str, home: Path,
+                                                     tmp_path: Path) -> None:
+    """``--collect-only`` on the example site, as its header comment says to run it: every
+    requirement of the catalogue has a check for each host of its roles."""
+    folder = ROOT / "examples" / system
+    proc = subprocess.run([sys.executable, "-m", "rs_preflight.cli", "--site",
+                           str(folder / "site.yaml"), "--rs-catalogue",
+                           str(catalogue_file(system)), "--collect-only", "-q"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(home)})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    collected = {line.rsplit("[", 1)[1].split("@")[0] for line in proc.stdout.splitlines()
+                 if "::" in line and "[" in line}
+    assert collected == set(yaml.safe_load(catalogue_file(system).read_text())["requirements"])
