@@ -3,7 +3,7 @@ found by argv[0] as the guide's psutil script finds them, their per-process deta
 CPU, open files, TCP connections by state), and the panel's ``/status`` page served by nginx
 over TLS, read with the name in SNI and ``Host`` from the host's address.
 
-Host ak183 runs stand-ins for AKD's processes — ``sleep`` and ``python3`` started with argv[0]
+Host ak1 runs stand-ins for AKD's processes — ``sleep`` and ``python3`` started with argv[0]
 ``AK:<name>`` (what the platform's processes call themselves), one of them holding three
 ESTABLISHED connections to another's listener — and nginx answering ``/status`` with ``OK``,
 then with a failing service's name.
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.pki import Pki
 from rs_preflight.gather.facts import SECTIONS
 from rs_preflight.gather.facts.processes import parse_process_details, process_details_command
@@ -33,8 +34,7 @@ pytestmark = pytest.mark.lab
 if os.geteuid() != 0 or shutil.which("nginx") is None:  # pragma: no cover
     pytest.skip("needs root and nginx", allow_module_level=True)
 
-INDEX = 183
-NAME = f"ak{INDEX}"
+NAME = "ak1"
 PANEL = "panel.ak.lab"
 LISTENER = ("import socket, time\ns = socket.socket(); s.bind(('127.0.0.1', 7001)); "
             "s.listen(16)\nkeep = [s.accept() for _ in range(3)]\ntime.sleep(3600)\n")
@@ -68,10 +68,11 @@ def processes(host: LabHost) -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def ak_host(host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHost]:
+def ak_host(host_lab: HostLab, lab_lease: Lease,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHost]:
     work = tmp_path_factory.mktemp("altcraft")
     leaf = Pki.create(work / "pki").issue("panel", [PANEL])
-    host = host_lab.add(HostSpec(NAME, INDEX, os_release("debian", "12"), extra_files={
+    host = host_lab.add(HostSpec(NAME, lab_lease.take(), os_release("debian", "12"), extra_files={
         "/etc/rs-nginx/nginx.conf": NGINX % {"name": PANEL},
         "/etc/rs-nginx/chain.pem": leaf.chain_path.read_text(),
         "/etc/rs-nginx/key.pem": leaf.key_path.read_text(),
@@ -130,11 +131,11 @@ def test_process_details_as_the_guides_psutil_script_reads_them(ak_host: LabHost
 
 def test_the_status_page_says_ok_then_names_the_failing_service(ak_host: LabHost) -> None:
     url = f"https://{PANEL}/status"
-    answer = http.get(ak_host.address4, url, timeout=5)
+    answer = http.get(ak_host.ipv4, url, timeout=5)
     assert status_page(answer.status, answer.text, ["OK", "ОК"], url).outcome == "passed"
     ak_host.run("printf 'procworkflow\\n' > /srv/status.txt", check=True)
     try:
-        answer = http.get(ak_host.address4, url, timeout=5)
+        answer = http.get(ak_host.ipv4, url, timeout=5)
         got = status_page(answer.status, answer.text, ["OK", "ОК"], url)
         assert (got.outcome, got.message) == (
             "failed", f"{url} names a failing service: procworkflow")
@@ -145,7 +146,7 @@ def test_the_status_page_says_ok_then_names_the_failing_service(ak_host: LabHost
 def test_nothing_listening_is_not_a_page(ak_host: LabHost, tmp_path: Path) -> None:
     from rs_preflight.gather.probes import ProbeError
     with pytest.raises(ProbeError):
-        http.get(ak_host.address4, f"https://{PANEL}:8443/status", timeout=3)
+        http.get(ak_host.ipv4, f"https://{PANEL}:8443/status", timeout=3)
 
 
 def test_the_bundle_collects_what_the_guides_support_section_asks(ak_host: LabHost) -> None:

@@ -1,6 +1,6 @@
 """The Altcraft catalogue (seeds/003) run as a user runs it against a lab replica, both ways.
 
-Host ak185 (roles platform and rabbitmq) runs, as the guide's table lays them out:
+Host ak2 (roles platform and rabbitmq) runs, as the guide's table lays them out:
 - RabbitMQ (Debian's 3.10, real) on 5672 with its management plugin on 15672 (the queues of
   6.2), a user ``rabbit`` whose password the site gives by reference;
 - the four SSDB ports 4410–4440 on 127.0.0.1 answered by redis-server — a **stand-in**: SSDB
@@ -11,8 +11,9 @@ Host ak185 (roles platform and rabbitmq) runs, as the guide's table lays them ou
 - the panel's ``/status`` over TLS (nginx);
 - a ``systemctl`` **stand-in** in /usr/local/bin answering ``is-active`` from a file (namespace
   hosts run no systemd).
-MongoDB has nothing real here (no package; FerretDB would need a Go build): AC-DB-01/02 are
-expected to fail with "does not answer", for that reason and no other — the replica's one gap.
+- MongoDB's control and accounts databases on 127.0.0.1:27017 and 27018 answered by NX-27017
+  (``rs_lab.mongodb``: MongoDB's wire protocol over SQLite, a real server but not MongoDB —
+  MongoDB cannot be installed here).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import requests
 import yaml
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
+from rs_lab.mongodb import MONGO_ROOT
 from rs_lab.pki import Pki
 from rs_lab.preflight import Run, run_preflight
 
@@ -40,8 +43,7 @@ if os.geteuid() != 0 or shutil.which("redis-server") is None or shutil.which("ng
     pytest.skip("needs root, redis-server, rabbitmq-server and nginx (scripts/setup)",
                 allow_module_level=True)
 
-INDEX = 185
-NAME = f"ak{INDEX}"
+NAME = "ak2"
 PANEL = "panel.ak.lab"
 MQ_PASSWORD = "lab-rabbit-pw"
 CATALOGUE = Path(__file__).resolve().parents[2] / "examples" / "catalogues" / "altcraft.yaml"
@@ -92,15 +94,16 @@ def wait(what: str, ok: Any, seconds: float = 90) -> None:
 
 
 def api(host: LabHost, method: str, path: str, body: object = None) -> requests.Response:
-    return requests.request(method, f"http://{host.address4}:15672/api/{path}",
+    return requests.request(method, f"http://{host.ipv4}:15672/api/{path}",
                             auth=("rabbit", MQ_PASSWORD), json=body, timeout=10)
 
 
 @pytest.fixture(scope="module")
-def ak_host(host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHost]:
+def ak_host(host_lab: HostLab, lab_lease: Lease,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHost]:
     work = tmp_path_factory.mktemp("altcraft-catalogue")
     leaf = Pki.create(work / "pki").issue("panel", [PANEL])
-    host = host_lab.add(HostSpec(NAME, INDEX, os_release("debian", "12"), extra_files={
+    host = host_lab.add(HostSpec(NAME, lab_lease.take(), os_release("debian", "12"), extra_files={
         "/etc/rs-nginx/nginx.conf": NGINX % {"name": PANEL},
         "/etc/rs-nginx/chain.pem": leaf.chain_path.read_text(),
         "/etc/rs-nginx/key.pem": leaf.key_path.read_text(),
@@ -108,12 +111,20 @@ def ak_host(host_lab: HostLab, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "/var/lib/rs-rabbit/plugins": "[rabbitmq_management].\n"}))
     host.run("chmod 755 /usr/local/bin/systemctl && mkdir -p /var/lib/rs-units && "
              + " && ".join(f"echo active > /var/lib/rs-units/{u}" for u in UNITS), check=True)
+    for port in (27017, 27018):  # MongoDB control and accounts (NX-27017), loopback only
+        host.run(f"mkdir -p /var/lib/rs-mongo-{port}", check=True)
+        bg(host, f"{MONGO_ROOT}/bin/nx-27017 --host 127.0.0.1 -p {port} "
+                 f"--data-dir /var/lib/rs-mongo-{port} --db /var/lib/rs-mongo-{port}.db "
+                 f"--log-file /tmp/nx-{port}.log --pid-file /tmp/nx-{port}.pid")
     for port in (4410, 4420, 4430, 4440):  # the SSDB stand-ins, on the loopback only
         bg(host, f"redis-server --port {port} --bind 127.0.0.1 --save ''", f"ssdb-{port}")
     bg(host, f"env {RABBIT_ENV} /usr/lib/rabbitmq/bin/rabbitmq-server")
     for name in AK:
         bg(host, f"bash -c 'exec -a {name} sleep infinity'", name)
     host.run("nginx -c /etc/rs-nginx/nginx.conf >/dev/null 2>&1", check=True)
+    for port in (27017, 27018):
+        wait(f"NX-27017 on {port}", lambda p=port: host.run(  # type: ignore[misc]
+            ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{p}"]).returncode == 0)
     ctl = f"env {RABBIT_ENV} /usr/lib/rabbitmq/bin/rabbitmqctl"
     wait("RabbitMQ", lambda: host.run(f"{ctl} await_startup", timeout=120).returncode == 0)
     host.run(f"{ctl} add_user rabbit {MQ_PASSWORD} && {ctl} set_user_tags rabbit "
@@ -138,7 +149,7 @@ def run(host: LabHost, host_lab: HostLab, folder: Path) -> Run:
              f"  identity_file: {host_lab.identity_file}",
              f"  known_hosts: {host_lab.known_hosts}", "  connect_timeout: 3",
              "  command_timeout: 30", "hosts:",
-             f"  {NAME}: {{address: {host.address4}, roles: [platform, rabbitmq], "
+             f"  {NAME}: {{address: {host.ipv4}, roles: [platform, rabbitmq], "
              f"names: [{PANEL}]}}",
              "settings:", "  RABBITMQ_USER: rabbit", "  RABBITMQ_PASS_file: rabbitmq.pass"]
     site = folder / "site.yaml"
@@ -150,17 +161,15 @@ def outcomes(got: Run) -> dict[str, dict[str, Any]]:
     return {rid: r for (rid, _), r in got.records.items()}
 
 
-def test_the_replica_passes_all_but_the_mongodb_it_does_not_have(
+def test_the_replica_passes_every_requirement(
         ak_host: LabHost, host_lab: HostLab, tmp_path: Path) -> None:
     got = outcomes(run(ak_host, host_lab, tmp_path))
     assert set(got) == set(RAW)
     not_passed = {rid: r["message"] for rid, r in got.items() if r["outcome"] != "passed"}
-    assert set(not_passed) == {"AC-DB-01", "AC-DB-02"}, not_passed
-    for rid in ("AC-DB-01", "AC-DB-02"):
-        assert got[rid]["outcome"] == "failed"
-        assert got[rid]["message"].startswith("MongoDB does not answer at 127.0.0.1:270")
+    assert not_passed == {}
+    assert got["AC-DB-01"]["message"].startswith("127.0.0.1:27017 on ak2: MongoDB answered")
     assert got["AC-MQ-01"]["found"].endswith("version 3.10.8")
-    assert "on ak185" in got["AC-DB-03"]["message"]  # asked on the host's loopback
+    assert "on ak2" in got["AC-DB-03"]["message"]  # asked on the host's loopback
     assert MQ_PASSWORD not in json.dumps(got)
 
 
@@ -179,7 +188,7 @@ def test_each_broken_variant_fails_for_its_reason(
     time.sleep(6)  # the management API's queue figures are refreshed every 5 s
     got = outcomes(run(host, host_lab, tmp_path))
     failed = {rid for rid, r in got.items() if r["outcome"] == "failed"}
-    assert failed == {"AC-DB-01", "AC-DB-02", "AC-DB-05", "AC-SVC-01", "AC-STATUS-01",
+    assert failed == {"AC-DB-05", "AC-SVC-01", "AC-STATUS-01",
                       "AC-PROC-01", "AC-PROC-02", "AC-PROC-03", "AC-QUEUE-01"}, \
         {rid: r["message"] for rid, r in got.items() if r["outcome"] != "passed"}
     assert got["AC-DB-05"]["message"].startswith("SSDB does not answer at 127.0.0.1:4430")

@@ -1,5 +1,5 @@
 """The service probes of issue 14 (``gather/probes/services.py``, ``gather/tunnel.py``) against
-real servers, both ways: one namespace host (svc181) runs Redis (open, and with a password),
+real servers, both ways: one namespace host (svc1) runs Redis (open, and with a password),
 RabbitMQ (Debian's 3.10) and PostgreSQL 15 (Debian's; no plv8 exists for it in Debian 12),
 plus a Redis on its loopback only — reached through the host's SSH connection, as Altcraft's
 MongoDB and SSDB on 127.0.0.1 are. MongoDB has no real server here: only its failure paths
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_preflight.gather.access import Connections
 from rs_preflight.gather.probes import ProbeError, Unreachable
 from rs_preflight.gather.probes.services import LoginRefused, ask, postgresql
@@ -33,8 +34,7 @@ if os.geteuid() != 0 or any(shutil.which(n) is None for n in NEEDS) \
     pytest.skip("needs root, redis-server, rabbitmq-server and PostgreSQL 15 "
                 "(scripts/setup)", allow_module_level=True)
 
-INDEX = 181
-NAME = f"svc{INDEX}"
+NAME = "svc1"
 REDIS, REDIS_AUTH, REDIS_LOOPBACK, AMQP, PG = 6379, 6380, 4410, 5672, 5432
 PASSWORD = "lab-redis-pw"
 RABBIT_ENV = ("HOME=/var/lib/rs-rabbit RABBITMQ_NODENAME=rabbit@localhost "
@@ -59,9 +59,9 @@ def wait_port(host: LabHost, port: int, address: str = "127.0.0.1", seconds: flo
 
 
 @pytest.fixture(scope="module")
-def services(host_lab: HostLab) -> Iterator[LabHost]:
-    host = host_lab.add(HostSpec(NAME, INDEX, os_release("debian", "12")))
-    addr = host.address4
+def services(host_lab: HostLab, lab_lease: Lease) -> Iterator[LabHost]:
+    host = host_lab.add(HostSpec(NAME, lab_lease.take(), os_release("debian", "12")))
+    addr = host.ipv4
     start(host, f"redis-server --port {REDIS} --bind {addr} --save '' --protected-mode no")
     start(host, f"redis-server --port {REDIS_AUTH} --bind {addr} --save '' "
                 f"--requirepass {PASSWORD}")
@@ -81,36 +81,36 @@ def services(host_lab: HostLab) -> Iterator[LabHost]:
 
 
 def test_redis_answers_with_its_version(services: LabHost) -> None:
-    got = ask("redis", services.address4, REDIS, timeout=5)
+    got = ask("redis", services.ipv4, REDIS, timeout=5)
     assert got.version and got.version.startswith("7."), got
-    assert ask("ssdb", services.address4, REDIS, timeout=5).detail == "SSDB answered PING"
+    assert ask("ssdb", services.ipv4, REDIS, timeout=5).detail == "SSDB answered PING"
 
 
 def test_redis_with_a_password_refuses_a_login_without_it(services: LabHost) -> None:
     with pytest.raises(LoginRefused):
-        ask("redis", services.address4, REDIS_AUTH, timeout=5)
-    assert ask("redis", services.address4, REDIS_AUTH, timeout=5, password=PASSWORD).version
+        ask("redis", services.ipv4, REDIS_AUTH, timeout=5)
+    assert ask("redis", services.ipv4, REDIS_AUTH, timeout=5, password=PASSWORD).version
 
 
 def test_rabbitmq_answers_connection_start_with_its_version(services: LabHost) -> None:
-    got = ask("amqp", services.address4, AMQP, timeout=5)
+    got = ask("amqp", services.ipv4, AMQP, timeout=5)
     assert got.version == "3.10.8" and "RabbitMQ" in got.detail
 
 
 def test_a_port_speaking_another_protocol_is_not_amqp(services: LabHost) -> None:
     with pytest.raises(ProbeError, match="did not answer the AMQP protocol header"):
-        ask("amqp", services.address4, REDIS, timeout=2)
+        ask("amqp", services.ipv4, REDIS, timeout=2)
 
 
 def test_mongodb_against_what_is_not_mongodb_and_against_nothing(services: LabHost) -> None:
     with pytest.raises(Unreachable):
-        ask("mongodb", services.address4, REDIS, timeout=2)
+        ask("mongodb", services.ipv4, REDIS, timeout=2)
     with pytest.raises(Unreachable):
-        ask("mongodb", services.address4, 27017, timeout=2)
+        ask("mongodb", services.ipv4, 27017, timeout=2)
 
 
 def test_postgresql_version_and_extensions(services: LabHost) -> None:
-    version, found = postgresql(services.address4, PG, 5, "collab", None, "postgres",
+    version, found = postgresql(services.ipv4, PG, 5, "collab", None, "postgres",
                                 ["plv8", "pgcrypto"])
     assert version.startswith("15.")
     assert found["plv8"] is None and found["pgcrypto"]  # Debian 12 has no plv8 package
@@ -122,7 +122,7 @@ def test_a_loopback_service_is_reached_through_the_ssh_connection(
     site_file.write_text(
         f"name: tunnel\nssh:\n  user: root\n  identity_file: {host_lab.identity_file}\n"
         f"  known_hosts: {host_lab.known_hosts}\n  connect_timeout: 3\n"
-        f"hosts:\n  {NAME}: {{address: {services.address4}, roles: [app]}}\n")
+        f"hosts:\n  {NAME}: {{address: {services.ipv4}, roles: [app]}}\n")
     site = load_site(site_file)
     connections = Connections(site)
     try:
@@ -136,4 +136,4 @@ def test_a_loopback_service_is_reached_through_the_ssh_connection(
     finally:
         connections.close()
     with pytest.raises(Unreachable):  # from the runner the loopback service is not there
-        ask("redis", services.address4, REDIS_LOOPBACK, timeout=2)
+        ask("redis", services.ipv4, REDIS_LOOPBACK, timeout=2)

@@ -2,7 +2,7 @@
 ``docker_containers`` / ``docker_networks`` / ``daemon_json`` sections as the host prints them,
 judged by ``judge/containers.py`` and ``judge/docker.py``.
 
-One namespace host (dock182, Debian's dockerd 20.10 with vfs, Compose v2 as CLI plugin) runs a
+One namespace host (dock1, Debian's dockerd 20.10 with vfs, Compose v2 as CLI plugin) runs a
 Compose project ``tapbot`` of two services from local one-file images — ``proxy`` from
 ``rslab/traefik:v3.0`` with a Traefik router label, ``web`` on the internal
 ``database-network`` — and the external ``traefik-network``: the healthy replica. The broken
@@ -26,6 +26,7 @@ import pytest
 from rs_lab.containers import import_program
 from rs_lab.dns import DnsServer, ZoneSpec
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
+from rs_lab.indices import Lease
 from rs_lab.pki import Pki
 from rs_lab.preflight import Run, run_preflight
 from rs_preflight.gather.facts import SECTIONS
@@ -40,8 +41,7 @@ if os.geteuid() != 0 or shutil.which("dockerd") is None \
     pytest.skip("needs root, dockerd and Compose v2 (scripts/setup, scripts/setup-compose)",
                 allow_module_level=True)
 
-INDEX, DNS_INDEX = 182, 184
-NAME = f"dock{INDEX}"
+NAME = "dock1"
 CATALOGUE = Path(__file__).resolve().parents[2] / "examples" / "catalogues" / \
     "traefik-docker.yaml"
 ELSEWHERE = "10.255.255.1"  # a DNS answer only: nothing is ever sent there
@@ -110,11 +110,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @pytest.fixture(scope="module")
-def docker_host(host_lab: HostLab, pki: Pki, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[LabHost]:
+def docker_host(host_lab: HostLab, lab_lease: Lease, pki: Pki,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHost]:
     leaf = pki.issue("routes", ROUTED)
     host = host_lab.add(HostSpec(
-        NAME, INDEX, os_release("ubuntu", "24.04"), services=["docker"],
+        NAME, lab_lease.take(), os_release("ubuntu", "24.04"), services=["docker"],
         extra_files={"/etc/docker/daemon.json": json.dumps(DAEMON),
                      "/etc/rs-nginx/nginx.conf": NGINX,
                      "/etc/rs-nginx/chain.pem": leaf.chain_path.read_text(),
@@ -137,11 +137,12 @@ def docker_host(host_lab: HostLab, pki: Pki, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def dns(docker_host: LabHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DnsServer]:
-    names = {n: docker_host.address4 for n in (*ROUTED, "plain.tapbot.lab")}
+def dns(docker_host: LabHost, lab_lease: Lease, tmp_path_factory: pytest.TempPathFactory
+        ) -> Iterator[DnsServer]:
+    names = {n: docker_host.ipv4 for n in (*ROUTED, "plain.tapbot.lab")}
     spec = ZoneSpec("tapbot.lab", overrides={"*": None, "@": None}, spf=None, mx_names=(),
                     hosts={**names, "logs2.tapbot.lab": ELSEWHERE})
-    server = DnsServer(DNS_INDEX, tmp_path_factory.mktemp("traefik-dns"), spec)
+    server = DnsServer(lab_lease.take(), tmp_path_factory.mktemp("traefik-dns"), spec)
     with server:
         yield server
 
@@ -155,7 +156,7 @@ def run(host: LabHost, host_lab: HostLab, dns: DnsServer, pki: Pki, folder: Path
              f"  identity_file: {host_lab.identity_file}",
              f"  known_hosts: {host_lab.known_hosts}", "  connect_timeout: 3",
              "  command_timeout: 30", "hosts:",
-             f"  {NAME}: {{address: {host.address4}, roles: [docker, traefik], "
+             f"  {NAME}: {{address: {host.ipv4}, roles: [docker, traefik], "
              f"names: [{', '.join(names)}]}}",
              f"dns: {{resolvers: [{dns.ipv4}]}}", f"tls: {{ca_bundle: {pki.root_path}}}"]
     site = folder / "site.yaml"
