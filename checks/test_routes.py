@@ -4,12 +4,15 @@ host, serves a certificate valid for it, and redirects HTTP to HTTPS.
 Names: the host's ``names:`` (``sources: [site]``) and, once containers run, the Host rules of
 its running containers' Traefik labels (``traefik_labels``). DNS goes to the site's resolvers;
 TLS and HTTP to the host's address with the name in SNI and ``Host`` (the TLS machinery of
-RS-TLS-*). Judged by :mod:`rs_preflight.judge.routes` and :mod:`rs_preflight.judge.tls`.
+RS-TLS-*). Each probe is asked of the run's state once (``rs.state.probe``: a handshake the
+RS-TLS checks made is not made again). Judged by :mod:`rs_preflight.judge.routes` and
+:mod:`rs_preflight.judge.tls`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pytest
 
@@ -92,8 +95,10 @@ def test_routed_names_tls(rs: Target) -> Verdict:
     now = dt.datetime.now(dt.UTC)
     verdicts = []
     for name in names:
-        try:
-            hs = tls.handshake(rs.host.address, name, rs.site.tls_port, _timeout(rs))
+        address, port = rs.host.address, rs.site.tls_port
+        try:  # the run's probe cache: one handshake per (name, address, port) for the run
+            hs = rs.state.probe(("tls", name, address, port), functools.partial(
+                tls.handshake, address, name, port, _timeout(rs)), at=address)
         except ProbeError as exc:
             verdicts.append((name, error(str(exc))))
             continue
@@ -112,8 +117,10 @@ def test_routed_names_redirect(rs: Target) -> Verdict:
     verdicts = []
     for name in names:
         url = f"http://{name}/"
+        address = rs.host.address
         try:
-            answer = http.get(rs.host.address, url, timeout=_timeout(rs))
+            answer = rs.state.probe(("http", url, address), functools.partial(
+                http.get, address, url, timeout=_timeout(rs)), at=address)
         except ProbeError as exc:
             verdicts.append((name, error(str(exc))))
             continue

@@ -10,6 +10,7 @@ give; judged by :mod:`rs_preflight.judge.services` and :mod:`rs_preflight.judge.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 from collections.abc import Iterator
 from typing import Any
@@ -107,7 +108,8 @@ def test_status_page(rs: Target) -> Verdict:
                      f"https://<the host's first name>{rs.params['path']} (hosts.*.names)")
     url = f"{rs.params.get('scheme', 'https')}://{rs.host.names[0]}{rs.params['path']}"
     try:
-        answer = http.get(rs.host.address, url, timeout=_timeout(rs))
+        answer = rs.state.probe(("http", url, rs.host.address), functools.partial(
+            http.get, rs.host.address, url, timeout=_timeout(rs)), at=rs.host.address)
     except ProbeError as exc:
         return error(f"the status page did not answer: {exc}")
     return status_page(answer.status, rs.site.redactor(answer.text),
