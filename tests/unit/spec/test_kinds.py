@@ -157,7 +157,7 @@ def test_planned_kinds_are_declared_and_validated_but_have_no_check() -> None:
     planned = {name for name, kind in KINDS.items() if kind.planned}
     assert planned == {"os_end_of_life", "dns_forward_reverse", "floating_address",
                        "dns_floating_names", "couchdb_version", "couchdb_replication",
-                       "rabbitmq_cluster", "process_running"}
+                       "rabbitmq_cluster"}  # process_running ships (checks/test_processes.py)
     eol = KINDS["os_end_of_life"]
     assert eol.problems({"releases": [{"id": "centos", "version": "7", "name": "CentOS 7",
                                        "eol": "2024-06-31"}]}) == [
