@@ -123,7 +123,7 @@ def ak_host(host_lab: HostLab, lab_lease: Lease,
         bg(host, f"bash -c 'exec -a {name} sleep infinity'", name)
     host.run("nginx -c /etc/rs-nginx/nginx.conf >/dev/null 2>&1", check=True)
     for port in (27017, 27018):
-        wait(f"NX-27017 on {port}", lambda p=port: host.run(  # type: ignore[misc]
+        wait(f"NX-27017 on {port}", lambda p=port: host.run(
             ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{p}"]).returncode == 0)
     ctl = f"env {RABBIT_ENV} /usr/lib/rabbitmq/bin/rabbitmqctl"
     wait("RabbitMQ", lambda: host.run(f"{ctl} await_startup", timeout=120).returncode == 0)
