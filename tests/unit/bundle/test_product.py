@@ -13,7 +13,7 @@ from rs_preflight.bundle.product import diagnostics, product_items
 from rs_preflight.spec.catalogue import bundle_problems, load_catalogue
 from rs_preflight.spec.errors import SiteError
 
-ALTCRAFT = Path(__file__).resolve().parents[2] / "examples" / "catalogues" / "altcraft.yaml"
+ALTCRAFT = Path(__file__).resolve().parents[3] / "examples" / "catalogues" / "altcraft.yaml"
 
 
 def test_the_altcraft_catalogue_asks_for_versions_logs_and_processes() -> None:
