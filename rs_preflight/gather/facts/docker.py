@@ -61,9 +61,12 @@ def _dockerd_limits(rc: int, text: str) -> dict[str, int | None] | None:
     """The running daemon's nofile limits, or None when no dockerd runs."""
     if "@@not-running@@" in text:
         return None
-    fields = text.split()
-    # "Max open files  1024  524288  files"
-    soft, hard = fields[3], fields[4]
+    # "Max open files  1024  524288  files": that line only, whatever else the host printed
+    line = next((ln for ln in text.splitlines() if ln.startswith("Max open files")), None)
+    if line is None:
+        raise FactUnavailable(f"no 'Max open files' line in dockerd's /proc/<pid>/limits: "
+                              f"{clip(text.strip(), 120)}")
+    soft, hard = line.split()[3:5]
     return {"soft": None if soft == "unlimited" else int(soft),
             "hard": None if hard == "unlimited" else int(hard)}
 

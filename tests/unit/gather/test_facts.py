@@ -64,3 +64,19 @@ def test_a_section_printing_too_much_is_cut_on_the_host_and_marked() -> None:
     got = split_output(out, m)
     assert got["big"][1].endswith(f"CAPPED:{m}") and len(got["big"][1]) < 150
     assert got["small"] == (3, "ok")
+
+
+def test_dockerd_limits_reads_its_line_whatever_else_the_host_printed() -> None:
+    """Seen in CI under load: the section's output held another line before /proc/<pid>/limits'
+    (split as a whole, its fourth word was a time); only the "Max open files" line counts."""
+    import pytest
+
+    from rs_preflight.gather.facts import FactUnavailable
+
+    parse = SECTIONS["dockerd_limits"].parse
+    limits = "Max open files            1048576              1048576              files"
+    assert parse(0, "Wed Dec  2 12:07:14 UTC 2026\n" + limits) == {"soft": 1048576,
+                                                                    "hard": 1048576}
+    assert parse(0, "@@not-running@@") is None
+    with pytest.raises(FactUnavailable, match="no 'Max open files' line"):
+        parse(0, "grep: /proc/4242/limits: No such file or directory")
