@@ -13,12 +13,14 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import select
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PREFIX = os.environ.get("RS_LAB_PREFIX", "rsl")
 # One /24 and one /64 per lab; RS_LAB_NET picks another second octet if two labs must coexist.
@@ -84,30 +86,44 @@ def ns_pids(name: str) -> list[int]:
 
 
 def end_pids(pids: Sequence[int], grace: float = 3.0) -> None:
-    """TERM the given PIDs, then KILL whatever is left after ``grace`` seconds."""
-    for pid in pids:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        _signal(pid, signal.SIGKILL)
+    """TERM the given PIDs, then KILL whatever is left after ``grace`` seconds.
 
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
+    Each process is held by a pidfd from the start, so a signal never reaches another process
+    that was given a number back in the meantime (on a busy machine, with pid_max 32768, a
+    finished process's number is soon someone else's: a thread of this very runner, once).
+    Pass only processes not yet waited for (:func:`live` for our own children)."""
+    fds: list[int] = []
+    for pid in dict.fromkeys(pids):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            fds.append(os.pidfd_open(pid))
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is as good as dead
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
+        for fd in fds:
+            _signal(fd, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and not all(_exited(fd) for fd in fds):
+            time.sleep(0.05)
+        for fd in fds:
+            if not _exited(fd):
+                _signal(fd, signal.SIGKILL)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def live(procs: Iterable[subprocess.Popen[Any]]) -> list[int]:
+    """The PIDs of those of our children not yet waited for: a waited-for child's number is
+    free, and may be another process's by now."""
+    return [p.pid for p in procs if p.returncode is None]
+
+
+def _signal(pidfd: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        signal.pidfd_send_signal(pidfd, sig)
+
+
+def _exited(pidfd: int) -> bool:
+    """True once the process has ended (a zombie, not yet reaped by its parent, included)."""
+    return bool(select.select([pidfd], [], [], 0)[0])
 
 
 @dataclass
@@ -182,7 +198,7 @@ class Namespace:
         return proc
 
     def destroy(self) -> None:
-        end_pids([p.pid for p in self.procs] + ns_pids(self.name))
+        end_pids(live(self.procs) + ns_pids(self.name))
         for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)

@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
-from rs_lab.netns import LabError, Namespace, clear_leftover, end_pids
+from rs_lab.netns import LabError, Namespace, clear_leftover, end_pids, live
 
 __all__ = ["REPO", "Addressed", "LabService", "where"]
 
@@ -126,7 +126,7 @@ class LabService(Addressed):
         try:
             self._stop()
         finally:
-            end_pids([p.pid for p in self.procs])
+            end_pids(live(self.procs))
             for proc in self.procs:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=1)
