@@ -47,7 +47,7 @@ class Section:
     name: str
     command: Command
     parse: Parser
-    bounded: bool = False  # the command limits its own time (no timeout(1) around it)
+    bounded: bool = False  # limits its own time or cannot block (no timeout(1) around it)
     group: str | None = None  # once one section of a group times out, the rest are skipped
 
 
@@ -58,8 +58,13 @@ def section(name: str, command: str | Command, *, bounded: bool = False,
             group: str | None = None) -> Callable[[Parser], Parser]:
     """Register a fact section: ``command`` runs on the host, the decorated function parses.
 
-    Each command runs under ``timeout`` on the host, unless it is ``bounded`` (it limits its
-    own time, like the flow probes). Sections of one ``group`` (e.g. everything that asks the
+    Each command runs under ``timeout`` on the host, unless it is ``bounded``: it limits its
+    own time, like the flow probes, or it cannot block — it reads kernel files (/proc, /sys)
+    and local configuration only, or is a shell builtin. What talks to a daemon (docker,
+    systemctl, chronyc), stats mounts (df, findmnt: a dead NFS server) or reads other
+    processes' memory (ps) stays under ``timeout``. ``timeout -k 1 N sh -c`` costs two execs
+    on the host per section: on a bare host that was a third of its fact script's CPU.
+    Sections of one ``group`` (e.g. everything that asks the
     Docker daemon) are skipped once one of them timed out: a hung daemon costs one timeout."""
     if callable(command):
         cmd: Command = command

@@ -36,7 +36,7 @@ def _docker_compose(rc: int, text: str) -> dict[str, Any]:
 
 
 @section("daemon_json", "if [ -e /etc/docker/daemon.json ]; then cat /etc/docker/daemon.json; "
-                        "else echo '@@absent@@'; fi")
+                        "else echo '@@absent@@'; fi", bounded=True)
 def _daemon_json(rc: int, text: str) -> dict[str, Any]:
     """``{"present", "text", "config", "error"}``: a syntax error is kept, with its place."""
     if text.strip() == "@@absent@@":
@@ -56,7 +56,7 @@ def _daemon_json(rc: int, text: str) -> dict[str, Any]:
 
 @section("dockerd_limits", "p=$(pgrep -x dockerd | head -n 1); "
                            "if [ -n \"$p\" ]; then grep '^Max open files' /proc/$p/limits; "
-                           "else echo '@@not-running@@'; fi")
+                           "else echo '@@not-running@@'; fi", bounded=True)
 def _dockerd_limits(rc: int, text: str) -> dict[str, int | None] | None:
     """The running daemon's nofile limits, or None when no dockerd runs."""
     if "@@not-running@@" in text:

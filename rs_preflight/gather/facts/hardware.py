@@ -10,7 +10,7 @@ from rs_preflight.gather.facts import FactUnavailable, section
 PSEUDO = ("/proc", "/sys", "/dev", "/run")
 
 
-@section("machine", "uname -m")
+@section("machine", "uname -m", bounded=True)
 def _machine(rc: int, text: str) -> str:
     """The machine architecture (``x86_64``, ``aarch64``)."""
     if rc != 0 or not text.strip():
@@ -18,12 +18,12 @@ def _machine(rc: int, text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-@section("nproc", "nproc")
+@section("nproc", "nproc", bounded=True)
 def _nproc(rc: int, text: str) -> int:
     return int(text.split()[0])
 
 
-@section("mem_total_kb", "grep '^MemTotal:' /proc/meminfo")
+@section("mem_total_kb", "grep '^MemTotal:' /proc/meminfo", bounded=True)
 def _mem(rc: int, text: str) -> int:
     return int(text.split()[1])
 
@@ -46,7 +46,8 @@ def _df(rc: int, text: str) -> list[dict[str, Any]]:
     return out
 
 
-@section("block_devices", "lsblk -J -b -o NAME,ROTA,TYPE,MOUNTPOINT 2>/dev/null; true")
+@section("block_devices", "lsblk -J -b -o NAME,ROTA,TYPE,MOUNTPOINT 2>/dev/null; true",
+         bounded=True)
 def _lsblk(rc: int, text: str) -> dict[str, bool]:
     """``{mountpoint: rotational}`` for mounted block devices (and their parents' flag)."""
     if not text.strip():
@@ -66,7 +67,7 @@ def _lsblk(rc: int, text: str) -> dict[str, bool]:
 
 @section("links", "ip -o addr show; echo @@speeds@@; "
                   "for i in /sys/class/net/*; do printf '%s %s\\n' \"${i##*/}\" "
-                  "\"$(cat \"$i/speed\" 2>/dev/null)\"; done")
+                  "\"$(cat \"$i/speed\" 2>/dev/null)\"; done", bounded=True)
 def _links(rc: int, text: str) -> dict[str, Any]:
     """``{"addresses": {address: interface}, "speeds": {interface: Mb/s or None}}``."""
     addrs_text, _, speeds_text = text.partition("@@speeds@@")

@@ -34,7 +34,7 @@ def parse_disk_usage(rc: int, text: str) -> list[dict[str, Any]]:
     return out
 
 
-@section("meminfo", "cat /proc/meminfo")
+@section("meminfo", "cat /proc/meminfo", bounded=True)
 def parse_meminfo(rc: int, text: str) -> dict[str, int]:
     """``{field: kB}`` of /proc/meminfo (MemTotal, MemAvailable, SwapTotal, …)."""
     out = {}
@@ -48,7 +48,7 @@ def parse_meminfo(rc: int, text: str) -> dict[str, int]:
     return out
 
 
-@section("file_nr", "cat /proc/sys/fs/file-nr")
+@section("file_nr", "cat /proc/sys/fs/file-nr", bounded=True)
 def parse_file_nr(rc: int, text: str) -> dict[str, int]:
     """The kernel's file table: allocated handles, unused ones, and the maximum (file-max)."""
     allocated, unused, maximum = (int(v) for v in text.split()[:3])

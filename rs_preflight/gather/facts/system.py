@@ -8,7 +8,7 @@ from rs_preflight.gather.facts import Context, FactUnavailable, section
 from rs_preflight.spec.redact import clip
 
 
-@section("os_release", "cat /etc/os-release || cat /usr/lib/os-release")
+@section("os_release", "cat /etc/os-release || cat /usr/lib/os-release", bounded=True)
 def _os_release(rc: int, text: str) -> dict[str, str]:
     if rc != 0:
         raise FactUnavailable(f"/etc/os-release unreadable: {clip(text.strip(), 120)}")
@@ -34,7 +34,7 @@ def _proc_path(key: str) -> str:
     return "/proc/sys/" + key.replace(".", "/")
 
 
-@section("sysctl", _sysctl_command)
+@section("sysctl", _sysctl_command, bounded=True)
 def _sysctl(rc: int, text: str) -> dict[str, int | str | None]:
     """``{key: value}``: an integer (the first field of a multi-value setting), the text of a
     non-numeric one, None when it could not be read."""
@@ -52,7 +52,7 @@ def _sysctl(rc: int, text: str) -> dict[str, int | str | None]:
 
 
 @section("sysctl_persisted", "grep -s -H -v -E '^[[:space:]]*([#;]|$)' /etc/sysctl.conf "
-                             "/etc/sysctl.d/*.conf; true")
+                             "/etc/sysctl.d/*.conf; true", bounded=True)
 def _sysctl_persisted(rc: int, text: str) -> dict[str, tuple[str, str]]:
     """``{key: (value, "file")}`` for settings persisted in sysctl files (last one wins)."""
     found: dict[str, tuple[str, str]] = {}
@@ -64,7 +64,7 @@ def _sysctl_persisted(rc: int, text: str) -> dict[str, tuple[str, str]]:
     return found
 
 
-@section("ulimit_nofile", "ulimit -S -n; ulimit -H -n")
+@section("ulimit_nofile", "ulimit -S -n; ulimit -H -n", bounded=True)
 def _ulimit(rc: int, text: str) -> dict[str, int | None]:
     soft, hard = text.split()[:2]
 
