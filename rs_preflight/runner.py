@@ -591,6 +591,7 @@ class Preflight:
             self._peers.close()
         try:
             if self.completion.interrupted_by is not None:
+                self.state.stop_gathering()
                 self._record_interrupted()
             self.state.finished = dt.datetime.now(dt.UTC)
             if not hasattr(self.config, "workerinput"):

@@ -22,18 +22,26 @@ R = TypeVar("R")
 
 
 def connect_then_work(items: Sequence[T], connect: Callable[[T], R | None],
-                      work: Callable[[T], R], *, wide: int, narrow: int) -> list[R]:
+                      work: Callable[[T], R], *, wide: int, narrow: int,
+                      done: Callable[[int, R], None] | None = None) -> list[R]:
     """``work(item)`` for each item whose ``connect(item)`` returned None; the result of
     ``connect`` for the others (e.g. the error it met). Results in the order of ``items``.
-    Items start connecting in order; work runs in the order connects finish."""
+    Items start connecting in order; work runs in the order connects finish. ``done(i,
+    result)`` is called as each item's result is in (from a pool thread), so a caller can use
+    the first results while the others are still coming."""
     if not items:
         return []
     results: list[R | None] = [None] * len(items)
     slots = threading.BoundedSemaphore(max(1, min(wide, len(items))))
 
+    def finish(i: int, result: R) -> None:
+        results[i] = result
+        if done is not None:
+            done(i, result)
+
     def second(i: int) -> None:
         try:
-            results[i] = work(items[i])
+            finish(i, work(items[i]))
         finally:
             slots.release()
 
@@ -45,8 +53,10 @@ def connect_then_work(items: Sequence[T], connect: Callable[[T], R | None],
             slots.release()
             raise
         if early is not None:
-            results[i] = early
-            slots.release()
+            try:
+                finish(i, early)
+            finally:
+                slots.release()
             return None
         return workers.submit(second, i)
 

@@ -161,6 +161,10 @@ class RunState:
     # an xdist worker's share of the hosts and the other workers' facts (distribute.py)
     peers: Peers | None = None
     _relayed: dict[str, HostFacts | PreflightError] = field(default_factory=dict)
+    # hosts being gathered behind the checks (a serial run): set once each one's facts are in
+    _coming: dict[str, threading.Event] = field(default_factory=dict)
+    _gatherer: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.dns = SiteDns(self.site)
@@ -182,11 +186,17 @@ class RunState:
         return self.site.phase
 
     def facts(self, host: Host) -> HostFacts:
-        """The host's facts; the first call gathers every reachable host in parallel (on an
-        xdist worker: every host of its share, see ``_gather_for``)."""
+        """The host's facts; the first call starts gathering every reachable host in parallel
+        and returns as soon as *this* host's are in, so the checks of the first hosts run
+        while the others are still gathered (on an xdist worker: every host of its share,
+        gathered before it returns, see ``_gather_for``)."""
         with self._lock:
-            if host.name not in self._facts and host.name not in self._relayed:
+            if host.name not in self._facts and host.name not in self._relayed \
+                    and host.name not in self._coming:
                 self._gather_for(host)
+        coming = self._coming.get(host.name)
+        if coming is not None:
+            coming.wait()
         got = self._facts[host.name] if host.name in self._facts else self._relayed[host.name]
         if isinstance(got, PreflightError):
             raise got
@@ -201,6 +211,9 @@ class RunState:
         if hosts:
             self.progress(f"gathering facts from {len(hosts)} host(s) in one round trip "
                           f"each (connect timeout {self.site.ssh.connect_timeout:g} s)…")
+            if self.peers is None:
+                self._gather_behind(hosts)
+                return
             self._gather_all(hosts)
         if self.peers is None:
             return
@@ -216,8 +229,35 @@ class RunState:
         self._gather_all([h for h in self.site.hosts if h.name in adopted])
         self.peers.offer(self._facts)
 
-    def _gather_all(self, hosts: list[Host]) -> None:
+    def _gather_behind(self, hosts: list[Host]) -> None:
+        """Gather ``hosts`` in a thread of their own; each host's event is set as its facts
+        (or its error) are in. Should the gathering itself die, every host still waiting gets
+        an error that says so — never a wait without end, never facts that are not there."""
+        coming = {h.name: threading.Event() for h in hosts}
+        self._coming.update(coming)
+
+        def run() -> None:
+            try:
+                self._gather_all(hosts, lambda h: coming[h.name].set())
+            except BaseException as exc:
+                for h in hosts:
+                    if h.name not in self._facts:
+                        self._facts[h.name] = HostUnreachable(
+                            f"{h.name}: its facts were not gathered: the gathering stopped "
+                            f"({type(exc).__name__}: {exc})")
+                raise
+            finally:
+                for event in coming.values():
+                    event.set()
+
+        self._gatherer = threading.Thread(target=run, name="rs-gather", daemon=True)
+        self._gatherer.start()
+
+    def _gather_all(self, hosts: list[Host],
+                    each: Callable[[Host], None] | None = None) -> None:
         def connect(host: Host) -> PreflightError | None:
+            if self._stopping.is_set():  # the run is over: no new connection
+                return HostUnreachable(f"{host.name}: not gathered: the run was stopped")
             try:
                 self.connections.get(host)
                 return None
@@ -240,17 +280,29 @@ class RunState:
             finally:  # nothing else needs it now; the few active probes reconnect
                 self.connections.release(host)
 
-        found = connect_then_work(hosts, connect, one, wide=PARALLEL_CONNECTS,
-                                  narrow=PARALLEL_HOSTS)
-        for host, got in zip(hosts, found, strict=True):
-            self._facts[host.name] = got
+        def done(i: int, got: HostFacts | PreflightError) -> None:
+            self._facts[hosts[i].name] = got
+            if each is not None:
+                each(hosts[i])
+
+        connect_then_work(hosts, connect, one, wide=PARALLEL_CONNECTS, narrow=PARALLEL_HOSTS,
+                          done=done)
 
     def probe(self, key: Key, compute: Callable[[], T], *, at: Hashable | None = None) -> T:
         """``compute()`` once per run for ``key`` (its result, or its error raised again); see
         :class:`ProbeCache` for ``at``, the address it connects to."""
         return self.probes.get(key, compute, at=at)
 
+    def stop_gathering(self) -> None:
+        """An interrupted run: a gathering still under way opens no more connections, and
+        :meth:`gathered` says what is in without waiting for the rest."""
+        self._stopping.set()
+
     def gathered(self) -> Mapping[str, HostFacts | PreflightError]:
+        """Every host's facts or error, once the gathering is over (a host no selected check
+        asked for may still have been on its way)."""
+        if self._gatherer is not None and not self._stopping.is_set():
+            self._gatherer.join()
         return dict(self._facts)
 
     def _sample_clock(self, host: Host, thost: testinfra.host.Host, facts: HostFacts) -> None:
@@ -293,6 +345,7 @@ class RunState:
 
     def cleanup(self) -> None:
         """Undo the run's active probes, then close connections. Safe to call twice."""
+        self.stop_gathering()
         try:
             while self._cleanups:
                 undo = self._cleanups.pop()
