@@ -46,7 +46,10 @@ Key = tuple[Hashable, ...]  # (kind of probe, what it asks …), e.g. ("tls", na
 
 PARALLEL_HOSTS = 16  # hosts worked on at once (fact script, clock samples)
 PARALLEL_CONNECTS = 128  # hosts connecting at once: unreachable ones wait out their timeout
-CLOCK_LOOP = "while read -r _; do date +%s.%N; done"  # one reading per line received
+# One reading per line received. date(1), not bash's $EPOCHREALTIME (no process started): the
+# lab shifts a host's clock with libfaketime, which date(1) sees and $EPOCHREALTIME did not,
+# so only date(1) is proven to read what the host's programs read.
+CLOCK_LOOP = "while read -r _; do date +%s.%N; done"
 
 
 class ProbeCache:
