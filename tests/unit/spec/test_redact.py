@@ -9,7 +9,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rs_preflight.spec import redact
 from rs_preflight.spec.envfile import EnvValue, is_secret_name
 from rs_preflight.spec.redact import MASK, RedactingFilter, Redactor, clip, safe_url, url_passwords
 from rs_preflight.spec.site import load_site
@@ -77,3 +80,45 @@ def test_the_site_registers_the_password_of_every_url_setting(tmp_path: Path) ->
     site = load_site(path)
     text = "EsPw1234 EsPw5678 FayePw99 HookPw42 RabbitPw7 true"
     assert site.redactor(text) == " ".join([MASK] * 5 + ["true"])
+
+
+# The rules' cheap pre-tests ("may it match at all?") never change what is masked: a text the
+# pre-test lets through is scanned as before, and one it stops could not have matched.
+_PIECES = ["pass", "PASS", "Pa\u017f\u017fword", "pwd", "secret", "token", "api-KEY", "ke",
+           "y", "salt", "credent\u0130al", "credent\u0131als", "\u212aey", "word", "=", ": ",
+           " ", "--", "-", "://", "@", "user", ":", "x", "\n", "\"", "'", "600", "abc123",
+           "-----BEGIN RSA PRIVATE KEY-----", "-----END RSA PRIVATE KEY-----", "PRIVATE KEY",
+           "https://", "postgres://rs:", "_", "."]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_the_pre_tests_change_nothing_that_is_masked(text: str) -> None:
+    with_pre_tests = Redactor(["hunter2-pw"])
+    without = Redactor(["hunter2-pw"])
+    without._rules = {  # the same rules, scanning every text
+        "pem-private-key": lambda t: _pem_scan(t),
+        **{name: rule for name, rule in without.rules.items() if name != "pem-private-key"}}
+    for name in ("url-credentials", "secret-assignment"):
+        without._rules[name] = _unfiltered(name)
+    assert with_pre_tests.apply("m", text) == without.apply("m", text)
+
+
+def _pem_scan(text: str) -> tuple[str, list[int]]:
+    out, starts, last, length = [], [], 0, 0
+    for m in redact.PEM_BLOCK.finditer(text):
+        out.append(text[last:m.start()])
+        length += m.start() - last
+        starts.append(length)
+        out.append(MASK)
+        length += len(MASK)
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out), starts
+
+
+def _unfiltered(name: str) -> redact.Rule:
+    if name == "url-credentials":
+        return redact._masking(redact.URL_CREDENTIALS)
+    return redact._masking(redact.SECRET_ASSIGNMENT, redact.SECRET_OPTION,
+                           keep=redact.PLAIN_VALUE)
