@@ -1,4 +1,5 @@
-"""RS-DNS-*: names at the site's resolvers (guide §4, §5, App. 1).
+"""RS-DNS-*: names at the site's resolvers (guide §4, §5, App. 1); the hosts' own names and
+the floating addresses' names, forward and reverse (VOIP-DNS-01, VOIP-FLOAT-02).
 
 Glue only: ask the site's resolvers (``dns.resolvers``; the runner's resolver is never used),
 judge with :mod:`rs_preflight.judge.dns`.
@@ -7,12 +8,15 @@ judge with :mod:`rs_preflight.judge.dns`.
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 
 import dns.resolver
 import pytest
 
 from rs_preflight.gather.probes import dns as probe
+from rs_preflight.gather.probes.records import Lookup
 from rs_preflight.judge import dns as judge
+from rs_preflight.judge.common import every
 from rs_preflight.model import Target
 from rs_preflight.spec.dnsnames import predetermined_names
 from rs_preflight.spec.results import Verdict, error, worst
@@ -105,3 +109,64 @@ def _dkim(resolver: dns.resolver.Resolver, s: dict[str, str], domain: str) -> Ve
 
 def _mail_domain(mailbox: str | None, default: str) -> str:
     return mailbox.rsplit("@", 1)[1].lower() if mailbox and "@" in mailbox else default
+
+
+def _both_ways(resolver: dns.resolver.Resolver, name: str, address: str, rdtype: str,
+               reverse: bool) -> tuple[Lookup, Lookup | None]:
+    """``rdtype`` of ``name`` and, with ``reverse``, the PTR of ``address``: asked together."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        forward = pool.submit(probe.lookup, resolver, name, rdtype)
+        back = pool.submit(probe.reverse, resolver, address) if reverse else None
+        return forward.result(), back.result() if back else None
+
+
+def _record_for(address: str) -> str | None:
+    """AAAA for an IPv6 address, A for IPv4, None for a name."""
+    try:
+        return "AAAA" if ipaddress.ip_address(address).version == 6 else "A"
+    except ValueError:
+        return None
+
+
+@pytest.mark.kind("dns_forward_reverse")
+def test_host_name_forward_reverse(rs: Target) -> Verdict:
+    host = rs.host
+    assert host is not None
+    if not host.fqdn:
+        pytest.skip(f"{host.name} has no DNS name in the site (hosts.{host.name}.fqdn): "
+                    "nothing to resolve")
+    rdtype = rs.params["record"]
+    if _record_for(host.address) != rdtype:
+        kind = "a name" if _record_for(host.address) is None else "not an IPv" + \
+            ("6" if rdtype == "AAAA" else "4") + " address"
+        return error(f"the address of {host.name} in the site, {host.address}, is {kind}: "
+                     f"cannot tell which {rdtype} record {host.fqdn} must have (give "
+                     f"hosts.{host.name}.address as the host's {rdtype} address)")
+    resolver = _resolver(rs)
+    if isinstance(resolver, Verdict):
+        return resolver
+    forward, back = _both_ways(resolver, host.fqdn, host.address, rdtype,
+                               bool(rs.params.get("reverse", False)))
+    return judge.name_and_back(host.fqdn, host.address, forward, back)
+
+
+@pytest.mark.kind("dns_floating_names")
+def test_floating_names(rs: Target) -> Verdict:
+    named = [f for f in rs.site.floating if f.name]
+    if not named:
+        pytest.skip("no floating address has a DNS name (floating_addresses.*.name)")
+    resolver = _resolver(rs)
+    if isinstance(resolver, Verdict):
+        return resolver
+    reverse = bool(rs.params.get("reverse", False))
+
+    def one(address: str, name: str) -> Verdict:
+        rdtype = _record_for(address) or "A"  # the site loader accepts only IP addresses
+        forward, back = _both_ways(resolver, name, address, rdtype, reverse)
+        return judge.name_and_back(name, address, forward, back)
+
+    # every name at once: a slow resolver costs one timeout, not one per name
+    with concurrent.futures.ThreadPoolExecutor(min(8, len(named))) as pool:
+        verdicts = list(pool.map(lambda f: one(f.address, f.name or ""), named))
+    return every("floating addresses' names",
+                 [(f.label, v) for f, v in zip(named, verdicts, strict=True)])

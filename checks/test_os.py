@@ -1,4 +1,4 @@
-"""RS-OS-*: the operating system (guide §9.2)."""
+"""RS-OS-*: the operating system (guide §9.2); its vendor's end of life (VOIP-OS-02)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ def test_supported_os(rs: Target) -> Verdict:
 def test_no_third_party_software(rs: Target) -> Verdict:
     return judge.no_third_party(rs.facts.get("processes"), rs.thresholds["forbidden_processes"],
                                 rs.facts.get("default_target"))
+
+
+@pytest.mark.kind("os_end_of_life")
+def test_os_end_of_life(rs: Target) -> Verdict:
+    # the run's own date (when it started, UTC): every host is judged against the same day
+    return judge.end_of_life(rs.facts.get("os_release"), rs.params["releases"],
+                             rs.state.started.date())

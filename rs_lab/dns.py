@@ -98,6 +98,9 @@ class ZoneSpec:
       <= 255-byte strings.
     * ``hosts``: lab host names → address(es), e.g. ``{"app1": ["10.213.0.11", "fd00:213::11"]}``.
     * ``extra``: raw zone-file lines appended verbatim.
+    * ``ptr``: address → name(s) (absolute), the reverse records: the server is then also
+      authoritative for ``in-addr.arpa`` / ``ip6.arpa`` (a zone per family that has one), so a
+      PTR it does not list is NXDOMAIN, as a real reverse zone answers.
     """
 
     domain: str = "rs.lab"
@@ -114,6 +117,7 @@ class ZoneSpec:
     hosts: Mapping[str, Addresses] = field(default_factory=dict)
     ttl: int = 60
     extra: Sequence[str] = ()
+    ptr: Mapping[str, Addresses] = field(default_factory=dict)
 
     @property
     def mail_domain(self) -> str:
@@ -172,6 +176,20 @@ class ZoneSpec:
         lines += list(self.extra)
         return "\n".join(lines) + "\n"
 
+    def reverse_zones(self) -> dict[str, str]:
+        """The reverse zones of ``ptr``: ``{"ip6.arpa": zone text, …}`` (empty without PTRs)."""
+        records: dict[str, list[str]] = {}
+        for address, names in self.ptr.items():
+            ip = ipaddress.ip_address(address)
+            zone = "ip6.arpa" if ip.version == 6 else "in-addr.arpa"
+            records.setdefault(zone, []).extend(
+                f"{ip.reverse_pointer}. IN PTR {n.rstrip('.')}." for n in _addrs(names))
+        d = self.domain
+        return {zone: "\n".join([f"$ORIGIN {zone}.", f"$TTL {self.ttl}",
+                                 f"@ IN SOA ns1.{d}. hostmaster.{d}. 1 3600 600 86400 {self.ttl}",
+                                 f"@ IN NS ns1.{d}.", *lines]) + "\n"
+                for zone, lines in records.items()}
+
 
 class DnsServer(LabService):
     """BIND 9 authoritative for ``spec.domain``; ``ipv4``/``ipv6`` are what resolvers point at.
@@ -220,22 +238,28 @@ class DnsServer(LabService):
 }};
 controls {{ }};
 zone "{self.spec.domain}" {{ type primary; file "{self.zone_path}"; }};
-"""
+""" + "".join(f'zone "{zone}" {{ type primary; file "{self.zonedir / zone}.zone"; }};\n'
+              for zone in self.spec.reverse_zones())
 
     def write(self) -> None:
         self.zonedir.mkdir(parents=True, exist_ok=True)
         self.conf_path.write_text(self.config_text())
         self.zone_path.write_text(self.spec.zone_text([self.ipv4, self.ipv6]))
+        zones = self.spec.reverse_zones()
+        for zone, text in zones.items():
+            (self.zonedir / f"{zone}.zone").write_text(text)
         if self.user and not _user_can_read(self.user, self.conf_path):
             self.user = None
         if self.user:
             shutil.chown(self.zonedir, self.user, self.user)
             for f in self.zonedir.iterdir():
                 shutil.chown(f, self.user, self.user)
-        check = subprocess.run(["named-checkzone", self.spec.domain, str(self.zone_path)],
-                               capture_output=True, text=True)
-        if check.returncode != 0:
-            raise LabError(f"zone does not load: {check.stdout}{check.stderr}")
+        for zone, path in [(self.spec.domain, self.zone_path),
+                           *((z, self.zonedir / f"{z}.zone") for z in zones)]:
+            check = subprocess.run(["named-checkzone", zone, str(path)], capture_output=True,
+                                   text=True)
+            if check.returncode != 0:
+                raise LabError(f"zone {zone} does not load: {check.stdout}{check.stderr}")
 
     def _start(self) -> None:
         self.write()

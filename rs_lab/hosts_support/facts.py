@@ -13,7 +13,8 @@ _DEBIAN_CODENAMES = {"11": "bullseye", "12": "bookworm", "13": "trixie"}
 
 
 def os_release(distro: str, version: str) -> str:
-    """A realistic ``/etc/os-release`` for ``distro`` (ubuntu, rhel, astra, debian, other)."""
+    """A realistic ``/etc/os-release`` for ``distro`` (ubuntu, rhel, centos, astra, debian,
+    other)."""
     if distro == "ubuntu":
         code = _UBUNTU_CODENAMES.get(version, "unknown")
         lts = " LTS" if version.endswith(".04") and int(version.split(".")[0]) % 2 == 0 else ""
@@ -28,6 +29,16 @@ def os_release(distro: str, version: str) -> str:
                 f'PRETTY_NAME="Red Hat Enterprise Linux {version} (Plow)"\nANSI_COLOR="0;31"\n'
                 f'CPE_NAME="cpe:/o:redhat:enterprise_linux:{major}::baseos"\n'
                 f'HOME_URL="https://www.redhat.com/"\n')
+    if distro == "centos":  # CentOS Linux 7's file as shipped (centos-release-7)
+        major = version.split(".")[0]
+        return (f'NAME="CentOS Linux"\nVERSION="{major} (Core)"\nID="centos"\n'
+                f'ID_LIKE="rhel fedora"\nVERSION_ID="{major}"\n'
+                f'PRETTY_NAME="CentOS Linux {major} (Core)"\nANSI_COLOR="0;31"\n'
+                f'CPE_NAME="cpe:/o:centos:centos:{major}"\nHOME_URL="https://www.centos.org/"\n'
+                f'BUG_REPORT_URL="https://bugs.centos.org/"\n\n'
+                f'CENTOS_MANTISBT_PROJECT="CentOS-{major}"\n'
+                f'CENTOS_MANTISBT_PROJECT_VERSION="{major}"\n'
+                f'REDHAT_SUPPORT_PRODUCT="centos"\nREDHAT_SUPPORT_PRODUCT_VERSION="{major}"\n')
     if distro == "astra":  # Astra writes VERSION_ID=1.8_x86-64, unquoted (LAB.md)
         return ('PRETTY_NAME="Astra Linux"\nNAME="Astra Linux"\nID=astra\nID_LIKE=debian\n'
                 'ANSI_COLOR="1;31"\nHOME_URL="https://astralinux.ru"\n'

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from rs_preflight.gather.probes.records import ERROR, OK, Lookup
+from rs_preflight.gather.probes.records import ERROR, NXDOMAIN, OK, Lookup
 from rs_preflight.spec.results import FAILED, Verdict, error, failed, passed, worst
 
 
@@ -59,6 +59,53 @@ def all_resolve_to(results: Sequence[tuple[str, Sequence[Lookup]]], lb: Iterable
                       "; ".join(f"{w}: {v.found}" for (w, _), v in zip(results, verdicts,
                                                                        strict=True)))
     return worst(bad)
+
+
+# -- a name and its address, both ways (VOIP-DNS-01, VOIP-FLOAT-02) -------------------------------
+
+def name_and_back(name: str, address: str, forward: Lookup, back: Lookup | None = None
+                  ) -> Verdict:
+    """``forward`` (the A or AAAA of ``name``) includes ``address``; with ``back`` (the PTR of
+    ``address``), that names ``name`` too. Every problem is said with what was found (both
+    directions, when both are wrong); a resolver that did not answer is an error.
+
+    >>> name_and_back("db1.example", "2001:db8::1",
+    ...               Lookup("db1.example", "AAAA", "ok", ("2001:db8::1",))).outcome
+    'passed'
+    """
+    addr = _norm(address)
+    rdtype = forward.rdtype
+    expected = f"{name} {rdtype} {addr}" + (f"; PTR of {addr} → {name}" if back else "")
+    silent = [lk for lk in (forward, back) if lk is not None and lk.status == ERROR]
+    if silent:
+        return error("; ".join(f"{lk.rdtype} of {lk.name}: the site's resolvers did not "
+                               f"answer ({lk.detail})" for lk in silent))
+    problems: list[str] = []
+    got = [_norm(v) for v in forward.values] if forward.status == OK else []
+    found = [f"{rdtype} of {name}: {_shown(forward, got)}"]
+    if forward.status == NXDOMAIN:
+        problems.append(f"{name} does not exist at the site's resolvers (NXDOMAIN)")
+    elif not got:
+        problems.append(f"{name} has no {rdtype} record")
+    elif addr not in got:
+        problems.append(f"{name} resolves to {', '.join(got)}, not to {addr}")
+    if back is not None:
+        names = [v.lower().rstrip(".") for v in back.values] if back.status == OK else []
+        found.append(f"PTR of {addr}: {', '.join(names) or back.describe()}")
+        if not names:
+            problems.append(f"{addr} has no PTR record ({back.name}: {back.describe()})")
+        elif name.lower().rstrip(".") not in names:
+            problems.append(f"the PTR of {addr} names {', '.join(names)}, not {name}")
+    if problems:
+        return failed("; ".join(problems), expected, "; ".join(found))
+    others = [a for a in got if a != addr]
+    also = f" (and {', '.join(others)})" if others else ""
+    return passed(f"{name} → {addr}{also}" + (f" → {name}" if back else ""), expected,
+                  "; ".join(found))
+
+
+def _shown(lookup: Lookup, got: Sequence[str]) -> str:
+    return ", ".join(got) if got else lookup.describe()
 
 
 # -- mail ----------------------------------------------------------------------------------------
@@ -165,5 +212,5 @@ def _published_der(tags: Mapping[str, str]) -> bytes:
                             serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-__all__ = ["all_resolve_to", "dkim_matches", "dkim_tags", "mx_present", "resolves_to",
-           "spf_present", "spf_records"]
+__all__ = ["all_resolve_to", "dkim_matches", "dkim_tags", "mx_present", "name_and_back",
+           "resolves_to", "spf_present", "spf_records"]

@@ -69,17 +69,23 @@ def _lsblk(rc: int, text: str) -> dict[str, bool]:
                   "for i in /sys/class/net/*; do printf '%s %s\\n' \"${i##*/}\" "
                   "\"$(cat \"$i/speed\" 2>/dev/null)\"; done", bounded=True)
 def _links(rc: int, text: str) -> dict[str, Any]:
-    """``{"addresses": {address: interface}, "speeds": {interface: Mb/s or None}}``."""
+    """``{"addresses": {address: interface}, "dadfailed": [address…], "speeds": {interface:
+    Mb/s or None}}``; ``dadfailed``: addresses whose duplicate address detection failed (another
+    host on the link has them: the kernel does not use them)."""
     addrs_text, _, speeds_text = text.partition("@@speeds@@")
     addresses = {}
+    dadfailed = []
     for line in addrs_text.splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[2] in ("inet", "inet6"):
-            addresses[parts[3].split("/")[0]] = parts[1].split("@")[0]
+            address = parts[3].split("/")[0]
+            addresses[address] = parts[1].split("@")[0]
+            if "dadfailed" in parts[4:]:
+                dadfailed.append(address)
     speeds: dict[str, int | None] = {}
     for line in speeds_text.split("\n"):
         name, _, speed = line.strip().partition(" ")
         if name:
             speeds[name] = int(speed) if speed.strip().lstrip("-").isdigit() and \
                 int(speed) > 0 else None
-    return {"addresses": addresses, "speeds": speeds}
+    return {"addresses": addresses, "dadfailed": dadfailed, "speeds": speeds}

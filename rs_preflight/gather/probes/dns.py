@@ -13,6 +13,7 @@ import secrets
 
 import dns.exception
 import dns.resolver
+import dns.reversename
 
 from rs_preflight.gather.probes.records import ERROR, NODATA, NXDOMAIN, OK, Lookup
 
@@ -43,6 +44,8 @@ def _text(rdtype: str, rdata: object) -> str:
         return b"".join(rdata.strings).decode("utf-8", "replace")  # type: ignore[attr-defined]
     if rdtype == "MX":
         return str(rdata.exchange).rstrip(".")  # type: ignore[attr-defined]
+    if rdtype == "PTR":
+        return str(rdata.target).rstrip(".")  # type: ignore[attr-defined]
     return str(rdata.to_text())  # type: ignore[attr-defined]
 
 
@@ -51,5 +54,12 @@ def addresses(resolver: dns.resolver.Resolver, name: str) -> tuple[Lookup, Looku
     return lookup(resolver, name, "A"), lookup(resolver, name, "AAAA")
 
 
+def reverse(resolver: dns.resolver.Resolver, address: str) -> Lookup:
+    """PTR of ``address`` (its in-addr.arpa / ip6.arpa name); ``name`` is that reverse name,
+    ``values`` the names it gives, without the final dot."""
+    owner = dns.reversename.from_address(address).to_text().rstrip(".")
+    return lookup(resolver, owner, "PTR")
+
+
 __all__ = ["ERROR", "NODATA", "NXDOMAIN", "OK", "Lookup", "addresses", "lookup",
-           "random_label"]
+           "random_label", "reverse"]

@@ -187,3 +187,71 @@ def test_dkim_ed25519_raw_key() -> None:
                                         serialization.PublicFormat.Raw)
     record = f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
     assert judge.dkim_matches("s._domainkey.d", txt(record), pem(key)).outcome == PASSED
+
+
+# -- a name and its address, both ways (VOIP-DNS-01, VOIP-FLOAT-02) -------------------------------
+V6 = "fd75:9fac:a7b1:92:6c::901"
+NAME = "couch1.db.rcsnet.ru"
+REV = "1.0.9.0.0.0.0.0.0.0.0.0.c.6.0.0.2.9.0.0.1.b.7.a.c.a.f.9.5.7.d.f.ip6.arpa"
+
+
+def aaaa(*values: str, status: str = OK) -> Lookup:
+    return Lookup(NAME, "AAAA", status if not values else OK, tuple(values),
+                  "LifetimeTimeout: 3 s" if status == ERROR else "")
+
+
+def ptr(*values: str, status: str = OK) -> Lookup:
+    return Lookup(REV, "PTR", status if not values else OK, tuple(values),
+                  "LifetimeTimeout: 3 s" if status == ERROR else "")
+
+
+def test_a_name_that_resolves_to_its_address_and_back_passes() -> None:
+    v = judge.name_and_back(NAME, V6, aaaa("fd75:9fac:a7b1:92:6c:0:0:901"), ptr(NAME + "."))
+    assert (v.outcome, v.message) == (PASSED, f"{NAME} → {V6} → {NAME}")
+    assert v.expected == f"{NAME} AAAA {V6}; PTR of {V6} → {NAME}"
+    assert v.found == f"AAAA of {NAME}: {V6}; PTR of {V6}: {NAME}"
+    # other addresses beside the host's are said, not failed; without reverse no PTR is asked
+    v = judge.name_and_back(NAME, V6, aaaa(V6, "fd75::1"))
+    assert (v.outcome, v.message) == (PASSED, f"{NAME} → {V6} (and fd75::1)")
+
+
+@pytest.mark.parametrize(("forward", "back", "message", "found"), [
+    (aaaa(status=NXDOMAIN), ptr(NAME),
+     f"{NAME} does not exist at the site's resolvers (NXDOMAIN)",
+     f"AAAA of {NAME}: NXDOMAIN (no such name); PTR of {V6}: {NAME}"),
+    (aaaa(status=NODATA), ptr(NAME), f"{NAME} has no AAAA record",
+     f"AAAA of {NAME}: no AAAA record; PTR of {V6}: {NAME}"),
+    (aaaa("fd75:9fac:a7b1:92:6c::601"), ptr(NAME),
+     f"{NAME} resolves to fd75:9fac:a7b1:92:6c::601, not to {V6}",
+     f"AAAA of {NAME}: fd75:9fac:a7b1:92:6c::601; PTR of {V6}: {NAME}"),
+    (aaaa(V6), ptr(status=NXDOMAIN), f"{V6} has no PTR record ({REV}: NXDOMAIN (no such name))",
+     f"AAAA of {NAME}: {V6}; PTR of {V6}: NXDOMAIN (no such name)"),
+    (aaaa(V6), ptr("couch2.db.rcsnet.ru."),
+     f"the PTR of {V6} names couch2.db.rcsnet.ru, not {NAME}",
+     f"AAAA of {NAME}: {V6}; PTR of {V6}: couch2.db.rcsnet.ru"),
+    (aaaa(status=NXDOMAIN), ptr("other.example"),   # both wrong: both said
+     f"{NAME} does not exist at the site's resolvers (NXDOMAIN); the PTR of {V6} names "
+     f"other.example, not {NAME}",
+     f"AAAA of {NAME}: NXDOMAIN (no such name); PTR of {V6}: other.example"),
+])
+def test_each_wrong_direction_is_failed_with_what_was_found(
+        forward: Lookup, back: Lookup, message: str, found: str) -> None:
+    v = judge.name_and_back(NAME, V6, forward, back)
+    assert (v.outcome, v.message, v.found) == (FAILED, message, found)
+    assert v.expected == f"{NAME} AAAA {V6}; PTR of {V6} → {NAME}"
+
+
+def test_a_resolver_that_does_not_answer_is_an_error_not_a_failure() -> None:
+    v = judge.name_and_back(NAME, V6, aaaa(V6), ptr(status=ERROR))
+    assert v.outcome == ERR
+    assert v.message == (f"PTR of {REV}: the site's resolvers did not answer "
+                         "(LifetimeTimeout: 3 s)")
+    assert judge.name_and_back(NAME, V6, aaaa(status=ERROR)).outcome == ERR
+
+
+def test_an_ipv4_name_is_compared_as_an_a_record() -> None:
+    a = Lookup("pbx.rcsnet.ru", "A", OK, ("91.103.196.14",))
+    v = judge.name_and_back("pbx.rcsnet.ru", "91.103.196.13", a)
+    assert (v.outcome, v.message, v.expected) == (
+        FAILED, "pbx.rcsnet.ru resolves to 91.103.196.14, not to 91.103.196.13",
+        "pbx.rcsnet.ru A 91.103.196.13")
