@@ -7,6 +7,7 @@ gathered in the host's one round trip with everything else: no extra command."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -29,21 +30,25 @@ def test_floating_address(rs: Target) -> Verdict:
     if not rs.site.floating:
         pytest.skip("the site declares no floating_addresses")
     links: dict[str, Mapping[str, Any] | str] = {}
+    shown: list[str] = []  # evidence: what each pair host's ip -o addr show printed
     for name in dict.fromkeys(h for f in rs.site.floating for h in f.hosts):
-        links[name] = _links(rs, name)
-    return every("floating addresses", [
+        links[name] = _links(rs, name, shown)
+    verdict = every("floating addresses", [
         (f"{f.label} {f.address}", judge.floating_held(f.address,
                                                         [(h, links[h]) for h in f.hosts]))
         for f in rs.site.floating])
+    return replace(verdict, evidence="\n".join(shown) or None)
 
 
-def _links(rs: Target, name: str) -> Mapping[str, Any] | str:
+def _links(rs: Target, name: str, shown: list[str]) -> Mapping[str, Any] | str:
     """The host's ``links`` fact, or why it could not be read."""
     host = rs.site.host(name)
     if not host.reachable:
         return "checked over the network only, ssh: false"
     try:
-        links: Mapping[str, Any] = rs.state.facts(host).get("links")
+        facts = rs.state.facts(host)
+        links: Mapping[str, Any] = facts.get("links")
     except PreflightError as exc:
         return str(exc)
+    shown.append(facts.evidence(["links"], limit=800, redact=rs.site.redactor))
     return links
