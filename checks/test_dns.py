@@ -137,9 +137,9 @@ def test_host_name_forward_reverse(rs: Target) -> Verdict:
                     "nothing to resolve")
     rdtype = rs.params["record"]
     if _record_for(host.address) != rdtype:
-        kind = "a name" if _record_for(host.address) is None else "not an IPv" + \
-            ("6" if rdtype == "AAAA" else "4") + " address"
-        return error(f"the address of {host.name} in the site, {host.address}, is {kind}: "
+        family = "IPv6" if rdtype == "AAAA" else "IPv4"
+        what = "a name" if _record_for(host.address) is None else f"not an {family} address"
+        return error(f"the address of {host.name} in the site, {host.address}, is {what}: "
                      f"cannot tell which {rdtype} record {host.fqdn} must have (give "
                      f"hosts.{host.name}.address as the host's {rdtype} address)")
     resolver = _resolver(rs)
