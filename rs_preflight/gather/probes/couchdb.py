@@ -3,7 +3,7 @@
 ``GET /`` answers CouchDB's welcome (``{"couchdb": "Welcome", "version": "3.3.3", …}``, or
 another server's own keys: PouchDB Server says ``"express-pouchdb"``). The replications come from
 ``GET /_scheduler/docs`` (CouchDB ≥ 2.1: every ``_replicator`` document's state and error), and
-where that is 404 (CouchDB 1.x, PouchDB Server) from the ``_replicator`` database's documents
+where there is none (CouchDB 1.x, PouchDB Server) from the ``_replicator`` database's documents
 (``_replication_state``: triggered, error, completed).
 
 Replication documents carry credentials — ``http://user:password@host/db``, or ``{"url": …,
@@ -42,9 +42,10 @@ Login = tuple[str, str] | None
 _USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s/@\"'<>]*@")
 
 
-def get(address: str, port: int, path: str, *, timeout: float, login: Login) -> Any:
-    """``GET path`` as JSON; None on 404. Raises Unreachable (nothing accepted), LoginRefused
-    (401/403) or ProbeError (another status, not JSON)."""
+def get(address: str, port: int, path: str, *, timeout: float, login: Login,
+        missing: tuple[int, ...] = (404,)) -> Any:
+    """``GET path`` as JSON; None when the status is one of ``missing``. Raises Unreachable
+    (nothing accepted), LoginRefused (401/403) or ProbeError (another status, not JSON)."""
     where = endpoint(address, port)
     session = requests.Session()
     session.trust_env = False  # no proxies or netrc from the runner's environment
@@ -59,7 +60,7 @@ def get(address: str, port: int, path: str, *, timeout: float, login: Login) -> 
     if resp.status_code in (401, 403):
         raise LoginRefused(f"GET {path} at {where} answered HTTP {resp.status_code} "
                            f"({'no login given' if login is None else 'the login was refused'})")
-    if resp.status_code == 404:
+    if resp.status_code in missing:
         return None
     if resp.status_code != 200:
         raise ProbeError(f"GET {path} at {where} answered HTTP {resp.status_code}")
@@ -79,10 +80,11 @@ def root(address: str, port: int, *, timeout: float, login: Login) -> dict[str, 
 
 
 def replications(address: str, port: int, *, timeout: float, login: Login) -> Replications:
-    """The server's replications: ``/_scheduler/docs``, else (404) the ``_replicator`` docs
-    (no ``_replicator`` database: none)."""
+    """The server's replications: ``/_scheduler/docs``, else the ``_replicator`` docs (no
+    ``_replicator`` database: none). No scheduler is 404 (PouchDB Server) or 400
+    ``illegal_database_name`` (CouchDB 1.x and 2.0 take ``_scheduler`` for a database name)."""
     where = endpoint(address, port)
-    doc = get(address, port, SCHEDULER, timeout=timeout, login=login)
+    doc = get(address, port, SCHEDULER, timeout=timeout, login=login, missing=(400, 404))
     if doc is not None:
         return Replications(where, SCHEDULER, tuple(from_scheduler(doc)))
     doc = get(address, port, REPLICATOR, timeout=timeout, login=login)
