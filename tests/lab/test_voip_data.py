@@ -171,7 +171,7 @@ def test_couchdb_version_and_replication_both_ways(
     one.put("/_replicator/to-couch2", {"source": "kazoo", "target": url(two),
                                        "continuous": True})
     assert replicated(one, two, "from-couch1")
-    got = records(run(tmp_path / "one-way", db_hosts, host_lab, "COUCH"))
+    got = records(run(tmp_path / "one-way", db_hosts, host_lab, "VOIP-COUCH"))
     version1, version2 = got[("VOIP-COUCH-01", "couch1")], got[("VOIP-COUCH-01", "couch2")]
     assert version1["outcome"] == "passed", version1
     assert version1["found"] == "CouchDB 3.3.3"
@@ -192,7 +192,7 @@ def test_couchdb_version_and_replication_both_ways(
     two.put("/_replicator/to-couch1", {"source": "kazoo", "target": url(one),
                                        "continuous": True})
     assert replicated(two, one, "from-couch2")
-    done = run(tmp_path / "both", db_hosts, host_lab, "COUCH-02")
+    done = run(tmp_path / "both", db_hosts, host_lab, "VOIP-COUCH-02")
     rep = done["VOIP-COUCH-02"]
     assert rep["outcome"] == "passed", rep
     assert rep["found"] == "couch1 → couch2: to-couch2 running; couch2 → couch1: to-couch1 " \
@@ -208,7 +208,7 @@ def test_couchdb_version_and_replication_both_ways(
     while two.get("/_replicator/to-nowhere").get("_replication_state") != "error":
         assert time.monotonic() < deadline, two.get("/_replicator/to-nowhere")
         time.sleep(0.2)
-    dead = run(tmp_path / "dead", db_hosts, host_lab, "COUCH-02")
+    dead = run(tmp_path / "dead", db_hosts, host_lab, "VOIP-COUCH-02")
     rep = dead["VOIP-COUCH-02"]
     assert rep["outcome"] == "failed"
     assert rep["message"].startswith(
@@ -217,7 +217,7 @@ def test_couchdb_version_and_replication_both_ways(
     assert_no_canary(dead)
 
     # without the site's password couch1's stand-in refuses, naming the settings
-    refused = run(tmp_path / "no-login", db_hosts, host_lab, "COUCH-01", couch_pw=None)
+    refused = run(tmp_path / "no-login", db_hosts, host_lab, "VOIP-COUCH-01", couch_pw=None)
     r1 = refused.records[("VOIP-COUCH-01", "couch1")]
     assert r1["outcome"] == "error"
     assert r1["message"] == (f"GET / at {db_hosts[0].ipv4}:5984 answered HTTP 401 (the login "
@@ -226,7 +226,7 @@ def test_couchdb_version_and_replication_both_ways(
 
     # stage 4: couch2's server down — an error for it, never a verdict on what was not read
     two.stop()
-    down = run(tmp_path / "down", db_hosts, host_lab, "COUCH")
+    down = run(tmp_path / "down", db_hosts, host_lab, "VOIP-COUCH")
     rep = down["VOIP-COUCH-02"]
     assert rep["outcome"] == "error"
     assert rep["message"].startswith("cannot read the replications of couch2: GET "
@@ -239,7 +239,7 @@ def test_couchdb_version_and_replication_both_ways(
 def test_couchdb_version_over_ipv6(db_hosts: list[LabHost], host_lab: HostLab,
                                    couches: dict[str, Any], tmp_path: Path) -> None:
     """The VoIP complex is IPv6 only: the host's IPv6 address, in brackets."""
-    got = run(tmp_path, db_hosts[:1], host_lab, "COUCH-01", address="ipv6")
+    got = run(tmp_path, db_hosts[:1], host_lab, "VOIP-COUCH-01", address="ipv6")
     rec = got["VOIP-COUCH-01"]
     assert rec["outcome"] == "passed", rec
     assert rec["message"] == f"[{db_hosts[0].ipv6}]:5984: CouchDB 3.3.3"
@@ -276,7 +276,7 @@ def test_rabbitmq_cluster_both_ways(db_hosts: list[LabHost], host_lab: HostLab,
     nodes: list[RabbitNode] = []
     try:
         nodes = rabbit_nodes(db_hosts, work / "apart", clustered=False)
-        apart = run(tmp_path / "apart", db_hosts, host_lab, "RMQ")["VOIP-RMQ-01"]
+        apart = run(tmp_path / "apart", db_hosts, host_lab, "VOIP-RMQ")["VOIP-RMQ-01"]
         assert apart["outcome"] == "failed", apart
         one, two = db_hosts
         assert apart["message"] == (
@@ -287,7 +287,7 @@ def test_rabbitmq_cluster_both_ways(db_hosts: list[LabHost], host_lab: HostLab,
             node.stop()
 
         nodes = rabbit_nodes(db_hosts, work / "cluster", clustered=True)
-        healthy = run(tmp_path / "cluster", db_hosts, host_lab, "RMQ")
+        healthy = run(tmp_path / "cluster", db_hosts, host_lab, "VOIP-RMQ")
         rec = healthy["VOIP-RMQ-01"]
         assert rec["outcome"] == "passed", rec
         assert rec["found"] == (f"cluster rabbit@{one.ipv4}: rabbit@{one.ipv4} running, "
@@ -296,14 +296,14 @@ def test_rabbitmq_cluster_both_ways(db_hosts: list[LabHost], host_lab: HostLab,
 
         stop = nodes[1].ctl("stop_app")
         assert stop.returncode == 0, stop.stderr
-        stopped = run(tmp_path / "stopped", db_hosts, host_lab, "RMQ")["VOIP-RMQ-01"]
+        stopped = run(tmp_path / "stopped", db_hosts, host_lab, "VOIP-RMQ")["VOIP-RMQ-01"]
         assert stopped["outcome"] == "failed", stopped
         assert stopped["message"].startswith(
             f"RabbitMQ node rabbit@{two.ipv4} (couch2) is not running, as couch1's management "
             "API says (no answer from couch2: RabbitMQ management API at "), stopped["message"]
 
         assert nodes[0].ctl("stop_app").returncode == 0
-        silent = run(tmp_path / "silent", db_hosts, host_lab, "RMQ")["VOIP-RMQ-01"]
+        silent = run(tmp_path / "silent", db_hosts, host_lab, "VOIP-RMQ")["VOIP-RMQ-01"]
         assert silent["outcome"] == "error"
         assert silent["message"].startswith("no RabbitMQ management API answered (couch1: ")
     finally:
