@@ -57,7 +57,7 @@ def test_couchdb_version(rs: Target) -> Verdict:
     except LoginRefused as exc:
         return error(_refused(rs, exc))
     except ProbeError as exc:
-        return error(f"CouchDB did not answer at {where}: {exc}")
+        return error(f"CouchDB did not answer: {exc}")
     assert isinstance(root, dict)
     return judge.version(root, where, str(rs.params["min"]))
 

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
-from rs_preflight.gather.probes.http import _not_accepted, _reason
+from rs_preflight.gather.probes.http import _not_accepted, brief
 from rs_preflight.gather.probes.records import Replication, Replications
 from rs_preflight.gather.probes.services import LoginRefused, endpoint
 from rs_preflight.spec.redact import MASK, variants
@@ -54,7 +54,7 @@ def get(address: str, port: int, path: str, *, timeout: float, login: Login,
                            allow_redirects=False)
     except requests.RequestException as exc:
         cls = Unreachable if _not_accepted(exc) else ProbeError
-        raise cls(f"GET {path} at {where}: {_reason(exc)}") from exc
+        raise cls(f"GET {path} at {where}: {brief(exc, timeout)}") from exc
     finally:
         session.close()
     if resp.status_code in (401, 403):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
+from rs_preflight.gather.probes.http import brief
 from rs_preflight.gather.probes.records import RabbitView
 
 PROTOCOLS = ("mongodb", "redis", "ssdb", "amqp", "postgresql")
@@ -218,7 +219,7 @@ def management(address: str, port: int, path: str, user: str | None, password: s
         resp = session.get(f"http://{where}/api{path}", auth=(user or "", password or ""),
                            timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
-        raise Unreachable(f"RabbitMQ management API at {where}: {_why(exc, timeout)}") \
+        raise Unreachable(f"RabbitMQ management API at {where}: {brief(exc, timeout)}") \
             from exc
     finally:
         session.close()
@@ -232,21 +233,6 @@ def management(address: str, port: int, path: str, user: str | None, password: s
     except ValueError as exc:
         raise ProbeError(f"RabbitMQ management API at {where}: /api{path.split('?')[0]} did "
                          "not answer JSON") from exc
-
-
-def _why(exc: BaseException, timeout: float) -> str:
-    """A failed request's reason, briefly: the socket's (``Connection refused``), or that
-    nothing answered in time."""
-    import requests
-
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g} s ({type(exc).__name__})"
-    inner: BaseException | None = exc
-    while inner is not None:
-        if isinstance(inner, OSError) and inner.strerror:
-            return str(inner.strerror)
-        inner = inner.__context__
-    return type(exc).__name__
 
 
 def rabbitmq_queues(address: str, port: int, vhost: str, user: str | None,
