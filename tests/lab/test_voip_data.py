@@ -36,12 +36,13 @@ import pytest
 import requests
 
 from rs_lab.couchdb import COUCH_ROOT, CouchServer
-from rs_lab.couchdb_standin import CouchDBStandin
+from rs_lab.couchdb_standin import CouchDBStandin, root_document, scheduler_docs
 from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.indices import Lease
 from rs_lab.preflight import Run, run_preflight
 from rs_lab.rabbitmq import SERVER, RabbitNode, RabbitSpec
 from rs_lab.workdir import remove, service_root
+from rs_preflight.gather.probes.couchdb import from_scheduler
 
 pytestmark = pytest.mark.lab
 
@@ -110,6 +111,29 @@ def assert_no_canary(got: Run) -> None:
     for name, text in texts.items():
         for canary in (SITE_PW, REP_PW, RABBIT.password):
             assert canary[:8] not in text, (name, canary)
+
+
+def test_the_standin_translates_real_replicator_documents_as_couchdb_shows_them() -> None:
+    """What the stand-in makes of PouchDB's documents is CouchDB's shape, read back by the
+    product's own parser (no lab needed)."""
+    rows = {"rows": [
+        {"id": "_design/_replicator", "doc": {"_id": "_design/_replicator"}},
+        {"id": "a", "doc": {"_id": "a", "source": "kazoo", "continuous": True,
+                            "target": f"http://rep:{REP_PW}@10.0.0.2:5984/kazoo",
+                            "_replication_id": "u1", "_replication_state": "triggered"}},
+        {"id": "b", "doc": {"_id": "b", "source": "kazoo", "target": "http://10.0.0.9:1/k",
+                            "_replication_id": "u2", "_replication_state": "error",
+                            "_replication_state_reason": "connect ECONNREFUSED"}}]}
+    doc = scheduler_docs(rows, 5984)
+    assert doc["total_rows"] == 2 and REP_PW not in str(doc)
+    assert doc["docs"][0]["target"] == "http://rep:*****@10.0.0.2:5984/kazoo/"
+    assert doc["docs"][0]["source"] == "http://127.0.0.1:5984/kazoo/"
+    got = from_scheduler(doc)
+    assert [(r.doc_id, r.state, r.continuous, r.error) for r in got] == [
+        ("a", "running", True, None), ("b", "crashing", False, "connect ECONNREFUSED")]
+    assert root_document("1.6.1", "u")["vendor"] == {"version": "1.6.1",
+                                                     "name": "The Apache Software Foundation"}
+    assert root_document("3.3.3", "u")["couchdb"] == "Welcome"
 
 
 # -- the servers -------------------------------------------------------------------------------
