@@ -17,11 +17,17 @@ What it does (a stdlib HTTP server, ``python -m rs_lab.couchdb_standin conf.json
   "/_scheduler/docs": ``{"docs": [{database, doc_id, id, node, source, target, state, info,
   error_count, start_time, last_updated}], "offset", "total_rows"}``), **translated from the
   real replications** of the PouchDB Server behind it (its ``_replicator`` documents):
-  ``triggered`` → ``running``, ``error`` → ``crashing`` with ``info.error`` the reason PouchDB
-  gave, ``completed`` → ``completed``; passwords in URLs shown as ``*****``, as CouchDB shows
-  them; a continuous replication's ID ends ``+continuous``, as CouchDB's do. Why translate
-  rather than invent: the replication is then real — a document written on one side shows up
-  on the other, a dead target really fails — and only the presentation is the stand-in's.
+  ``triggered`` → ``running``, ``completed`` → ``completed``, ``error`` → ``crashing`` with
+  ``info.error`` the reason PouchDB gave; passwords in URLs shown as ``*****``, as CouchDB shows
+  them; a continuous replication's ID ends ``+continuous``, as CouchDB's do. PouchDB Server keeps
+  a replication whose source or target does not answer ``triggered`` while it retries (and one
+  written with ``"retry": false`` crashes the server when it gives up), where CouchDB's
+  scheduler says ``crashing``: so for each ``triggered`` one the stand-in asks the source and
+  the target (``GET`` the database, with the URL's login, 2 s) and says ``crashing`` with
+  ``info.error`` ``"<why>: could not open <URL>"`` when one does not answer 200 (its words,
+  after CouchDB's ``db_not_found: could not open …``). Why translate rather than invent: the
+  replication is then real — a document written on one side shows up on the other, a dead
+  target really is dead — and only the presentation is the stand-in's.
   Below 2.1: ``400 illegal_database_name``, as CouchDB 1.x answers any unknown ``/_…`` path
   (apache/couchdb#1326, #1027).
 * anything else → forwarded to the PouchDB Server (``backend_port``, loopback; request bodies
@@ -46,8 +52,10 @@ import http.client
 import json
 import re
 import sys
+import urllib.error
 import urllib.parse
-from collections.abc import Mapping
+import urllib.request
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -57,7 +65,7 @@ from rs_lab.netns import Namespace
 from rs_lab.service import LabService
 from rs_lab.webbase import serve_http
 
-__all__ = ["CouchDBStandin", "root_document", "scheduler_docs"]
+__all__ = ["CouchDBStandin", "ask_end", "root_document", "scheduler_docs"]
 
 STATES = {"triggered": "running", "error": "crashing", "completed": "completed"}
 _PASSWORD = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
@@ -88,19 +96,27 @@ def _shown(end: Any, port: int) -> str:
     return _PASSWORD.sub(r"\1*****@", url.rstrip("/") + "/")
 
 
-def scheduler_docs(all_docs: Mapping[str, Any], port: int) -> dict[str, Any]:
-    """``/_scheduler/docs`` built from PouchDB's ``_replicator/_all_docs?include_docs=true``."""
+def scheduler_docs(all_docs: Mapping[str, Any], port: int,
+                   ask: Callable[[Any], str | None] = lambda end: None) -> dict[str, Any]:
+    """``/_scheduler/docs`` built from PouchDB's ``_replicator/_all_docs?include_docs=true``;
+    ``ask(end)`` says why a source or target does not answer (None: it does)."""
     docs = []
     for row in all_docs.get("rows", []):
         doc = row.get("doc") or {}
         if str(doc.get("_id", "")).startswith("_design/"):
             continue
         state = STATES.get(str(doc.get("_replication_state")), "initializing")
+        reason = doc.get("_replication_state_reason")
+        if state == "running":
+            for end in (doc.get("source"), doc.get("target")):
+                why = ask(end)
+                if why:
+                    state, reason = "crashing", f"{why}: could not open {_shown(end, port)}"
+                    break
         rep_id = doc.get("_replication_id")
         if rep_id:
             rep_id = hashlib.md5(str(rep_id).encode()).hexdigest() + \
                 ("+continuous" if doc.get("continuous") else "")
-        reason = doc.get("_replication_state_reason")
         info: dict[str, Any] | None = (
             {"error": str(reason)} if state == "crashing" else
             dict(doc.get("_replication_stats") or {}) or None)
@@ -111,6 +127,33 @@ def scheduler_docs(all_docs: Mapping[str, Any], port: int) -> dict[str, Any]:
                      "error_count": 1 if state == "crashing" else 0, "start_time": when,
                      "last_updated": when})
     return {"docs": docs, "offset": 0, "total_rows": len(docs)}
+
+
+def ask_end(end: Any, backend_port: int) -> str | None:
+    """Why a replication's source or target does not answer ``GET`` (None when it does): a
+    local name is the PouchDB Server's database; a URL's login goes as basic auth."""
+    url = end.get("url", "") if isinstance(end, dict) else str(end or "")
+    if "://" not in url:
+        url = f"http://127.0.0.1:{backend_port}/{url}"
+    parts = urllib.parse.urlsplit(url)
+    headers = dict(end.get("headers") or {}) if isinstance(end, dict) else {}
+    if parts.username is not None:
+        login = f"{urllib.parse.unquote(parts.username)}:" \
+                f"{urllib.parse.unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+    netloc = parts.hostname or ""
+    netloc = (f"[{netloc}]" if ":" in netloc else netloc) + \
+        (f":{parts.port}" if parts.port else "")
+    plain = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    try:
+        with urllib.request.urlopen(urllib.request.Request(plain, headers=headers),
+                                    timeout=2) as resp:
+            return None if resp.status == 200 else f"http_{resp.status}"
+    except urllib.error.HTTPError as exc:
+        return "db_not_found" if exc.code == 404 else f"http_{exc.code}"
+    except OSError as exc:
+        inner = getattr(exc, "reason", exc)
+        return str(getattr(inner, "strerror", None) or inner).lower().replace(" ", "_")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status, raw, _ = self._backend("GET", "/_replicator/_all_docs?include_docs=true",
                                                None)
                 rows = json.loads(raw) if status == 200 else {"rows": []}
-                self._json(200, scheduler_docs(rows, int(self.conf["port"])))
+                backend = int(self.conf["backend_port"])
+                self._json(200, scheduler_docs(rows, int(self.conf["port"]),
+                                               lambda end: ask_end(end, backend)))
             else:
                 self._json(404, {"error": "not_found", "reason": "missing"})
         else:

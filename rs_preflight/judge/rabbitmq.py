@@ -51,7 +51,8 @@ def cluster(hosts: Sequence[Host], seen: Mapping[str, RabbitView | str]) -> Verd
         outside = [h.name for h in hosts if _node_of(view, h) is None]
         if outside:
             apart.append(f"{', '.join(outside)} not in the cluster {asked} belongs to "
-                         f"({view.cluster_name}: nodes {', '.join(n for n, _ in view.nodes)})")
+                         f"(cluster_name {view.cluster_name}; nodes "
+                         f"{', '.join(n for n, _ in view.nodes)})")
         for h in hosts:
             node = _node_of(view, h)
             if node is not None and not node[1]:

@@ -43,16 +43,16 @@ def test_two_standalone_nodes_are_not_one_cluster() -> None:
         "couch2": view("rabbit@couch2", ("rabbit@couch2", True), name="rabbit@couch2")})
     assert got.outcome == "failed"
     assert got.message == (
-        "RabbitMQ not one cluster: couch2 not in the cluster couch1 belongs to (rabbit@couch1: "
-        "nodes rabbit@couch1); couch1 not in the cluster couch2 belongs to (rabbit@couch2: "
-        "nodes rabbit@couch2)")
+        "RabbitMQ not one cluster: couch2 not in the cluster couch1 belongs to (cluster_name "
+        "rabbit@couch1; nodes rabbit@couch1); couch1 not in the cluster couch2 belongs to "
+        "(cluster_name rabbit@couch2; nodes rabbit@couch2)")
 
 
 def test_nodes_named_for_no_site_host_are_shown_as_they_are() -> None:
     nodes = (("rabbit@localhost", True),)
     got = cluster(HOSTS[:1], {"couch1": view("rabbit@localhost", *nodes)})
     assert got.outcome == "failed"
-    assert "couch1 not in the cluster couch1 belongs to (rabbit@couch1: nodes " \
+    assert "couch1 not in the cluster couch1 belongs to (cluster_name rabbit@couch1; nodes " \
         "rabbit@localhost)" in got.message
 
 
