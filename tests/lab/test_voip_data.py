@@ -182,6 +182,12 @@ def as_admin(server: CouchServer, path: str, body: object) -> None:
     assert resp.status_code in (200, 201), resp.text
 
 
+def state(server: CouchServer, doc: str) -> str:
+    """A ``_replicator`` document's ``_replication_state``, read as couch2's admin."""
+    resp = requests.get(f"{server.url}/_replicator/{doc}", auth=("admin", SITE_PW), timeout=10)
+    return str(resp.json().get("_replication_state"))
+
+
 def replicated(a: CouchServer, b: CouchServer, doc: str) -> bool:
     a.put(f"/kazoo/{doc}", {"written": "on a"})
     deadline = time.monotonic() + 30
@@ -204,7 +210,16 @@ def test_couchdb_version_and_replication_both_ways(
     one.put("/_replicator/to-couch2", {"source": "kazoo", "target": url(two),
                                        "continuous": True})
     assert replicated(one, two, "from-couch1")
-    got = records(run(tmp_path / "one-way", db_hosts, host_lab, "VOIP-COUCH"))
+    # …but once, one-shot: a replication that does not count, shown with its URL (the
+    # password in it is the canary no output may show)
+    as_admin(two, "/_replicator/once", {"source": "kazoo", "target": url(one)})
+    deadline = time.monotonic() + 30
+    while state(two, "once") != "completed":
+        assert time.monotonic() < deadline, state(two, "once")
+        time.sleep(0.2)
+    first = run(tmp_path / "one-way", db_hosts, host_lab, "VOIP-COUCH")
+    assert_no_canary(first)
+    got = records(first)
     version1, version2 = got[("VOIP-COUCH-01", "couch1")], got[("VOIP-COUCH-01", "couch2")]
     assert version1["outcome"] == "passed", version1
     assert version1["found"] == "CouchDB 3.3.3"
@@ -219,7 +234,8 @@ def test_couchdb_version_and_replication_both_ways(
                                  "Connection refused")
     rep = got[("VOIP-COUCH-02", None)]
     assert rep["outcome"] == "failed", rep
-    assert rep["message"] == "CouchDB replication missing: couch2 → couch1 (no replication)"
+    assert rep["message"] == ("CouchDB replication missing: couch2 → couch1 (once on couch2 "
+                              f"(kazoo → http://{one.ipv4}:5985/kazoo): completed, one-shot)")
     assert rep["found"].startswith("couch1 → couch2: to-couch2 running; ")
 
     # stage 2: couch2 pushes back — to the PouchDB Server behind couch1's stand-in
