@@ -1,10 +1,12 @@
 """A product's data services and status page as their clients see them (seeds/003's service
-table and /status page, seeds/004's PostgreSQL with plv8, MongoDB, Redis and RabbitMQ).
+table and /status page, seeds/004's PostgreSQL with plv8, MongoDB, Redis and RabbitMQ,
+seeds/001's RabbitMQ cluster).
 
 Glue only: the service is asked in its own protocol (:mod:`rs_preflight.gather.probes.services`)
 at the host's address — or, for one on the host's loopback (``address: 127.0.0.1``), through the
 host's SSH connection (:mod:`rs_preflight.gather.tunnel`) — with the login the site's settings
-give; judged by :mod:`rs_preflight.judge.services` and :mod:`rs_preflight.judge.status`.
+give; judged by :mod:`rs_preflight.judge.services`, :mod:`rs_preflight.judge.status` and
+:mod:`rs_preflight.judge.rabbitmq`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import pytest
 
 from rs_preflight.gather.probes import ProbeError, http
 from rs_preflight.gather.probes import services as probe
+from rs_preflight.gather.probes.records import RabbitView
+from rs_preflight.gather.probes.where import address_for
 from rs_preflight.gather.tunnel import forward, ssh_transport
+from rs_preflight.judge import rabbitmq
 from rs_preflight.judge import services as judge
 from rs_preflight.judge.status import status_page
 from rs_preflight.model import Target
@@ -28,14 +33,6 @@ from rs_preflight.spec.results import Verdict, error
 
 def _timeout(rs: Target) -> float:
     return float(rs.params.get("timeout", 5))
-
-
-def _setting(rs: Target, key: str) -> str | None:
-    name = rs.params.get(key)
-    if not name:
-        return None
-    value = rs.settings().get(str(name))
-    return value.value if value is not None else None
 
 
 def _loopback(address: str) -> bool:
@@ -75,8 +72,8 @@ def test_service_answers(rs: Target) -> Verdict:
     where, version = _where(rs, address, port), p.get("version")
     try:
         with _reach(rs, address, port) as (to, to_port):
-            got = probe.ask(protocol, to, to_port, _timeout(rs), _setting(rs, "user_setting"),
-                            _setting(rs, "password_setting"), _setting(rs, "database_setting"))
+            got = probe.ask(protocol, to, to_port, _timeout(rs), rs.setting("user_setting"),
+                            rs.setting("password_setting"), rs.setting("database_setting"))
     except probe.LoginRefused as exc:
         return error(f"{exc} (the login comes from the site's settings: "
                      f"{p.get('user_setting', '-')}/{p.get('password_setting', '-')})")
@@ -92,9 +89,9 @@ def test_pg_extensions(rs: Target) -> Verdict:
     where = probe.endpoint(rs.host.address, port)
     try:
         _, found = probe.postgresql(rs.host.address, port, _timeout(rs),
-                                    _setting(rs, "user_setting"),
-                                    _setting(rs, "password_setting"),
-                                    _setting(rs, "database_setting"), rs.params["extensions"])
+                                    rs.setting("user_setting"),
+                                    rs.setting("password_setting"),
+                                    rs.setting("database_setting"), rs.params["extensions"])
     except ProbeError as exc:
         return error(f"cannot read pg_available_extensions: {exc}")
     return judge.extensions_available(found, where)
@@ -125,8 +122,8 @@ def test_queue_depths(rs: Target) -> Verdict:
     try:
         for vhost in dict.fromkeys(v for v, _, _ in bounds):
             found[vhost] = probe.rabbitmq_queues(
-                rs.host.address, port, vhost, _setting(rs, "user_setting"),
-                _setting(rs, "password_setting"), _timeout(rs))
+                rs.host.address, port, vhost, rs.setting("user_setting"),
+                rs.setting("password_setting"), _timeout(rs))
     except ProbeError as exc:
         return error(f"cannot read the queues: {exc}")
     return judge.queue_depths(bounds, found)
@@ -135,3 +132,27 @@ def test_queue_depths(rs: Target) -> Verdict:
 @pytest.mark.kind("systemd_active")
 def test_units_active(rs: Target) -> Verdict:
     return judge.units_active(rs.facts.get("systemd_units"), rs.params["units"])
+
+
+@pytest.mark.kind("rabbitmq_cluster")
+def test_rabbitmq_cluster(rs: Target) -> Verdict:
+    """Each role host's management API, once per run; one that does not answer is tolerated
+    while another answers for its node (``judge.rabbitmq``)."""
+    port, timeout = int(rs.params["management_port"]), float(rs.params.get("timeout_s", 5))
+    hosts = rs.site.hosts_with(str(rs.params["role"]))
+    seen: dict[str, RabbitView | str] = {}
+    for host in hosts:
+        try:
+            address = address_for(rs.site, host.name, rs.state.dns)
+            seen[host.name] = rs.state.probe(
+                ("rabbitmq", "view", address, port),
+                functools.partial(probe.rabbitmq_view, address, port,
+                                  rs.setting("user_setting"), rs.setting("password_setting"),
+                                  timeout), at=probe.endpoint(address, port))
+        except probe.LoginRefused as exc:
+            seen[host.name] = (f"{exc} (the login comes from the site's settings "
+                               f"{rs.params.get('user_setting', '-')}/"
+                               f"{rs.params.get('password_setting', '-')})")
+        except ProbeError as exc:
+            seen[host.name] = str(exc)
+    return rabbitmq.cluster(hosts, seen)

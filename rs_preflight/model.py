@@ -99,6 +99,13 @@ class Target:
     def settings(self, role: str | None = None) -> dict[str, EnvValue]:
         return self.site.settings.for_role(role)
 
+    def setting(self, param: str) -> str | None:
+        """The value of the site setting that the parameter ``param`` names (``user_setting:
+        COUCHDB_USER`` → COUCHDB_USER's value), or None when either is not given."""
+        name = self.params.get(param)
+        value = self.settings().get(str(name)) if name else None
+        return value.value if value is not None else None
+
     def waiver(self, today: dt.date | None = None) -> tuple[Waiver | None, bool]:
         """The waiver covering this target and whether it is still valid today."""
         found = self.site.waiver_for(self.requirement.id, self.host.name if self.host else None)

@@ -7,8 +7,11 @@ the other's caller; ``rs_preflight.spec.site.Host`` is this class.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from rs_preflight.spec.addresses import is_ip, normal_address
 
 
 @dataclass(frozen=True)
@@ -33,4 +36,23 @@ class Host:
         return self.connection != "none"
 
 
-__all__ = ["Host"]
+def spellings(host: Host) -> set[str]:
+    """How others may name ``host``: its name, address, fqdn and names (normalised), and the
+    first label of each DNS name (``couch1`` for ``couch1.db.rcsnet.ru``: RabbitMQ's short node
+    names)."""
+    full = {normal_address(w) for w in (host.name, host.address, host.fqdn or "", *host.names)
+            if w}
+    return full | {w.split(".")[0] for w in full if not is_ip(w)}
+
+
+def host_called(word: str, hosts: Iterable[Host]) -> Host | None:
+    """The first of ``hosts`` that ``word`` (a URL's host, a node name's host part) names.
+
+    >>> host_called("COUCH2", [Host("db2", "192.0.2.42", ("db",), fqdn="couch2.example")]).name
+    'db2'
+    """
+    wanted = normal_address(word.strip().strip("[]"))
+    return next((h for h in hosts if wanted in spellings(h)), None)
+
+
+__all__ = ["Host", "host_called", "spellings"]

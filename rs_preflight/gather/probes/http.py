@@ -268,6 +268,19 @@ def _not_accepted(exc: requests.RequestException) -> bool:
     return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
+def brief(exc: BaseException, timeout: float) -> str:
+    """A failed request's reason, briefly: the socket's (``Connection refused``), or that
+    nothing answered within ``timeout``."""
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s ({type(exc).__name__})"
+    inner: BaseException | None = exc
+    while inner is not None:
+        if isinstance(inner, OSError) and inner.strerror:
+            return str(inner.strerror)
+        inner = inner.__context__
+    return type(exc).__name__
+
+
 def _reason(exc: requests.RequestException) -> str:
     inner: BaseException = exc
     while inner.__context__ is not None and not isinstance(inner, OSError):
@@ -276,5 +289,5 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 __all__ = ["ECHO_PATH", "GATEWAY", "RETRY_S", "Answer", "Echo", "PinnedAdapter", "Status",
-           "Upgrade", "echo", "get", "source_address", "speaks_tls", "until_settled",
+           "Upgrade", "brief", "echo", "get", "source_address", "speaks_tls", "until_settled",
            "websocket"]

@@ -73,4 +73,46 @@ class Upgrade:
     backend: str = ""  # where the upgraded connection came in (an echo's first frame says)
 
 
-__all__ = ["ERROR", "NODATA", "NXDOMAIN", "OK", "Answer", "Echo", "Lookup", "Upgrade"]
+# -- CouchDB and RabbitMQ (seeds/001) -----------------------------------------------------------
+@dataclass(frozen=True)
+class Replication:
+    """One replication a CouchDB-API server runs, as its ``/_scheduler/docs`` or its
+    ``_replicator`` database says. URLs are shown without their userinfo; ``source_host`` and
+    ``target_host`` are the URLs' hosts (lower case, no brackets), ``None`` for a database of the
+    server itself (a bare name: CouchDB 1.x and PouchDB Server). ``state`` is the server's word
+    (running, pending, crashing, failed, completed; triggered, error); ``continuous`` is None
+    when the server does not say; ``error`` the reason it gives (credentials stripped)."""
+
+    doc_id: str
+    source: str
+    target: str
+    source_host: str | None
+    target_host: str | None
+    state: str
+    continuous: bool | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Replications:
+    """What one server said about its replications: ``via`` ``/_scheduler/docs`` (CouchDB ≥
+    2.1) or ``_replicator`` (the database's documents: CouchDB 1.x, PouchDB Server)."""
+
+    endpoint: str
+    via: str
+    items: tuple[Replication, ...]
+
+
+@dataclass(frozen=True)
+class RabbitView:
+    """One RabbitMQ node's management API: who answered (``node``), its ``cluster_name`` and
+    the cluster's nodes as it sees them, ``(name, running)``."""
+
+    endpoint: str
+    node: str
+    cluster_name: str
+    nodes: tuple[tuple[str, bool], ...]
+
+
+__all__ = ["ERROR", "NODATA", "NXDOMAIN", "OK", "Answer", "Echo", "Lookup", "RabbitView",
+           "Replication", "Replications", "Upgrade"]

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
+from rs_preflight.gather.probes.http import brief
+from rs_preflight.gather.probes.records import RabbitView
 
 PROTOCOLS = ("mongodb", "redis", "ssdb", "amqp", "postgresql")
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
@@ -205,33 +207,63 @@ def postgresql(address: str, port: int, timeout: float, user: str | None,
     return version.split()[0], found
 
 
+def management(address: str, port: int, path: str, user: str | None, password: str | None,
+               timeout: float) -> Any:
+    """``GET /api<path>`` of RabbitMQ's management API (JSON), with the site's login."""
+    import requests
+
+    where = endpoint(address, port)
+    session = requests.Session()
+    session.trust_env = False  # no proxies or netrc from the runner's environment
+    try:
+        resp = session.get(f"http://{where}/api{path}", auth=(user or "", password or ""),
+                           timeout=timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise Unreachable(f"RabbitMQ management API at {where}: {brief(exc, timeout)}") \
+            from exc
+    finally:
+        session.close()
+    if resp.status_code == 401:
+        raise LoginRefused(f"RabbitMQ management API at {where} refused the login (HTTP 401)")
+    if resp.status_code != 200:
+        raise ProbeError(f"RabbitMQ management API at {where} answered HTTP "
+                         f"{resp.status_code} for /api{path.split('?')[0]}")
+    try:
+        return resp.json()
+    except ValueError as exc:
+        raise ProbeError(f"RabbitMQ management API at {where}: /api{path.split('?')[0]} did "
+                         "not answer JSON") from exc
+
 
 def rabbitmq_queues(address: str, port: int, vhost: str, user: str | None,
                     password: str | None, timeout: float) -> dict[str, int]:
     """``{queue: messages}`` of one virtual host, from RabbitMQ's management API."""
     import urllib.parse
 
-    import requests
-
-    url = (f"http://{endpoint(address, port)}/api/queues/"
-           f"{urllib.parse.quote(vhost, safe='')}?columns=name,messages")
+    path = f"/queues/{urllib.parse.quote(vhost, safe='')}?columns=name,messages"
+    found = management(address, port, path, user, password, timeout)
     try:
-        resp = requests.get(url, auth=(user or "", password or ""), timeout=timeout)
-    except requests.RequestException as exc:
-        raise Unreachable(f"RabbitMQ management API at {endpoint(address, port)}: "
-                          f"{type(exc).__name__}") from exc
-    if resp.status_code == 401:
-        raise LoginRefused(f"RabbitMQ management API at {endpoint(address, port)} refused "
-                           "the login (HTTP 401)")
-    if resp.status_code != 200:
-        raise ProbeError(f"RabbitMQ management API at {endpoint(address, port)} answered "
-                         f"HTTP {resp.status_code} for vhost {vhost}")
-    try:
-        return {str(q["name"]): int(q.get("messages") or 0) for q in resp.json()}
+        return {str(q["name"]): int(q.get("messages") or 0) for q in found}
     except (ValueError, KeyError, TypeError) as exc:
         raise ProbeError(f"RabbitMQ management API at {endpoint(address, port)}: not a "
                          "list of queues") from exc
 
 
-__all__ = ["AMQP_HEADER", "PROTOCOLS", "Answer", "LoginRefused", "ask", "endpoint", "postgresql",
-           "rabbitmq_queues"]
+def rabbitmq_view(address: str, port: int, user: str | None, password: str | None,
+                  timeout: float) -> RabbitView:
+    """The cluster as this node's management API sees it: ``/api/overview`` (the answering
+    node, ``cluster_name``) and ``/api/nodes`` (each node's name and ``running``)."""
+    where = endpoint(address, port)
+    overview = management(address, port, "/overview", user, password, timeout)
+    nodes = management(address, port, "/nodes?columns=name,running", user, password, timeout)
+    try:
+        seen = tuple((str(n["name"]), n.get("running") is True) for n in nodes)
+        return RabbitView(where, str(overview.get("node") or "?"),
+                          str(overview.get("cluster_name") or "?"), seen)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ProbeError(f"RabbitMQ management API at {where}: /api/overview or /api/nodes "
+                         "is not what RabbitMQ answers") from exc
+
+
+__all__ = ["AMQP_HEADER", "PROTOCOLS", "Answer", "LoginRefused", "ask", "endpoint", "management",
+           "postgresql", "rabbitmq_queues", "rabbitmq_view"]
