@@ -16,7 +16,7 @@ def test_engine_runs(rs: Target) -> Verdict:
 
 @pytest.mark.kind("docker_compose")
 def test_compose_v2(rs: Target) -> Verdict:
-    return judge.compose(rs.facts.get("docker_compose"), rs.thresholds["min_major"])
+    return judge.compose(rs.facts.get("docker_compose"), rs.params["min_major"])
 
 
 @pytest.mark.kind("docker_log_rotation")

@@ -23,13 +23,13 @@ def _need_settings(rs: Target) -> None:
 def test_required_variables(rs: Target) -> Verdict:
     _need_settings(rs)
     roles = [r for r in RS_ROLES if rs.site.hosts_with(r)] or list(RS_ROLES)
-    return judge.required({r: rs.settings(r) for r in roles}, rs.thresholds["required"])
+    return judge.required({r: rs.settings(r) for r in roles}, rs.params["required"])
 
 
 @pytest.mark.kind("env_secrets")
 def test_secrets(rs: Target) -> Verdict:
     _need_settings(rs)
-    t = rs.thresholds
+    t = rs.params
     return judge.secrets_strong(rs.settings(), t["variables"], t["min_length"],
                                 t["placeholders"])
 
@@ -43,7 +43,7 @@ def test_https(rs: Target) -> Verdict:
 @pytest.mark.kind("env_enumerations")
 def test_enumerations(rs: Target) -> Verdict:
     _need_settings(rs)
-    return judge.enumerations(rs.settings(), rs.thresholds["enums"], rs.thresholds["booleans"])
+    return judge.enumerations(rs.settings(), rs.params["enums"], rs.params["booleans"])
 
 
 @pytest.mark.kind("env_consistency")

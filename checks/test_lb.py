@@ -70,7 +70,7 @@ def _listen(rs: Target, probe: HeaderProbe) -> Verdict | None:
 
 
 def _timeout(rs: Target) -> float:
-    return float(rs.thresholds.get("timeout", 5))
+    return float(rs.params.get("timeout", 5))
 
 
 def _settings(rs: Target) -> dict[str, str]:
@@ -179,7 +179,7 @@ def test_forwarded_proto(rs: Target, rs_tenant_label: str,
 @pytest.mark.kind("lb_health_checks")
 def test_health_checks(rs: Target) -> Verdict:
     domain = _domain(rs)
-    body = str(rs.thresholds.get("teapot_body", "I am a teapot"))
+    body = str(rs.params.get("teapot_body", "I am a teapot"))
     realtime = realtime_name(_settings(rs), domain)
     port = rs.site.tls_port
     suffix = "" if port == 443 else f":{port}"

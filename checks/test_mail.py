@@ -32,7 +32,7 @@ def _s(rs: Target, role: str | None = None) -> dict[str, str]:
 
 
 def _timeout(rs: Target) -> float:
-    return float(rs.thresholds.get("timeout", 10))
+    return float(rs.params.get("timeout", 10))
 
 
 def _trust(rs: Target) -> str:
@@ -78,7 +78,7 @@ def _imap(rs: Target) -> tuple[probe.ImapLogin, str] | Verdict:
 def test_mailboxes(rs: Target) -> Verdict:
     if not rs.site.settings.present:
         return skipped("no R-Service settings in the site: nothing to check")
-    return judge.mailboxes(_s(rs), rs.thresholds["variables"])
+    return judge.mailboxes(_s(rs), rs.params["variables"])
 
 
 @pytest.mark.kind("imap_login")
@@ -113,7 +113,7 @@ def test_small_inbox(rs: Target) -> Verdict:
     folder = _s(rs, "job").get("CLACKS_MAILBOX") or "INBOX"
     if rec.error is not None:
         return error(f"cannot count messages in {folder}: {rec.error} (RS-MAIL-02)")
-    return judge.inbox_size(rec.counts.get(folder), folder, int(rs.thresholds["max_messages"]))
+    return judge.inbox_size(rec.counts.get(folder), folder, int(rs.params["max_messages"]))
 
 
 def _smtp_config(rs: Target) -> tuple[Any, ...] | Verdict:
@@ -196,7 +196,7 @@ def test_inbound_round_trip(rs: Target, request: pytest.FixtureRequest) -> Verdi
     server, tls_mode, user, password = imap_config
     imap_ctx = probe.tls_context(True, rs.site.tls_ca_bundle)
     folder = _s(rs, "job").get("CLACKS_MAILBOX") or "INBOX"
-    wait_s = float(rs.thresholds.get("wait_s", 60))
+    wait_s = float(rs.params.get("wait_s", 60))
     rs.state.progress(f"waiting for the mail round trip to {to} (up to {wait_s:g} s)…")
     try:
         trip = probe.round_trip(smtp_config[:6], (server, tls_mode, imap_ctx, user, password),

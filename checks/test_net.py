@@ -22,7 +22,7 @@ from rs_preflight.spec.results import Verdict
 @pytest.mark.kind("link_speed")
 def test_link_speed(rs: Target) -> Verdict:
     assert rs.host is not None
-    return judge.link_speed(rs.facts.get("links"), rs.host.address, rs.thresholds["min_mbps"])
+    return judge.link_speed(rs.facts.get("links"), rs.host.address, rs.params["min_mbps"])
 
 
 @pytest.mark.kind("floating_address")

@@ -18,7 +18,7 @@ def test_supported_os(rs: Target) -> Verdict:
 
 @pytest.mark.kind("no_processes")
 def test_no_third_party_software(rs: Target) -> Verdict:
-    return judge.no_third_party(rs.facts.get("processes"), rs.thresholds["forbidden_processes"],
+    return judge.no_third_party(rs.facts.get("processes"), rs.params["forbidden_processes"],
                                 rs.facts.get("default_target"))
 
 

@@ -49,7 +49,7 @@ def _survey(rs: Target, side: str) -> probe.Seen | Verdict:
         ep = probe.Endpoint(address, conf["HOST"].strip(), int(conf["PORT"]))
         return probe.survey(ep, conf["DATABASE"] or "postgres", conf["USERNAME"],
                             conf["PASSWORD"], sslmode, rs.site.tls_ca_bundle,
-                            float(rs.thresholds.get("timeout", 5)))
+                            float(rs.params.get("timeout", 5)))
 
     try:
         return rs.state.probe(("pg", side), survey)
@@ -64,7 +64,7 @@ def test_postgres_version(rs: Target) -> Verdict:
         return got
     if got.login_error:
         return error(f"could not read the version: login failed ({got.login_error}; RS-PG-02)")
-    t = rs.thresholds
+    t = rs.params
     return judge.version(got.version_num, got.version, t["supported_majors"],
                          t["recommended_major"])
 
@@ -111,7 +111,7 @@ def test_reader(rs: Target) -> Verdict:
 
 @pytest.mark.kind("pg_patroni")
 def test_patroni_cluster(rs: Target) -> Verdict:
-    t = rs.thresholds
+    t = rs.params
     if rs.site.profile not in t["profiles"]:
         return skipped(f"profile {rs.site.profile}: one PostgreSQL server is enough (a Patroni "
                        f"cluster is for {'/'.join(t['profiles'])}, guide §8.3)")

@@ -19,18 +19,18 @@ from rs_preflight.spec.results import Verdict, error, skipped
 @pytest.mark.kind("network_matrix")
 def test_network_matrix(rs: Target) -> Verdict:
     assert rs.host is not None
-    flows = flows_for(rs.site, rs.host, rs.thresholds["flows"], rs.phase)
+    flows = flows_for(rs.site, rs.host, rs.params["flows"], rs.phase)
     if not flows:
         return skipped(f"no flow leaves {rs.host.name} ({', '.join(rs.host.roles)}) in phase "
                        f"{rs.phase}")
     return judge.flows(flows, by_flow(flows, rs.facts.get("flows")),
-                       float(rs.thresholds["timeout_s"]))
+                       float(rs.params["timeout_s"]))
 
 
 @pytest.mark.kind("ports_free")
 def test_ports_free(rs: Target) -> Verdict:
     assert rs.host is not None
-    table = rs.thresholds["ports"]
+    table = rs.params["ports"]
     # plus the port(s) the load balancer is said to use toward this host's roles
     declared = [p for b in backends_of(rs.site, rs.host) if b.declared for p in b.ports]
     needed = sorted({p for role in rs.host.roles for p in table.get(role, ())} | set(declared))
@@ -39,7 +39,7 @@ def test_ports_free(rs: Target) -> Verdict:
 
 @pytest.mark.kind("singletons")
 def test_singletons(rs: Target) -> Verdict:
-    names = rs.thresholds["singletons"]
+    names = rs.params["singletons"]
     running: dict[str, list[str]] = {n: [] for n in names}
     unreachable = []
     for host in (h for h in rs.site.hosts_with("job", "app", "realtime") if h.reachable):

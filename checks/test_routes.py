@@ -90,8 +90,7 @@ def test_routed_names_tls(rs: Target) -> Verdict:
         trusted = tls.trust_store(rs.site.tls_ca_bundle)
     except ProbeError as exc:
         return error(str(exc))
-    store = f"the CA bundle {rs.site.tls_ca_bundle}" if rs.site.tls_ca_bundle else \
-        "the system trust store"
+    store = tls.store_name(rs.site.tls_ca_bundle)
     now = dt.datetime.now(dt.UTC)
     verdicts = []
     for name in names:

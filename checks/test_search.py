@@ -27,7 +27,7 @@ from rs_preflight.spec.results import Verdict, error, skipped
 def _survey(rs: Target, url: str, verify: bool | str) -> probe.Seen:
     try:
         address = address_for(rs.site, urlsplit(url).hostname or "", rs.state.dns)
-        return probe.survey(address, url, timeout=float(rs.thresholds.get("timeout", 5)),
+        return probe.survey(address, url, timeout=float(rs.params.get("timeout", 5)),
                             verify=verify)
     except ValueError as exc:
         raise ProbeError(f"{probe.shown(url)}: {exc}") from exc
@@ -57,7 +57,7 @@ def _each(rs: Target, what: str, key: str,
 
 @pytest.mark.kind("search_version")
 def test_opensearch_version(rs: Target) -> Verdict:
-    t = rs.thresholds
+    t = rs.params
     return _each(rs, "OpenSearch version", "root",
                  lambda got: judge.version(got.root or {}, t["distribution"], int(t["major"])))
 
@@ -67,7 +67,7 @@ def test_opensearch_plugins(rs: Target) -> Verdict:
     def one(got: probe.Seen) -> Verdict:
         nodes = (got.health or {}).get("number_of_nodes")
         return judge.plugins(got.plugins or [], nodes if isinstance(nodes, int) else None,
-                             rs.thresholds["plugins"])
+                             rs.params["plugins"])
     return _each(rs, "OpenSearch plugins", "plugins", one)
 
 
@@ -75,4 +75,4 @@ def test_opensearch_plugins(rs: Target) -> Verdict:
 def test_opensearch_health(rs: Target) -> Verdict:
     return _each(rs, "OpenSearch health", "health",
                  lambda got: judge.health(got.health or {}, rs.site.profile,
-                                          int(rs.thresholds["min_nodes_large"])))
+                                          int(rs.params["min_nodes_large"])))

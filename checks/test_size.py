@@ -34,7 +34,7 @@ def test_ram(rs: Target) -> Verdict:
         assert rs.host is not None  # a host check (_need asserts it too)
         return skipped(f"the {rs.site.profile} profile sizes none of {rs.host.roles}")
     return judge.ram(rs.facts.get("mem_total_kb"), need, rs.site.profile,
-                     rs.thresholds["tolerance"])
+                     rs.params["tolerance"])
 
 
 @pytest.mark.kind("profile_disks")
@@ -44,7 +44,7 @@ def test_disks(rs: Target) -> Verdict:
         assert rs.host is not None  # a host check (_need asserts it too)
         return skipped(f"the {rs.site.profile} profile sizes none of {rs.host.roles}")
     return judge.disks(rs.facts.get("filesystems"), rs.facts.get("block_devices"), need,
-                       rs.site.profile, rs.thresholds["disk_tolerance"])
+                       rs.site.profile, rs.params["disk_tolerance"])
 
 
 @pytest.mark.kind("profile_host_counts")

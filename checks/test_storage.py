@@ -23,7 +23,7 @@ def test_shared_folder(rs: Target) -> Verdict:
     if not path:
         return skipped("no storage.path in the site description")
     share_fs = judge.network_share(path, rs.facts.get("storage"),
-                                   rs.thresholds["network_fstypes"])
+                                   rs.params["network_fstypes"])
     if share_fs.outcome != PASSED:
         return share_fs
     share = rs.state.share()

@@ -41,5 +41,5 @@ def test_one_source(rs: Target) -> Verdict:
 @pytest.mark.kind("clock_skew", clock_samples="samples")  # taken while gathering
 def test_clock_skew(rs: Target) -> Verdict:
     assert rs.host is not None
-    offset, rtt = rs.state.clock_offset(rs.host, int(rs.thresholds["samples"]))
+    offset, rtt = rs.state.clock_offset(rs.host, int(rs.params["samples"]))
     return judge.skew(offset, rtt, rs.site.max_skew_ms)

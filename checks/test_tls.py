@@ -23,7 +23,7 @@ from rs_preflight.spec.results import Verdict, error
 
 
 def _timeout(rs: Target) -> float:
-    return float(rs.thresholds.get("timeout", 5))
+    return float(rs.params.get("timeout", 5))
 
 
 def _handshakes(rs: Target, tenant: str) -> list[tuple[str, tls.Handshake]] | Verdict:
@@ -73,8 +73,7 @@ def test_chain_verifies(rs: Target, rs_tenant_label: str) -> Verdict:
         trusted = tls.trust_store(rs.site.tls_ca_bundle)
     except ProbeError as exc:
         return error(str(exc))
-    store = f"the CA bundle {rs.site.tls_ca_bundle}" if rs.site.tls_ca_bundle else \
-        "the system trust store"
+    store = tls.store_name(rs.site.tls_ca_bundle)
     now = dt.datetime.now(dt.UTC)
     return _each(rs, rs_tenant_label, "certificate chain",
                  lambda hs: judge.chain_verdict(hs.name, hs.chain, trusted, now, store))
@@ -90,7 +89,7 @@ def test_not_expiring(rs: Target, rs_tenant_label: str) -> Verdict:
 @pytest.mark.kind("tls_strength")
 def test_strong_enough(rs: Target, rs_tenant_label: str) -> Verdict:
     return _each(rs, rs_tenant_label, "TLS strength",
-                 lambda hs: judge.strength_verdict(hs.version, hs.chain, rs.thresholds))
+                 lambda hs: judge.strength_verdict(hs.version, hs.chain, rs.params))
 
 
 @pytest.mark.kind("https_only")

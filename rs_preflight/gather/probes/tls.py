@@ -107,6 +107,11 @@ def trust_store(ca_bundle: Path | None) -> list[x509.Certificate]:
         raise ProbeError(f"cannot read trusted certificates from {path}: {exc}") from exc
 
 
+def store_name(ca_bundle: Path | None) -> str:
+    """What a verdict says it verified against (the one wording for every TLS check)."""
+    return f"the CA bundle {ca_bundle}" if ca_bundle else "the system trust store"
+
+
 def _system_bundle() -> Path | None:
     paths = ssl.get_default_verify_paths()
     for candidate in (paths.cafile, paths.openssl_cafile):
