@@ -124,8 +124,14 @@ _FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k
 _SECRET_PARTS = ("pass", "pwd", "secret", "token", "key", "salt", "credential")
 
 
+_ANY_SECRET_PART = re.compile("|".join(_SECRET_PARTS), re.IGNORECASE)
+_COPY_LIMIT = 64 * 1024  # a longer text is searched in place, not copied case-folded
+
+
 def _may_name_a_secret(text: str) -> bool:
-    folded = text.translate(_FOLD).casefold()
+    if len(text) > _COPY_LIMIT:  # a whole report: no folded copy of it (peak memory)
+        return _ANY_SECRET_PART.search(text) is not None
+    folded = text.lower() if text.isascii() else text.translate(_FOLD).casefold()
     return any(part in folded for part in _SECRET_PARTS)
 
 

@@ -122,3 +122,10 @@ def _unfiltered(name: str) -> redact.Rule:
         return redact._masking(redact.URL_CREDENTIALS)
     return redact._masking(redact.SECRET_ASSIGNMENT, redact.SECRET_OPTION,
                            keep=redact.PLAIN_VALUE)
+
+
+@pytest.mark.parametrize("word", ["PASSWORD", "Pa\u017f\u017fword", "credent\u0131al",
+                                  "api_\u212aey"])
+def test_a_long_text_is_pre_tested_in_place_with_the_same_answer(word: str) -> None:
+    text = "x" * 70_000 + "\u2192 " + word + "=abcd1234 tail"
+    assert Redactor([])(text).endswith(f"{word}={MASK} tail")
