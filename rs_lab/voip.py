@@ -10,13 +10,15 @@ and ``self``, the families the document gives them).
 ======  ===================================================================================
 type    what runs (inside the host: its processes are what ``ps`` shows there)
 ======  ===================================================================================
-db      PouchDB Server on ``[::]:5984`` with its data in ``/var/lib/couchdb`` — CouchDB's HTTP
-        API, real replication, but not Apache CouchDB, which cannot be installed here
-        (``rs_lab.couchdb``); the two replicate ``accounts`` and ``system_config`` both
-        ways, continuously, as ``_replicator`` documents. RabbitMQ 3.10 (Debian's, real),
-        the two db hosts clustered (``rabbit@couch1``, ``rabbit@couch2``: its default node
-        names, found in ``/etc/hosts``; classic peer discovery), AMQP on 5672 and the
-        management API on ``[::]:15672``, user ``voip``.
+db      CouchDB as a **stand-in** (``rs_lab.couchdb_standin``: CouchDB 3.3.3's documented
+        ``/`` and ``/_scheduler/docs`` on 5984, with a login) in front of a real PouchDB
+        Server on ``[::]:5985`` with its data in ``/var/lib/couchdb`` — CouchDB's HTTP API
+        and real replication, but not Apache CouchDB, which cannot be installed here
+        (``rs_lab.couchdb``); the two PouchDB Servers replicate ``accounts`` and
+        ``system_config`` both ways, continuously, as ``_replicator`` documents.
+        RabbitMQ 3.10 (Debian's, real), the two db hosts clustered (``rabbit@couch1``,
+        ``rabbit@couch2``: its default node names, found in ``/etc/hosts``; classic peer
+        discovery), AMQP on 5672 and the management API on ``[::]:15672``, user ``voip``.
 app     Kazoo's two Erlang VMs as **stand-ins** (Kazoo cannot be installed here): real
         ``erl`` nodes named as Kazoo names them — ``kazoo_apps@<fqdn>`` on kazoo1 (Kazoo 4),
         ``whistle_apps@<fqdn>`` on kazoo2 (Kazoo 3: the catalogue accepts either) and
@@ -31,7 +33,9 @@ web     nginx 1.22 (real) on port 80.
 The floating addresses are lab addresses of their own (leased indices no host uses), each
 added to the first host of its pair. Everything a broken variant changes has a method here
 that undoes it too (``stop``/``start`` a process by key, ``block``/``unblock`` a port,
-``hold``/``release`` a floating address, ``set_os``, ``stop_rabbit``/``start_rabbit``).
+``hold``/``release`` a floating address, ``set_os``, ``stop_rabbit``/``start_rabbit``,
+``set_couchdb_version``) — except a replication added to fail (``replicate(retry=False)``):
+PouchDB Server crashes when a ``_replicator`` document is deleted.
 
 >>> replica = VoipReplica.up(host_lab, lab_lease, work)
 >>> site = replica.write_site(tmp_path)          # site-fixed.yaml's shape, lab addresses
@@ -40,9 +44,12 @@ that undoes it too (``stop``/``start`` a process by key, ``block``/``unblock`` a
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 import shlex
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -54,12 +61,13 @@ import yaml
 
 from rs_lab.couchdb import COUCH_ROOT
 from rs_lab.dns import DnsServer, ZoneSpec
-from rs_lab.hosts import HostLab, HostSpec, LabHost
+from rs_lab.hosts import HostLab, HostSpec, LabHost, os_release
 from rs_lab.indices import Lease
 from rs_lab.netns import LabError, addr4, addr6
 from rs_lab.service import REPO
 
-__all__ = ["CENTOS7", "CENTOS8", "DOMAIN", "SHAPE", "VoipReplica", "lab_name"]
+__all__ = ["CENTOS7", "CENTOS8", "COUCHDB_VERSION", "COUCH_LOGIN", "DOMAIN", "RABBIT_PASSWORD",
+           "SHAPE", "VoipReplica", "lab_name"]
 
 FIXED = REPO / "examples" / "voip" / "site-fixed.yaml"
 SHAPE: dict[str, Any] = yaml.safe_load(FIXED.read_text())
@@ -68,18 +76,13 @@ RABBIT_USER = "voip"
 RABBIT_PASSWORD = "lab-voip-rabbit-pw"
 COOKIE = "RSLABVOIPCOOKIE"
 DATABASES = ("accounts", "system_config")
+COUCHDB_VERSION = "3.3.3"   # what the CouchDB stand-in claims
+COUCH_LOGIN = ("admin", "lab-voip-couch-pw")
+POUCH_PORT = 5985
 
 
-def _centos(major: str, name: str) -> str:
-    return (f'NAME="CentOS Linux"\nVERSION="{major} ({name})"\nID="centos"\n'
-            f'ID_LIKE="rhel fedora"\nVERSION_ID="{major}"\n'
-            f'PRETTY_NAME="CentOS Linux {major} ({name})"\nANSI_COLOR="0;31"\n'
-            f'CPE_NAME="cpe:/o:centos:centos:{major}"\nHOME_URL="https://www.centos.org/"\n'
-            'BUG_REPORT_URL="https://bugs.centos.org/"\n')
-
-
-CENTOS7 = _centos("7", "Core")      # /etc/os-release of CentOS Linux 7 (2009)
-CENTOS8 = _centos("8", "Core")      # … and of CentOS Linux 8, ended 2021-12-31
+CENTOS7 = os_release("centos", "7")  # /etc/os-release as CentOS Linux 7 ships it
+CENTOS8 = os_release("centos", "8")  # … and CentOS Linux 8, ended 2021-12-31
 
 
 def lab_name(name: str) -> str:
@@ -213,14 +216,7 @@ class VoipReplica:
         self._rabbit_files(db2, [f"rabbit@{db1.name}", f"rabbit@{db2.name}"])
         self.start(f"{db1.name}:rabbit")  # the first node boots while the rest comes up
         for host in (db1, db2):
-            host.run("mkdir -p /var/lib/couchdb && cat > /var/lib/couchdb/local.json",
-                     input='{"log": {"file": "/var/lib/couchdb/couch.log", "level": "info"}}',
-                     check=True)
-            self._define(host, "couchdb", "exec node " + shlex.join([
-                str(COUCH_ROOT / "node_modules/pouchdb-server/bin/pouchdb-server"),
-                "--host", "::", "--port", "5984", "--dir", "/var/lib/couchdb",
-                "--config", "/var/lib/couchdb/local.json", "--no-color"]))
-            self.start(f"{host.name}:couchdb")
+            self._couchdb(host)
         for host, apps in zip(self.role("app"), ("kazoo_apps", "whistle_apps"), strict=True):
             fqdn = self.fqdn(host.name)
             self._define(host, "apps", "exec " + _erl(f"{apps}@{fqdn}"))
@@ -251,6 +247,37 @@ class VoipReplica:
         for host in self.role("web"):
             _wait(f"{host.name}: nginx", partial(_answers, host.ipv6, 80))
 
+    def _couchdb(self, host: LabHost, version: str = COUCHDB_VERSION) -> None:
+        """PouchDB Server on ``[::]:5985`` (data in /var/lib/couchdb) and, on 5984, the CouchDB
+        stand-in in front of it claiming ``version`` (``rs_lab.couchdb_standin``), started."""
+        pouch = str(COUCH_ROOT / "node_modules/pouchdb-server/bin/pouchdb-server")
+        host.run("mkdir -p /var/lib/couchdb /etc/couchdb && "
+                 "cat > /var/lib/couchdb/local.json", check=True,
+                 input='{"log": {"file": "/var/lib/couchdb/couch.log", "level": "info"}}')
+        self._define(host, "pouchdb", "exec node " + shlex.join([
+            pouch, "--host", "::", "--port", str(POUCH_PORT), "--dir", "/var/lib/couchdb",
+            "--config", "/var/lib/couchdb/local.json", "--no-color"]))
+        self.start(f"{host.name}:pouchdb")
+        _wait(f"{host.name}: PouchDB Server", partial(_answers, host.ipv6, POUCH_PORT), 60)
+        self._standin(host, version)
+
+    def _standin(self, host: LabHost, version: str) -> None:
+        """(Re)start the CouchDB stand-in of ``host`` claiming ``version``."""
+        conf = {"port": 5984, "backend_port": POUCH_PORT, "version": version,
+                "listen": [host.ipv4, host.ipv6, "127.0.0.1"], "login": list(COUCH_LOGIN),
+                "uuid": hashlib.md5(host.name.encode()).hexdigest()}
+        host.run("umask 077 && cat > /etc/couchdb/standin.json", input=json.dumps(conf),
+                 check=True)
+        self._define(host, "couchdb", f"exec env PYTHONPATH={REPO} PYTHONUNBUFFERED=1 "
+                     f"{sys.executable} -m rs_lab.couchdb_standin /etc/couchdb/standin.json")
+        self.start(f"{host.name}:couchdb")
+        _wait(f"{host.name}: CouchDB stand-in", partial(_answers, host.ipv6, 5984), 30)
+
+    def set_couchdb_version(self, name: str, version: str) -> None:
+        """Restart ``name``'s CouchDB stand-in claiming ``version`` (PouchDB stays)."""
+        self.stop(f"{name}:couchdb")
+        self._standin(self.hosts[name], version)
+
     def _rabbit_files(self, host: LabHost, peers: list[str]) -> None:
         files = {"rabbitmq.conf": _rabbit_conf(peers), ".erlang.cookie": COOKIE,
                  "enabled_plugins": "[rabbitmq_management].\n"}
@@ -262,33 +289,48 @@ class VoipReplica:
                                      "/usr/lib/rabbitmq/bin/rabbitmq-server")
 
     def _couch_pair(self, db1: LabHost, db2: LabHost) -> None:
+        """The databases on both, replicated both ways (continuous ``_replicator`` documents
+        on the source, between the PouchDB Servers' own ports), proven by a document written
+        on each showing up on the other."""
         for host in (db1, db2):
-            _wait(f"{host.name}: CouchDB API", partial(_answers, host.ipv6, 5984), 60)
             for db in DATABASES:
-                self.couch(host, "PUT", f"/{db}")
+                self.pouch(host, "PUT", f"/{db}")
         for source, target in ((db1, db2), (db2, db1)):
             for db in DATABASES:
-                doc_id = f"{db}-to-{target.name}"
-                body = {"source": f"http://[{source.ipv6}]:5984/{db}",
-                        "target": f"http://[{target.ipv6}]:5984/{db}", "continuous": True}
-                self.replications[doc_id] = (source.name, body)
-                self.couch(source, "PUT", f"/_replicator/{doc_id}", body)
+                self.replicate(source, target, db, f"{db}-to-{target.name}")
         for source, target in ((db1, db2), (db2, db1)):
-            self.couch(source, "PUT", f"/accounts/written-on-{source.name}", {"on": source.name})
+            self.pouch(source, "PUT", f"/accounts/written-on-{source.name}", {"on": source.name})
             _wait(f"replication {source.name} → {target.name}",
                   partial(self._has, target, f"/accounts/written-on-{source.name}"), 60)
 
-    def couch(self, host: LabHost, method: str, path: str, body: object = None) -> Any:
-        """One request to the host's CouchDB API (over IPv6), its JSON answer."""
+    def replicate(self, source: LabHost, target: LabHost, db: str, doc_id: str, *,
+                  port: int = POUCH_PORT, retry: bool = True) -> None:
+        """A continuous replication of ``db`` from ``source`` to ``target`` (at ``port``), a
+        ``_replicator`` document on ``source``; ``retry=False``: PouchDB gives up on a target
+        it cannot reach and says ``error`` (PouchDB Server crashes when such a document is
+        deleted: none is)."""
+        body: dict[str, Any] = {"source": f"http://[{source.ipv6}]:{POUCH_PORT}/{db}",
+                                "target": f"http://[{target.ipv6}]:{port}/{db}",
+                                "continuous": True}
+        if not retry:
+            body["retry"] = False
+        self.pouch(source, "PUT", f"/_replicator/{doc_id}", body)
+
+    def replication_state(self, name: str, doc_id: str) -> str:
+        return str(self.pouch(self.hosts[name], "GET", f"/_replicator/{doc_id}")
+                   .get("_replication_state", ""))
+
+    def pouch(self, host: LabHost, method: str, path: str, body: object = None) -> Any:
+        """One request to the host's PouchDB Server (over IPv6), its JSON answer."""
         with _session() as session:
-            resp = session.request(method, f"http://[{host.ipv6}]:5984{path}", json=body,
-                                   timeout=10)
+            resp = session.request(method, f"http://[{host.ipv6}]:{POUCH_PORT}{path}",
+                                   json=body, timeout=10)
             resp.raise_for_status()
             return resp.json()
 
     def _has(self, host: LabHost, path: str) -> bool:
         try:
-            self.couch(host, "GET", path)
+            self.pouch(host, "GET", path)
         except requests.RequestException:
             return False
         return True
@@ -389,7 +431,7 @@ class VoipReplica:
 
     def write_site(self, folder: Path, *, without: Iterable[str] = ()) -> Path:
         """``site-fixed.yaml``'s description with the replica's addresses, names under the lab
-        domain, the lab DNS server and the RabbitMQ login (its password by file); hosts in
+        domain, the lab DNS server and the CouchDB and RabbitMQ logins (passwords by file); hosts in
         ``without`` left out. Returns the site file."""
         doc = yaml.safe_load(FIXED.read_text())
         doc["domain"] = DOMAIN
@@ -406,7 +448,10 @@ class VoipReplica:
             body["address"] = self.floating[label]
             body["name"] = lab_name(body["name"])
         (folder / "rabbitmq.pass").write_text(RABBIT_PASSWORD + "\n")
-        doc["settings"] = {"RABBITMQ_USER": RABBIT_USER,
+        (folder / "couchdb.pass").write_text(COUCH_LOGIN[1] + "\n")
+        doc["settings"] = {"COUCHDB_USER": COUCH_LOGIN[0],
+                           "COUCHDB_PASSWORD_file": "couchdb.pass",
+                           "RABBITMQ_USER": RABBIT_USER,
                            "RABBITMQ_PASSWORD_file": "rabbitmq.pass"}
         site = folder / "site.yaml"
         site.write_text(yaml.safe_dump(doc, sort_keys=False))
