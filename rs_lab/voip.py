@@ -34,8 +34,7 @@ The floating addresses are lab addresses of their own (leased indices no host us
 added to the first host of its pair. Everything a broken variant changes has a method here
 that undoes it too (``stop``/``start`` a process by key, ``block``/``unblock`` a port,
 ``hold``/``release`` a floating address, ``set_os``, ``stop_rabbit``/``start_rabbit``,
-``set_couchdb_version``) — except a replication added to fail (``replicate(retry=False)``):
-PouchDB Server crashes when a ``_replicator`` document is deleted.
+``set_couchdb_version``, ``forget_replications``/``replicate_from``).
 
 >>> replica = VoipReplica.up(host_lab, lab_lease, work)
 >>> site = replica.write_site(tmp_path)          # site-fixed.yaml's shape, lab addresses
@@ -166,7 +165,7 @@ class VoipReplica:
         self.holders: dict[str, list[str]] = {}
         self.pids: dict[str, str] = {}
         self.commands: dict[str, tuple[LabHost, str]] = {}
-        self.replications: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._generation = 0
 
     # -- bring-up ------------------------------------------------------------------------------
     @classmethod
@@ -290,8 +289,8 @@ class VoipReplica:
 
     def _couch_pair(self, db1: LabHost, db2: LabHost) -> None:
         """The databases on both, replicated both ways (continuous ``_replicator`` documents
-        on the source, between the PouchDB Servers' own ports), proven by a document written
-        on each showing up on the other."""
+        on the source, between the PouchDB Servers' own ports, by name), proven by a document
+        written on each showing up on the other."""
         for host in (db1, db2):
             for db in DATABASES:
                 self.pouch(host, "PUT", f"/{db}")
@@ -303,22 +302,38 @@ class VoipReplica:
             _wait(f"replication {source.name} → {target.name}",
                   partial(self._has, target, f"/accounts/written-on-{source.name}"), 60)
 
-    def replicate(self, source: LabHost, target: LabHost, db: str, doc_id: str, *,
-                  port: int = POUCH_PORT, retry: bool = True) -> None:
-        """A continuous replication of ``db`` from ``source`` to ``target`` (at ``port``), a
-        ``_replicator`` document on ``source``; ``retry=False``: PouchDB gives up on a target
-        it cannot reach and says ``error`` (PouchDB Server crashes when such a document is
-        deleted: none is)."""
-        body: dict[str, Any] = {"source": f"http://[{source.ipv6}]:{POUCH_PORT}/{db}",
-                                "target": f"http://[{target.ipv6}]:{port}/{db}",
-                                "continuous": True}
-        if not retry:
-            body["retry"] = False
-        self.pouch(source, "PUT", f"/_replicator/{doc_id}", body)
+    def replicate(self, source: LabHost, target: LabHost, db: str, doc_id: str) -> None:
+        """A continuous replication of ``db`` from ``source`` to ``target``, a ``_replicator``
+        document on ``source``."""
+        # by name, as Kazoo's servers name each other (found in /etc/hosts: the IPv6 address):
+        # PouchDB Server takes a document with an IPv6 literal ([…]) for ``triggered`` and
+        # never sends a request (measured)
+        self.pouch(source, "PUT", f"/_replicator/{doc_id}", {
+            "source": f"http://{self.fqdn(source.name)}:{POUCH_PORT}/{db}",
+            "target": f"http://{self.fqdn(target.name)}:{POUCH_PORT}/{db}", "continuous": True})
 
-    def replication_state(self, name: str, doc_id: str) -> str:
-        return str(self.pouch(self.hosts[name], "GET", f"/_replicator/{doc_id}")
-                   .get("_replication_state", ""))
+    def forget_replications(self, name: str) -> None:
+        """Restart ``name``'s PouchDB Server without its ``_replicator`` database (moved
+        aside): the replications it sent are gone, the other server's retry and go on. (PouchDB
+        Server crashes when a ``_replicator`` document is deleted, or when a replication
+        written with ``"retry": false`` fails: measured.)"""
+        host = self.hosts[name]
+        self.stop(f"{name}:pouchdb")
+        self._generation += 1
+        host.run(f"mv /var/lib/couchdb/_replicator /var/lib/couchdb/.replicator-"
+                 f"{self._generation}", check=True)
+        self.start(f"{name}:pouchdb")
+        _wait(f"{name}: PouchDB Server", partial(_answers, host.ipv6, POUCH_PORT), 60)
+
+    def replicate_from(self, name: str) -> None:
+        """``name``'s server sends its replications again (new documents)."""
+        self._generation += 1
+        source = self.hosts[name]
+        for target in self.role("db"):
+            if target is not source:
+                for db in DATABASES:
+                    self.replicate(source, target, db,
+                                   f"{db}-to-{target.name}-{self._generation}")
 
     def pouch(self, host: LabHost, method: str, path: str, body: object = None) -> Any:
         """One request to the host's PouchDB Server (over IPv6), its JSON answer."""
@@ -421,8 +436,10 @@ class VoipReplica:
     def zone(self, *, no_aaaa: Iterable[str] = (),
              floating_at: Mapping[str, str] | None = None) -> ZoneSpec:
         """The lab zone: every server's AAAA and PTR, the floating names; ``no_aaaa``: hosts
-        whose name has no AAAA; ``floating_at``: label → another address for its name."""
-        names = {self.fqdn(n): h.ipv6 for n, h in self.hosts.items() if n not in set(no_aaaa)}
+        whose name has its A record (the lab IPv4) but no AAAA; ``floating_at``: label →
+        another address for its name."""
+        names = {self.fqdn(n): h.ipv4 if n in set(no_aaaa) else h.ipv6
+                 for n, h in self.hosts.items()}
         moved = floating_at or {}
         for label, body in SHAPE["floating_addresses"].items():
             names[lab_name(body["name"])] = moved.get(label, self.floating[label])
