@@ -8,15 +8,19 @@ VOIP-OS-02 fails on every server **for the end of life**, which is the truth for
 (ended 2024-06-30; a warning, it does not fail the gate). The site is site-fixed.yaml's
 description with the replica's addresses and the lab's names (``rs_lab.voip.write_site``).
 
-What runs where, real or stand-in, is ``rs_lab.voip``'s docstring: PouchDB Server for CouchDB
-(replicating both ways), RabbitMQ 3.10 clustered on the two db hosts, Kazoo's Erlang nodes and
-FreeSWITCH's mod_kazoo endpoint as real Erlang nodes running no Kazoo or FreeSWITCH code, nginx,
-BIND with AAAA and PTR records, floating addresses on one host of each pair.
+What runs where, real or stand-in, is ``rs_lab.voip``'s docstring: the CouchDB stand-in
+(CouchDB 3.3.3's answers, with a login) in front of real PouchDB Servers replicating both ways,
+RabbitMQ 3.10 clustered on the two db hosts, Kazoo's Erlang nodes and FreeSWITCH's mod_kazoo
+endpoint as real Erlang nodes running no Kazoo or FreeSWITCH code, nginx, BIND with AAAA and
+PTR records, floating addresses on one host of each pair.
 
 One replica for the module; one run of the healthy site, one run of the broken one — every
-break made at once, each on a server and requirement of its own, then undone: a server with
-CentOS 8, a site with one application server, stopped processes (ecallmgr, freeswitch, nginx),
-a blocked flow (8031 on fs2).
+break made at once, each on a server of its own and for one kind (but the stopped RabbitMQ
+node, whose AMQP port closes too: VOIP-NET-01 says so), then undone: CentOS 8 on nginx1, fs2's
+name with an A record and no AAAA, a site with one application server, the web pair's floating
+address on both servers, the pbx name at fs1's own address, couch2's CouchDB claiming 1.6.1,
+couch2 sending no replication, couch2's RabbitMQ application stopped, stopped processes
+(ecallmgr, freeswitch, nginx), a blocked flow (8031 dropped on fs2).
 """
 
 from __future__ import annotations
