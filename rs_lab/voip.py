@@ -43,12 +43,15 @@ that undoes it too (``stop``/``start`` a process by key, ``block``/``unblock`` a
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import ipaddress
 import json
 import shlex
 import socket
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
@@ -78,6 +81,7 @@ DATABASES = ("accounts", "system_config")
 COUCHDB_VERSION = "3.3.3"   # what the CouchDB stand-in claims
 COUCH_LOGIN = ("admin", "lab-voip-couch-pw")
 POUCH_PORT = 5985
+HOST_LIB = "/usr/local/lib/rs-lab-python"  # where a host runs rs_lab code from (its own copy)
 
 
 CENTOS7 = os_release("centos", "7")  # /etc/os-release as CentOS Linux 7 ships it
@@ -267,10 +271,22 @@ class VoipReplica:
                 "uuid": hashlib.md5(host.name.encode()).hexdigest()}
         host.run("umask 077 && cat > /etc/couchdb/standin.json", input=json.dumps(conf),
                  check=True)
-        self._define(host, "couchdb", f"exec env PYTHONPATH={REPO} PYTHONUNBUFFERED=1 "
+        self._ship_rs_lab(host)
+        self._define(host, "couchdb", f"exec env PYTHONPATH={HOST_LIB} PYTHONUNBUFFERED=1 "
                      f"{sys.executable} -m rs_lab.couchdb_standin /etc/couchdb/standin.json")
         self.start(f"{host.name}:couchdb")
         _wait(f"{host.name}: CouchDB stand-in", partial(_answers, host.ipv6, 5984), 30)
+
+    @staticmethod
+    def _ship_rs_lab(host: LabHost) -> None:
+        """A copy of the ``rs_lab`` package in the host, for the stand-in to run from: a host's
+        /tmp is its own tmpfs, so a checkout under /tmp (a CI clone) is not there to import."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.add(REPO / "rs_lab", arcname="rs_lab",
+                    filter=lambda info: None if "__pycache__" in info.name else info)
+        host.run(f"mkdir -p {HOST_LIB} && base64 -d | tar -xz -C {HOST_LIB}", check=True,
+                 input=base64.b64encode(buf.getvalue()).decode())
 
     def set_couchdb_version(self, name: str, version: str) -> None:
         """Restart ``name``'s CouchDB stand-in claiming ``version`` (PouchDB stays)."""
