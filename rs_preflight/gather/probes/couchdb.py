@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
-from rs_preflight.gather.probes.http import _not_accepted, brief
+from rs_preflight.gather.probes.http import brief, not_accepted, session
 from rs_preflight.gather.probes.records import Replication, Replications
 from rs_preflight.gather.probes.services import LoginRefused, endpoint
 from rs_preflight.spec.redact import MASK, variants
@@ -47,16 +47,15 @@ def get(address: str, port: int, path: str, *, timeout: float, login: Login,
     """``GET path`` as JSON; None when the status is one of ``missing``. Raises Unreachable
     (nothing accepted), LoginRefused (401/403) or ProbeError (another status, not JSON)."""
     where = endpoint(address, port)
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the runner's environment
+    asking = session()
     try:
-        resp = session.get(f"http://{where}{path}", auth=login, timeout=timeout,
-                           allow_redirects=False)
+        resp = asking.get(f"http://{where}{path}", auth=login, timeout=timeout,
+                          allow_redirects=False)
     except requests.RequestException as exc:
-        cls = Unreachable if _not_accepted(exc) else ProbeError
+        cls = Unreachable if not_accepted(exc) else ProbeError
         raise cls(f"GET {path} at {where}: {brief(exc, timeout)}") from exc
     finally:
-        session.close()
+        asking.close()
     if resp.status_code in (401, 403):
         raise LoginRefused(f"GET {path} at {where} answered HTTP {resp.status_code} "
                            f"({'no login given' if login is None else 'the login was refused'})")

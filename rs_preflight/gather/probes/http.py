@@ -78,6 +78,14 @@ class PinnedAdapter(HTTPAdapter):
         return super().send(request, **kw)
 
 
+def session() -> requests.Session:
+    """A requests session for one probe: no proxies or netrc from the runner's environment
+    (``trust_env`` off) — every probe connects to the address it was given."""
+    made = requests.Session()
+    made.trust_env = False
+    return made
+
+
 def get(address: str, url: str, *, timeout: float, headers: Mapping[str, str] | None = None,
         verify: bool | str = False) -> Answer:
     """GET ``url`` from ``address`` (redirects are not followed: they are what we judge).
@@ -86,23 +94,22 @@ def get(address: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
     is judged by the RS-TLS checks, from the chain as sent. Raises :class:`Unreachable` when
     nothing accepts the connection, else :class:`ProbeError` when no answer came.
     """
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the runner's environment
+    pinned = session()
     name = urlsplit(url).hostname or ""
-    session.mount("http://", PinnedAdapter({name: address}))
-    session.mount("https://", PinnedAdapter({name: address}))
+    pinned.mount("http://", PinnedAdapter({name: address}))
+    pinned.mount("https://", PinnedAdapter({name: address}))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            resp = session.get(url, headers=dict(headers or {}), timeout=timeout,
-                               verify=verify, allow_redirects=False)
+            resp = pinned.get(url, headers=dict(headers or {}), timeout=timeout,
+                              verify=verify, allow_redirects=False)
         return Answer(url, resp.status_code, {k.lower(): v for k, v in resp.headers.items()},
                       resp.content)
     except requests.RequestException as exc:
-        cls = Unreachable if _not_accepted(exc) else ProbeError
+        cls = Unreachable if not_accepted(exc) else ProbeError
         raise cls(f"GET {url} at {address}: {_reason(exc)}") from exc
     finally:
-        session.close()
+        pinned.close()
 
 
 def echo(answer: Answer) -> Echo | None:
@@ -259,7 +266,7 @@ def source_address(destination: str) -> str:
         return str(s.getsockname()[0])
 
 
-def _not_accepted(exc: requests.RequestException) -> bool:
+def not_accepted(exc: requests.RequestException) -> bool:
     """Nothing accepted the connection (refused, timed out, no route): :class:`Unreachable`,
     not an answer that went wrong (a TLS failure, a reset after connecting)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -289,5 +296,5 @@ def _reason(exc: requests.RequestException) -> str:
 
 
 __all__ = ["ECHO_PATH", "GATEWAY", "RETRY_S", "Answer", "Echo", "PinnedAdapter", "Status",
-           "Upgrade", "brief", "echo", "get", "source_address", "speaks_tls", "until_settled",
-           "websocket"]
+           "Upgrade", "brief", "echo", "get", "not_accepted", "session", "source_address",
+           "speaks_tls", "until_settled", "websocket"]

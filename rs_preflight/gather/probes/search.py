@@ -22,6 +22,7 @@ import requests
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
 from rs_preflight.gather.probes.http import PinnedAdapter
+from rs_preflight.gather.probes.http import session as http_session
 from rs_preflight.spec.redact import safe_url
 
 PATHS = {"root": "/", "plugins": "/_cat/plugins?format=json", "health": "/_cluster/health"}
@@ -67,8 +68,7 @@ def survey(address: str, url: str, *, timeout: float, verify: bool | str) -> See
     base = url.rstrip("/")
     name = (urlsplit(url).hostname or "").lower()
     seen = Seen(shown(url))
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the runner's environment
+    session = http_session()
     adapter = PinnedAdapter({name: address})
     session.mount("http://", adapter)
     session.mount("https://", adapter)

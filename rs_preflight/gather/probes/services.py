@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rs_preflight.gather.probes import ProbeError, Unreachable
-from rs_preflight.gather.probes.http import brief
+from rs_preflight.gather.probes.http import brief, session
 from rs_preflight.gather.probes.records import RabbitView
 
 PROTOCOLS = ("mongodb", "redis", "ssdb", "amqp", "postgresql")
@@ -213,16 +213,15 @@ def management(address: str, port: int, path: str, user: str | None, password: s
     import requests
 
     where = endpoint(address, port)
-    session = requests.Session()
-    session.trust_env = False  # no proxies or netrc from the runner's environment
+    asking = session()
     try:
-        resp = session.get(f"http://{where}/api{path}", auth=(user or "", password or ""),
-                           timeout=timeout, allow_redirects=False)
+        resp = asking.get(f"http://{where}/api{path}", auth=(user or "", password or ""),
+                          timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
         raise Unreachable(f"RabbitMQ management API at {where}: {brief(exc, timeout)}") \
             from exc
     finally:
-        session.close()
+        asking.close()
     if resp.status_code == 401:
         raise LoginRefused(f"RabbitMQ management API at {where} refused the login (HTTP 401)")
     if resp.status_code != 200:
